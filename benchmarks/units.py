@@ -23,14 +23,20 @@ except ImportError:  # pragma: no cover - anchor not installed
 N = 1000
 
 
-
 def main() -> None:
     a = jnp.linspace(-70.0, -50.0, N)
     b = jnp.ones(N)
-    plain = dict(v=a, i=b * 0.2, tau=20.0, r=100.0, v_rest=-65.0, v_th=-50.0, v_reset=-70.0,
-                 dt=0.1)
-    nd = dict(v=a * u.mV, i=b * 0.2 * u.nA, tau=20.0 * u.ms, r=100.0 * u.Mohm,
-              v_rest=-65.0 * u.mV, v_th=-50.0 * u.mV, v_reset=-70.0 * u.mV, dt=0.1 * u.ms)
+    plain = dict(v=a, i=b * 0.2, tau=20.0, r=100.0, v_rest=-65.0, v_th=-50.0, v_reset=-70.0, dt=0.1)
+    nd = dict(
+        v=a * u.mV,
+        i=b * 0.2 * u.nA,
+        tau=20.0 * u.ms,
+        r=100.0 * u.Mohm,
+        v_rest=-65.0 * u.mV,
+        v_th=-50.0 * u.mV,
+        v_reset=-70.0 * u.mV,
+        dt=0.1 * u.ms,
+    )
 
     def lif_plain(v, i, tau, r, v_rest, v_th, v_reset, dt):
         v = v + dt / tau * (v_rest - v + r * i)
@@ -52,9 +58,16 @@ def main() -> None:
     }
     if bu is not None:
         ba, bb = a * bu.mV, b * bu.mV
-        bnd = dict(v=a * bu.mV, i=b * 0.2 * bu.nA, tau=20.0 * bu.ms, r=100.0 * bu.Mohm,
-                   v_rest=-65.0 * bu.mV, v_th=-50.0 * bu.mV, v_reset=-70.0 * bu.mV,
-                   dt=0.1 * bu.ms)
+        bnd = dict(
+            v=a * bu.mV,
+            i=b * 0.2 * bu.nA,
+            tau=20.0 * bu.ms,
+            r=100.0 * bu.Mohm,
+            v_rest=-65.0 * bu.mV,
+            v_th=-50.0 * bu.mV,
+            v_reset=-70.0 * bu.mV,
+            dt=0.1 * bu.ms,
+        )
 
         def lif_bu(v, i, tau, r, v_rest, v_th, v_reset, dt):
             v = v + dt / tau * (v_rest - v + r * i)
@@ -66,8 +79,10 @@ def main() -> None:
         eager_lif["brainunit"] = lambda: lif_bu(**bnd)
         jitted["brainunit"] = lambda: jit_bu(**bnd)[0].mantissa.block_until_ready()
 
-    print(f"jax {jax.__version__}, backend {jax.default_backend()}, N={N}"
-          + ("" if bu is None else f", brainunit {bu.__version__}"))
+    print(
+        f"jax {jax.__version__}, backend {jax.default_backend()}, N={N}"
+        + ("" if bu is None else f", brainunit {bu.__version__}")
+    )
     report("eager a + b", interleaved(eager_add, number=2000), "plain jax")
     report("eager 7-op LIF step", interleaved(eager_lif, number=300), "plain jax")
     report("jit 7-op LIF step", interleaved(jitted, number=2000), "plain jax")

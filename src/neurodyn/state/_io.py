@@ -1,0 +1,168 @@
+"""Saving and loading the States of a module: npz + JSON metadata, no pickle."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from neurodyn.units import Quantity
+
+from ._errors import CheckpointError
+from ._module import Module
+
+__all__ = ["save", "load"]
+
+_FORMAT = "neurodyn-states"
+_VERSION = 1
+
+
+def _is_key(leaf) -> bool:
+    return hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def _describe_value(value) -> dict[str, Any]:
+    leaves = jax.tree_util.tree_leaves(value)
+    info: dict[str, Any] = {
+        "treedef": str(jax.tree_util.tree_structure(value)),
+        "leaves": [],
+    }
+    if isinstance(value, Quantity):
+        info["unit"] = value.unit.name
+        info["dim"] = str(value.unit.dim)
+        info["scale"] = str(value.unit.scale)
+    for leaf in leaves:
+        if _is_key(leaf):
+            info["leaves"].append(
+                {"kind": "key", "impl": str(jax.random.key_impl(leaf)), "shape": list(leaf.shape)}
+            )
+        else:
+            info["leaves"].append(
+                {"kind": "array", "dtype": str(leaf.dtype), "shape": list(np.shape(leaf))}
+            )
+    return info
+
+
+def save(path: str | os.PathLike, module: Module) -> None:
+    """Write all States of ``module`` to ``path`` (an ``.npz`` file).
+
+    Arrays go into the npz, structure/units/dtypes/State types into a JSON
+    entry; nothing is pickled. The file is written to a temporary name in the
+    same directory and renamed into place, so ``path`` is never half-written.
+    """
+    if not isinstance(module, Module):
+        raise TypeError(f"save expects a Module, got {type(module).__name__}.")
+    path = os.fspath(path)
+    meta: dict[str, Any] = {"format": _FORMAT, "version": _VERSION, "states": {}}
+    arrays: dict[str, np.ndarray] = {}
+    for spath, st in module.states().items():
+        value = st._value
+        info = _describe_value(value)
+        info["type"] = type(st).__name__
+        meta["states"][spath] = info
+        for i, leaf in enumerate(jax.tree_util.tree_leaves(value)):
+            data = jax.random.key_data(leaf) if _is_key(leaf) else leaf
+            arrays[f"{spath}#{i}"] = np.asarray(data)
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _read(path: str) -> tuple[dict, dict[str, np.ndarray]]:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise CheckpointError(f"{path} is not a readable neurodyn checkpoint: {err}") from err
+    if "__meta__" not in arrays:
+        raise CheckpointError(f"{path} has no neurodyn metadata; was it written by nd.save?")
+    try:
+        meta = json.loads(arrays.pop("__meta__").tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path}: corrupt metadata ({err}).") from err
+    if meta.get("format") != _FORMAT:
+        raise CheckpointError(f"{path} is not a neurodyn checkpoint (format {meta.get('format')}).")
+    if meta.get("version", 0) > _VERSION:
+        raise CheckpointError(
+            f"{path} was written by a newer neurodyn (format version {meta['version']}); "
+            "upgrade neurodyn to read it."
+        )
+    return meta, arrays
+
+
+def load(path: str | os.PathLike, module: Module) -> None:
+    """Load States saved by :func:`save` into ``module``.
+
+    Everything is checked before anything is written: a checkpoint with
+    missing or extra States, or a different structure, shape, dtype, unit or
+    State type is refused with :class:`CheckpointError` and the module is left
+    untouched.
+    """
+    if not isinstance(module, Module):
+        raise TypeError(f"load expects a Module, got {type(module).__name__}.")
+    path = os.fspath(path)
+    meta, arrays = _read(path)
+    saved = meta["states"]
+    states = module.states()
+    missing = [p for p in states if p not in saved]
+    extra = [p for p in saved if p not in states]
+    if missing or extra:
+        raise CheckpointError(
+            f"{path} does not match the module: States missing from the file {missing}, "
+            f"States in the file but not in the module {extra}."
+        )
+    new_values = []
+    for spath, st in states.items():
+        info = saved[spath]
+        mine = _describe_value(st._value)
+        problems = []
+        if info.get("type") != type(st).__name__:
+            problems.append(f"State type {info.get('type')} in the file, {type(st).__name__} here")
+        if info.get("unit") != mine.get("unit"):
+            problems.append(f"unit {info.get('unit')} in the file, {mine.get('unit')} here")
+        if info["treedef"] != mine["treedef"]:
+            problems.append(f"structure {info['treedef']} in the file, {mine['treedef']} here")
+        elif info["leaves"] != mine["leaves"]:
+            problems.append(f"leaves {info['leaves']} in the file, {mine['leaves']} here")
+        if problems:
+            raise CheckpointError(f"{path}: State {spath!r} does not match: {'; '.join(problems)}.")
+        leaves = []
+        for i, leaf_info in enumerate(info["leaves"]):
+            key = f"{spath}#{i}"
+            if key not in arrays:
+                raise CheckpointError(f"{path}: array for {spath!r} (leaf {i}) is missing.")
+            data = arrays[key]
+            if leaf_info["kind"] == "key":
+                impl = leaf_info["impl"]
+                leaves.append(jax.random.wrap_key_data(jnp.asarray(data), impl=impl))
+            else:
+                if list(data.shape) != leaf_info["shape"] or str(data.dtype) != leaf_info["dtype"]:
+                    raise CheckpointError(
+                        f"{path}: array for {spath!r} has shape {data.shape} and dtype "
+                        f"{data.dtype}, but the metadata says {leaf_info}."
+                    )
+                leaves.append(jnp.asarray(data))
+        new_values.append(jax.tree_util.tree_unflatten(st._treedef, leaves))
+    for st, value in zip(states.values(), new_values):
+        st._value = value

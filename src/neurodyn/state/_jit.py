@@ -1,0 +1,192 @@
+"""``jit``: compile a function that reads and writes States."""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+
+from ._core import collect_states, read_values, run_pure, write_values
+
+__all__ = ["jit", "JittedFunction"]
+
+
+def _as_tuple(x) -> tuple:
+    if x is None:
+        return ()
+    if isinstance(x, int | str):
+        return (x,)
+    return tuple(x)
+
+
+class JittedFunction:
+    """A function compiled with :func:`jit`. Call it like the original.
+
+    Compiled programs are cached per call signature (pytree structure of the
+    arguments, including units, and the values of static arguments); shapes
+    and dtypes are handled by ``jax.jit``'s own cache.
+    """
+
+    def __init__(
+        self,
+        fn: Callable,
+        static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = (),
+        donate_argnums: int | Sequence[int] = (),
+        donate_states: bool = False,
+        **jit_kwargs,
+    ):
+        if not callable(fn):
+            raise TypeError(f"jit expects a function, got {type(fn).__name__}.")
+        self.fn = fn
+        self.static_argnums = frozenset(_as_tuple(static_argnums))
+        self.static_argnames = frozenset(_as_tuple(static_argnames))
+        self.donate_argnums = _as_tuple(donate_argnums)
+        overlap = self.static_argnums & set(self.donate_argnums)
+        if overlap:
+            raise ValueError(f"jit: arguments {sorted(overlap)} cannot be both static and donated.")
+        self.donate_states = donate_states
+        self.jit_kwargs = jit_kwargs
+        self._cache: dict[Any, tuple] = {}
+        self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, instance, owner=None):
+        """As a method decorator: the instance (a Module) is a static argument."""
+        if instance is None:
+            return self
+        bound = self._bound.get(instance)
+        if bound is None:
+            bound = JittedFunction(
+                functools.partial(self.fn, instance),
+                static_argnums=tuple(i - 1 for i in self.static_argnums if i > 0),
+                static_argnames=tuple(self.static_argnames),
+                donate_argnums=tuple(i - 1 for i in self.donate_argnums if i > 0),
+                donate_states=self.donate_states,
+                **self.jit_kwargs,
+            )
+            self._bound[instance] = bound
+        return bound
+
+    def clear_cache(self) -> None:
+        """Forget compiled programs (they are rebuilt on the next call)."""
+        self._cache.clear()
+
+    @property
+    def cache_size(self) -> int:
+        """Number of compiled call signatures."""
+        return len(self._cache)
+
+    def _split(self, args: tuple, kwargs: dict):
+        static_pos = tuple((i, args[i]) for i in sorted(self.static_argnums) if i < len(args))
+        static_kw = tuple(sorted((k, v) for k, v in kwargs.items() if k in self.static_argnames))
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in self.static_argnums)
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        return (static_pos, static_kw), dyn_args, dyn_kwargs
+
+    def __call__(self, *args, **kwargs):
+        static, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        treedef = jax.tree_util.tree_structure((dyn_args, dyn_kwargs))
+        try:
+            key = (treedef, static, len(args))
+            entry = self._cache.get(key)
+        except TypeError:
+            raise TypeError(
+                f"{getattr(self.fn, '__name__', 'function')}: static arguments must be hashable; "
+                f"got {static}."
+            ) from None
+        if entry is None:
+            entry = self._build(static, len(args), dyn_args, dyn_kwargs)
+            self._cache[key] = entry
+        written, read_only, compiled = entry
+        out, new_values = compiled(
+            read_values(written), read_values(read_only), *dyn_args, **dyn_kwargs
+        )
+        write_values(written, new_values)
+        return out
+
+    def _build(self, static, nargs: int, dyn_args: tuple, dyn_kwargs: dict):
+        (static_pos, static_kw) = static
+        static_pos_d = dict(static_pos)
+        fn = self.fn
+
+        def call(*dyn, **dkw):
+            it = iter(dyn)
+            full = [static_pos_d[i] if i in static_pos_d else next(it) for i in range(nargs)]
+            return fn(*full, **dkw, **dict(static_kw))
+
+        name = f"jit({getattr(fn, '__name__', 'function')})"
+        touched, written, _ = collect_states(
+            name, call, lambda probe: jax.eval_shape(probe, *dyn_args, **dyn_kwargs)
+        )
+        read_only = [s for s in touched if s not in written]
+        states = written + read_only
+        n_written = len(written)
+
+        def pure(written_values, read_values_, *dyn, **dkw):
+            values = list(written_values) + list(read_values_)
+            return run_pure(name, call, states, values, written, dyn, dkw)
+
+        # donated positional arguments, renumbered after removing static ones
+        dyn_index = [i for i in range(nargs) if i not in self.static_argnums]
+        donate = tuple(2 + dyn_index.index(i) for i in self.donate_argnums if i in dyn_index)
+        if self.donate_states and n_written:
+            donate = (0, *donate)
+        compiled = jax.jit(pure, donate_argnums=donate, **self.jit_kwargs)
+        return written, read_only, compiled
+
+
+def jit(
+    fn: Callable | None = None,
+    *,
+    static_argnums: int | Sequence[int] = (),
+    static_argnames: str | Sequence[str] = (),
+    donate_argnums: int | Sequence[int] = (),
+    donate_states: bool = False,
+    **jit_kwargs,
+):
+    """Compile ``fn`` with :func:`jax.jit`, threading the States it uses.
+
+    The States ``fn`` reads become inputs of the compiled program and those it
+    writes become outputs, written back after each call; ``fn`` is traced once
+    per call signature (and once more, abstractly, to collect its States).
+
+    Args:
+        fn: the function; may read and write any States.
+        static_argnums / static_argnames: arguments that are Python values
+            (hashable) rather than arrays; a new value recompiles.
+        donate_argnums: array arguments whose buffers may be reused.
+        donate_states: let the compiled program reuse the buffers of the
+            States it writes (saves memory for large states).
+        **jit_kwargs: passed on to :func:`jax.jit`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import neurodyn as nd
+        >>> w = nd.Param(jnp.ones(3))
+        >>> total = nd.Memory(jnp.zeros(()))
+        >>> @nd.jit
+        ... def f(x):
+        ...     y = w.value @ x
+        ...     total.value = total.value + y
+        ...     return y
+        >>> f(jnp.arange(3.0))
+        Array(3., dtype=float32)
+        >>> total.value
+        Array(3., dtype=float32)
+    """
+    if fn is None:
+        return functools.partial(
+            jit,
+            static_argnums=static_argnums,
+            static_argnames=static_argnames,
+            donate_argnums=donate_argnums,
+            donate_states=donate_states,
+            **jit_kwargs,
+        )
+    return JittedFunction(
+        fn, static_argnums, static_argnames, donate_argnums, donate_states, **jit_kwargs
+    )

@@ -1,0 +1,168 @@
+"""Random numbers from a key held in a State, reproducible under transforms.
+
+The module-level functions draw from :data:`DEFAULT` (a :class:`RandomKey`
+State) unless a ``key`` is passed; each draw splits the key and writes it
+back, so under :func:`neurodyn.state.jit` and the loops the key is threaded
+like any other State, and under :func:`neurodyn.state.vmap` each lane gets
+its own key.
+
+Example:
+    >>> import neurodyn as nd
+    >>> nd.random.seed(0)
+    >>> a = nd.random.normal(size=3)
+    >>> nd.random.seed(0)
+    >>> bool((nd.random.normal(size=3) == a).all())
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from neurodyn.units import Quantity
+from neurodyn.units._quantity import _make
+
+from ._state import RandomKey
+
+__all__ = [
+    "DEFAULT",
+    "seed",
+    "split_key",
+    "uniform",
+    "normal",
+    "bernoulli",
+    "poisson",
+    "randint",
+    "exponential",
+    "gamma",
+    "choice",
+    "permutation",
+    "truncated_normal",
+    "rand",
+    "randn",
+]
+
+#: The default key State used when no ``key`` is given.
+DEFAULT = RandomKey(jax.random.key(0), name="random.DEFAULT")
+
+
+def seed(seed: int) -> None:
+    """Reset the default key to ``jax.random.key(seed)``."""
+    DEFAULT.value = jax.random.key(seed)
+
+
+def split_key(key: Any = None):
+    """A fresh subkey. With ``key=None`` the default key State is advanced."""
+    if key is not None:
+        return key
+    k, sub = jax.random.split(DEFAULT.value)
+    DEFAULT.value = k
+    return sub
+
+
+def _shape(size) -> tuple[int, ...]:
+    if size is None:
+        return ()
+    if isinstance(size, int):
+        return (size,)
+    return tuple(size)
+
+
+def _unit_pair(a, b, what: str):
+    """Mantissas of a and b in a's unit, and that unit (or None)."""
+    if isinstance(a, Quantity) or isinstance(b, Quantity):
+        ref = a if isinstance(a, Quantity) else b
+        from neurodyn.units._quantity import _align
+
+        ma = a.mantissa if a is ref else _align(what, ref, a)
+        mb = b.mantissa if b is ref else _align(what, ref, b)
+        return ma, mb, ref.unit
+    return a, b, None
+
+
+def _finish(values, unit):
+    return values if unit is None else _make(values, unit)
+
+
+def uniform(low=0.0, high=1.0, size: int | Sequence[int] | None = None, key=None, dtype=None):
+    """Uniform samples in ``[low, high)``; quantities give a result in ``low``'s unit."""
+    lo, hi, unit = _unit_pair(low, high, "draw uniform samples between")
+    shape = _shape(size) if size is not None else jnp.broadcast_shapes(jnp.shape(lo), jnp.shape(hi))
+    dtype = dtype or jnp.result_type(float)
+    u = jax.random.uniform(split_key(key), shape, dtype)
+    return _finish(lo + (hi - lo) * u, unit)
+
+
+def normal(loc=0.0, scale=1.0, size: int | Sequence[int] | None = None, key=None, dtype=None):
+    """Normal samples with mean ``loc`` and standard deviation ``scale``."""
+    mu, sd, unit = _unit_pair(loc, scale, "draw normal samples with")
+    shape = _shape(size) if size is not None else jnp.broadcast_shapes(jnp.shape(mu), jnp.shape(sd))
+    dtype = dtype or jnp.result_type(float)
+    z = jax.random.normal(split_key(key), shape, dtype)
+    return _finish(mu + sd * z, unit)
+
+
+def truncated_normal(lower, upper, size=None, loc=0.0, scale=1.0, key=None, dtype=None):
+    """Normal samples truncated to ``[lower, upper]`` standard deviations around ``loc``."""
+    dtype = dtype or jnp.result_type(float)
+    z = jax.random.truncated_normal(split_key(key), lower, upper, _shape(size), dtype)
+    mu, sd, unit = _unit_pair(loc, scale, "draw truncated normal samples with")
+    return _finish(mu + sd * z, unit)
+
+
+def bernoulli(p=0.5, size=None, key=None):
+    """Boolean samples, True with probability ``p``."""
+    shape = _shape(size) if size is not None else jnp.shape(p)
+    return jax.random.bernoulli(split_key(key), p, shape)
+
+
+def poisson(lam=1.0, size=None, key=None):
+    """Poisson counts with rate ``lam``."""
+    shape = _shape(size) if size is not None else jnp.shape(lam)
+    return jax.random.poisson(split_key(key), lam, shape)
+
+
+def randint(low, high=None, size=None, key=None, dtype=jnp.int32):
+    """Integers in ``[low, high)`` (or ``[0, low)`` when ``high`` is None)."""
+    if high is None:
+        low, high = 0, low
+    return jax.random.randint(split_key(key), _shape(size), low, high, dtype)
+
+
+def exponential(scale=1.0, size=None, key=None, dtype=None):
+    """Exponential samples with mean ``scale`` (a quantity gives a result in its unit)."""
+    dtype = dtype or jnp.result_type(float)
+    m, _, unit = _unit_pair(scale, scale, "draw exponential samples with")
+    shape = _shape(size) if size is not None else jnp.shape(m)
+    return _finish(m * jax.random.exponential(split_key(key), shape, dtype), unit)
+
+
+def gamma(a, size=None, key=None, dtype=None):
+    """Gamma samples with shape ``a`` and unit scale."""
+    dtype = dtype or jnp.result_type(float)
+    shape = _shape(size) if size is not None else jnp.shape(a)
+    return jax.random.gamma(split_key(key), a, shape, dtype)
+
+
+def choice(a, size=None, replace: bool = True, p=None, key=None):
+    """Random elements of ``a`` (an int n means ``arange(n)``)."""
+    return jax.random.choice(split_key(key), a, _shape(size), replace=replace, p=p)
+
+
+def permutation(x, key=None):
+    """A random permutation of ``x`` (an int n means ``arange(n)``)."""
+    return jax.random.permutation(split_key(key), x)
+
+
+def rand(*shape: int, key=None):
+    """Uniform samples in ``[0, 1)`` of the given shape."""
+    return uniform(size=shape, key=key)
+
+
+def randn(*shape: int, key=None):
+    """Standard normal samples of the given shape."""
+    return normal(size=shape, key=key)
