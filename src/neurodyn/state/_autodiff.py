@@ -50,7 +50,7 @@ def _differentiate(
     @functools.wraps(fn)
     def wrapper(*args):
         grad_states, tree = _flatten_states(states, name) if states is not None else ([], None)
-        touched, written, _ = collect_states(name, fn, lambda probe: jax.eval_shape(probe, *args))
+        touched, written = collect_states(name, fn, lambda probe: jax.eval_shape(probe, *args))
         unread = [s for s in grad_states if s not in touched]
         if unread:
             raise StateError(

@@ -51,9 +51,7 @@ def scan(
     """
     name = f"scan({_fname(fn)})"
     x_struct = _slice_struct(xs) if xs is not None else None
-    touched, written, _ = collect_states(
-        name, fn, lambda probe: jax.eval_shape(probe, init, x_struct)
-    )
+    touched, written = collect_states(name, fn, lambda probe: jax.eval_shape(probe, init, x_struct))
     read_only = [s for s in touched if s not in written]
     states = written + read_only
     const_values = read_values(read_only)
@@ -120,10 +118,8 @@ def while_loop(cond_fn: Callable, body_fn: Callable, init: Any) -> Any:
         Array(5, dtype=int32, weak_type=True)
     """
     cname, bname = f"while_loop cond({_fname(cond_fn)})", f"while_loop body({_fname(body_fn)})"
-    c_touched, _, _ = collect_states(
-        cname, cond_fn, lambda p: jax.eval_shape(p, init), read_only=True
-    )
-    b_touched, written, _ = collect_states(bname, body_fn, lambda p: jax.eval_shape(p, init))
+    c_touched, _ = collect_states(cname, cond_fn, lambda p: jax.eval_shape(p, init), read_only=True)
+    b_touched, written = collect_states(bname, body_fn, lambda p: jax.eval_shape(p, init))
     touched = list(dict.fromkeys(b_touched + c_touched))
     read_only = [s for s in touched if s not in written]
     states = written + read_only
@@ -159,7 +155,7 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
     touched: list = []
     written: list = []
     for name, branch in zip(names, branches):
-        t, w, _ = collect_states(name, branch, lambda p: jax.eval_shape(p, *operands))
+        t, w = collect_states(name, branch, lambda p: jax.eval_shape(p, *operands))
         touched += t
         written += w
     touched = list(dict.fromkeys(touched))
@@ -207,7 +203,7 @@ def checkpoint(fn: Callable, **checkpoint_kwargs) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args):
-        touched, written, _ = collect_states(name, fn, lambda p: jax.eval_shape(p, *args))
+        touched, written = collect_states(name, fn, lambda p: jax.eval_shape(p, *args))
 
         def pure(values, *dyn):
             return run_pure(name, fn, touched, values, written, dyn)

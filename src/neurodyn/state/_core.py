@@ -23,7 +23,7 @@ def collect_states(
     abstract_eval: Callable[[Callable], Any],
     view: Callable | None = None,
     read_only: bool = False,
-) -> tuple[list[State], list[State], Any]:
+) -> tuple[list[State], list[State]]:
     """Find the States ``fn`` touches.
 
     Args:
@@ -35,7 +35,7 @@ def collect_states(
         read_only: writes raise.
 
     Returns:
-        (touched States, written States, abstract output). Every State's value
+        (touched States, written States). Every State's value
         is restored afterwards, also when ``fn`` raises.
     """
     trace = StateTrace(name, view=view, read_only=read_only)
@@ -43,12 +43,12 @@ def collect_states(
     def probe(*args, **kwargs):
         with trace:
             try:
-                return fn(*args, **kwargs)
+                fn(*args, **kwargs)  # outputs may be non-arrays (aux data): not returned
             finally:
                 trace.restore()
 
-    out = abstract_eval(probe)
-    return list(trace.touched), list(trace.writes), out
+    abstract_eval(probe)
+    return list(trace.touched), list(trace.writes)
 
 
 def run_pure(

@@ -68,8 +68,10 @@ def save(path: str | os.PathLike, module: Module) -> None:
         info["type"] = type(st).__name__
         meta["states"][spath] = info
         for i, leaf in enumerate(jax.tree_util.tree_leaves(value)):
-            data = jax.random.key_data(leaf) if _is_key(leaf) else leaf
-            arrays[f"{spath}#{i}"] = np.asarray(data)
+            data = np.asarray(jax.random.key_data(leaf) if _is_key(leaf) else leaf)
+            if data.dtype.kind == "V":  # bfloat16, float8...: stored as raw unsigned ints
+                data = data.view(f"u{data.dtype.itemsize}")
+            arrays[f"{spath}#{i}"] = data
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
@@ -157,6 +159,9 @@ def load(path: str | os.PathLike, module: Module) -> None:
                 impl = leaf_info["impl"]
                 leaves.append(jax.random.wrap_key_data(jnp.asarray(data), impl=impl))
             else:
+                target = jnp.dtype(leaf_info["dtype"])
+                if target.kind == "V" and data.dtype == np.dtype(f"u{target.itemsize}"):
+                    data = data.view(target)
                 if list(data.shape) != leaf_info["shape"] or str(data.dtype) != leaf_info["dtype"]:
                     raise CheckpointError(
                         f"{path}: array for {spath!r} has shape {data.shape} and dtype "

@@ -119,7 +119,7 @@ class JittedFunction:
             return fn(*full, **dkw, **dict(static_kw))
 
         name = f"jit({getattr(fn, '__name__', 'function')})"
-        touched, written, _ = collect_states(
+        touched, written = collect_states(
             name, call, lambda probe: jax.eval_shape(probe, *dyn_args, **dyn_kwargs)
         )
         read_only = [s for s in touched if s not in written]

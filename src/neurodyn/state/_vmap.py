@@ -70,7 +70,7 @@ def vmap(
             axis = _axis_of(state, axes_spec)
             return value if axis is None else _take_lane(value, axis)
 
-        touched, written, _ = collect_states(
+        touched, written = collect_states(
             name,
             fn,
             lambda probe: jax.eval_shape(
