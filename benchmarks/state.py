@@ -68,8 +68,11 @@ def bench_call_overhead():
         jit = jit.jit if jit is not None and hasattr(jit, "jit") else bst.compile.jit
         bst_step = jit(bst_fn)
         cases["brainstate jit"] = lambda: bst_step(x).block_until_ready()
-    report(f"per-call overhead, {N_STATES} States of float32[{SIZE}]",
-           interleaved(cases, number=300), "pure jax.jit (tuple of 100)")
+    report(
+        f"per-call overhead, {N_STATES} States of float32[{SIZE}]",
+        interleaved(cases, number=300),
+        "pure jax.jit (tuple of 100)",
+    )
 
 
 def bench_trace_time(n=1000):
@@ -103,7 +106,9 @@ def bench_trace_time(n=1000):
 
 
 if __name__ == "__main__":
-    print(f"jax {jax.__version__}, backend {jax.default_backend()}"
-          + ("" if bst is None else f", brainstate {bst.__version__}"))
+    print(
+        f"jax {jax.__version__}, backend {jax.default_backend()}"
+        + ("" if bst is None else f", brainstate {bst.__version__}")
+    )
     bench_call_overhead()
     bench_trace_time()
