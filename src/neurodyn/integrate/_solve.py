@@ -130,6 +130,7 @@ def solve(
     atol: float = 1e-9,
     max_steps: int | None = None,
     dt_min: float = 0.0,
+    adaptive: bool | None = None,
 ) -> Solution:
     """Integrate ``dy/dt = f(t, y, *args)`` (or the SDE ``dy = f dt + g dW``)
     from ``t_span[0]`` to ``t_span[1]``.
@@ -157,6 +158,8 @@ def solve(
             which makes the solve reverse-mode differentiable; ``None`` uses a
             ``while_loop`` (forward mode only).
         dt_min: adaptive only: smallest step allowed.
+        adaptive: use step-size control (default: for embedded pairs);
+            ``False`` runs an embedded pair with fixed steps.
 
     Returns:
         :class:`Solution` with ``ts``, ``ys``, ``stats``.
@@ -179,7 +182,12 @@ def solve(
         return _solve_sde(m, f, g, y0, t_span, dt, saveat, args, noise, key, dW, dZ)
     if g is not None:
         raise TypeError(f"{m.name} is an ODE method; for an SDE choose e.g. method='milstein'.")
-    if getattr(m, "adaptive", False):
+    if adaptive is None:
+        adaptive = getattr(m, "adaptive", False)
+    if adaptive:
+        if not getattr(m, "adaptive", False):
+            raise ValueError(f"{m.name} has no error estimate; adaptive stepping needs an "
+                             "embedded pair: dopri5, bs3, rkf45 or cash_karp.")
         return _solve_adaptive(m, f, y0, t_span, dt, saveat, args, rtol, atol, max_steps, dt_min)
     if dt is None:
         raise TypeError(f"{m.name} is a fixed-step method: give dt.")
