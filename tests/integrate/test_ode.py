@@ -8,15 +8,15 @@ from scipy.integrate import solve_ivp
 
 import neurodyn.units as u
 from neurodyn.integrate import get_method, methods, odeint, solve
-from neurodyn.integrate._registry import _METHODS
 from neurodyn.integrate._ode import ExponentialEuler
+from neurodyn.integrate._registry import _METHODS
 
 ODE_NAMES = sorted(n for n, m in _METHODS.items() if getattr(m, "kind", "") == "ode")
 
 
 def field(t, y):
     # rotation (a, b), a time-dependent scalar c' = cos(t) c, and a nonlinear d' = -d^2
-    return {"a": -y["b"], "b": y["a"], "c": jnp.cos(t) * y["c"], "d": -y["d"] ** 2}
+    return {"a": -y["b"], "b": y["a"], "c": jnp.cos(t) * y["c"], "d": -(y["d"] ** 2)}
 
 
 def exact(t):
@@ -50,8 +50,13 @@ def test_exponential_euler_is_exact_for_linear_odes(x64):
     np.testing.assert_allclose(sol.ys, exact_, rtol=1e-12)
     # with units: membrane relaxation, exact at any dt
     tau, e_l = 20 * u.ms, -65 * u.mV
-    sol = solve(lambda t, v: (e_l - v) / tau, -50.0 * u.mV, (0 * u.ms, 40 * u.ms),
-                dt=10 * u.ms, method="exp_euler")
+    sol = solve(
+        lambda t, v: (e_l - v) / tau,
+        -50.0 * u.mV,
+        (0 * u.ms, 40 * u.ms),
+        dt=10 * u.ms,
+        method="exp_euler",
+    )
     v_exact = -65 + 15 * np.exp(-np.asarray(sol.ts.to_value(u.ms)) / 20)
     np.testing.assert_allclose(sol.ys.to_value(u.mV), v_exact, rtol=1e-12)
     assert sol.ts.unit is u.ms
@@ -85,25 +90,44 @@ def lorenz(t, y):
 @pytest.mark.parametrize("name", ["dopri5", "bs3", "rkf45", "cash_karp"])
 @pytest.mark.parametrize("problem", ["vdp", "lorenz"])
 def test_adaptive_reaches_tolerance_against_scipy(name, problem, x64):
-    f, yinit, T = (van_der_pol, [2.0, 0.0], 5.0) if problem == "vdp" else (lorenz, [1.0, 1.0, 1.0], 1.0)
+    f, yinit, T = (
+        (van_der_pol, [2.0, 0.0], 5.0) if problem == "vdp" else (lorenz, [1.0, 1.0, 1.0], 1.0)
+    )
     ts = np.linspace(0, T, 6)
-    ref = solve_ivp(lambda t, y: np.asarray(f(t, jnp.asarray(y))), (0, T), yinit,
-                    method="DOP853", rtol=1e-12, atol=1e-12, t_eval=ts)
-    sol = solve(f, jnp.asarray(yinit), (0.0, T), dt=1e-3, method=name, saveat=ts,
-                rtol=1e-8, atol=1e-10)
+    ref = solve_ivp(
+        lambda t, y: np.asarray(f(t, jnp.asarray(y))),
+        (0, T),
+        yinit,
+        method="DOP853",
+        rtol=1e-12,
+        atol=1e-12,
+        t_eval=ts,
+    )
+    sol = solve(
+        f, jnp.asarray(yinit), (0.0, T), dt=1e-3, method=name, saveat=ts, rtol=1e-8, atol=1e-10
+    )
     err = np.max(np.abs(np.asarray(sol.ys) - ref.y.T))
     scale = np.max(np.abs(ref.y))
     assert err / scale < (1e-5 if problem == "vdp" else 1e-4), (name, err)
     assert int(sol.stats["n_saved"]) == len(ts)
-    loose = solve(f, jnp.asarray(yinit), (0.0, T), dt=1e-3, method=name, saveat=ts,
-                  rtol=1e-4, atol=1e-6)
+    loose = solve(
+        f, jnp.asarray(yinit), (0.0, T), dt=1e-3, method=name, saveat=ts, rtol=1e-4, atol=1e-6
+    )
     assert int(loose.stats["n_steps"]) < int(sol.stats["n_steps"])  # tolerance drives step size
 
 
 def test_gradients_through_solve_match_finite_differences(x64):
     def final(k, y0, method, **kw):
-        sol = solve(lambda t, y, k: -k * y + jnp.sin(t), y0, (0.0, 2.0), dt=0.05,
-                    method=method, args=(k,), saveat=2.0, **kw)
+        sol = solve(
+            lambda t, y, k: -k * y + jnp.sin(t),
+            y0,
+            (0.0, 2.0),
+            dt=0.05,
+            method=method,
+            args=(k,),
+            saveat=2.0,
+            **kw,
+        )
         return sol.ys[0]
 
     for method, kw in [("rk4", {}), ("exp_euler", {}), ("dopri5", {"max_steps": 200})]:
@@ -134,8 +158,14 @@ def test_units_are_checked_naming_the_variable():
 
 
 def test_saveat_lands_exactly_and_stepper_api(x64):
-    sol = solve(lambda t, y: -y, jnp.array(1.0), (0.0, 1.0), dt=0.3, method="rk4",
-                saveat=[0.0, 0.25, 0.5, 1.0])
+    sol = solve(
+        lambda t, y: -y,
+        jnp.array(1.0),
+        (0.0, 1.0),
+        dt=0.3,
+        method="rk4",
+        saveat=[0.0, 0.25, 0.5, 1.0],
+    )
     np.testing.assert_allclose(sol.ts, [0, 0.25, 0.5, 1.0])
     np.testing.assert_allclose(sol.ys, np.exp(-np.asarray(sol.ts)), rtol=1e-3)
     step = odeint(lambda t, y: -y, "rk4")
@@ -147,10 +177,34 @@ def test_saveat_lands_exactly_and_stepper_api(x64):
 
 def test_method_listing_and_bad_names():
     names = methods()
-    for n in ["euler", "midpoint", "heun2", "heun3", "ralston2", "ralston3", "ralston4", "rk2",
-              "rk3", "rk4", "ssprk3", "rk4_38", "exp_euler", "exp_auto", "dopri5", "bs3",
-              "rkf45", "cash_karp", "euler_maruyama", "milstein", "milstein_strat",
-              "milstein_df", "heun_sde", "srk", "l1", "gl"]:
+    for n in [
+        "euler",
+        "midpoint",
+        "heun2",
+        "heun3",
+        "ralston2",
+        "ralston3",
+        "ralston4",
+        "rk2",
+        "rk3",
+        "rk4",
+        "ssprk3",
+        "rk4_38",
+        "exp_euler",
+        "exp_auto",
+        "dopri5",
+        "bs3",
+        "rkf45",
+        "cash_karp",
+        "euler_maruyama",
+        "milstein",
+        "milstein_strat",
+        "milstein_df",
+        "heun_sde",
+        "srk",
+        "l1",
+        "gl",
+    ]:
         assert n in names, n
     with pytest.raises(ValueError, match="Unknown integration method 'rk5'.*rk4"):
         solve(lambda t, y: y, jnp.array(1.0), (0.0, 1.0), dt=0.1, method="rk5")

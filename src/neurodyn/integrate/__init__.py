@@ -56,8 +56,9 @@ def odeint(f: Callable, method: str = "rk4") -> Callable:
     return step
 
 
-def sdeint(f: Callable, g: Callable, method: str = "euler_maruyama",
-           noise: str = "diagonal") -> Callable:
+def sdeint(
+    f: Callable, g: Callable, method: str = "euler_maruyama", noise: str = "diagonal"
+) -> Callable:
     """A stepper for ``dy = f dt + g dW``: ``step(y, t, dt, *args, key=None)``.
 
     Increments are drawn from ``key`` or, by default, from the global
@@ -88,8 +89,23 @@ def sdeint(f: Callable, g: Callable, method: str = "euler_maruyama",
 
 
 __all__ = [
-    "solve", "solve_dde", "solve_fde", "Solution", "odeint", "sdeint",
-    "get_method", "methods", "ButcherTableau", "TABLEAUS", "ODEMethod", "ExplicitRK",
-    "AdaptiveRK", "ExponentialEuler", "exp_euler_step", "phi1", "SDEMethod", "SDE_METHODS",
+    "solve",
+    "solve_dde",
+    "solve_fde",
+    "Solution",
+    "odeint",
+    "sdeint",
+    "get_method",
+    "methods",
+    "ButcherTableau",
+    "TABLEAUS",
+    "ODEMethod",
+    "ExplicitRK",
+    "AdaptiveRK",
+    "ExponentialEuler",
+    "exp_euler_step",
+    "phi1",
+    "SDEMethod",
+    "SDE_METHODS",
     "brownian_increments",
 ]

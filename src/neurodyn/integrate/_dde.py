@@ -60,8 +60,10 @@ def solve_dde(
     single = not isinstance(delays, (tuple, list))
     delays = (delays,) if single else tuple(delays)
     unit, t0, t1, dtm, _ = _time_parts(t_span, dt, None)
-    taus = [float(_time_parts((0.0 * d if isinstance(d, Quantity) else 0.0, d), d, None)[3])
-            for d in delays]
+    taus = [
+        float(_time_parts((0.0 * d if isinstance(d, Quantity) else 0.0, d), d, None)[3])
+        for d in delays
+    ]
     if any(tau <= 0 for tau in taus):
         raise ValueError(f"delays must be positive, got {taus} {unit.name}.")
     if min(taus) < dtm:
@@ -88,8 +90,11 @@ def solve_dde(
     def dhist(tm):
         return jax.jvp(lambda s: hist_at(s), (tm,), (jnp.ones_like(tm),))[1]
 
-    ds_hist = jax.vmap(dhist)(jnp.asarray(past_t, dtype)) if callable(history) else \
-        jax.tree_util.tree_map(jnp.zeros_like, ys_hist)
+    ds_hist = (
+        jax.vmap(dhist)(jnp.asarray(past_t, dtype))
+        if callable(history)
+        else jax.tree_util.tree_map(jnp.zeros_like, ys_hist)
+    )
 
     def delayed(buf_y, buf_d, k, t_query):
         """y at t_query <= current time, from history or the buffer (k = current index)."""
@@ -110,8 +115,9 @@ def solve_dde(
             db = jax.tree_util.tree_map(lambda b: b[j0c + 1], buf_d)
             interp = _hermite(a, b_, da, db, dtm, s)
             from_hist = hist_at(tq)
-            out.append(jax.tree_util.tree_map(
-                lambda h_, i_: jnp.where(in_hist, h_, i_), from_hist, interp))
+            out.append(
+                jax.tree_util.tree_map(lambda h_, i_: jnp.where(in_hist, h_, i_), from_hist, interp)
+            )
         return out[0] if single else tuple(out)
 
     def body(carry, k):
@@ -132,10 +138,10 @@ def solve_dde(
         d0 = ks[0]
         # store the derivative at the current point, then the new point
         buf_d = jax.tree_util.tree_map(lambda b, v: b.at[-1].set(v), buf_d, d0)
-        buf_y = jax.tree_util.tree_map(lambda b, v: jnp.concatenate([b[1:], v[None]]), buf_y,
-                                       y_new)
-        buf_d = jax.tree_util.tree_map(lambda b, v: jnp.concatenate([b[1:], v[None] * 0]), buf_d,
-                                       d0)
+        buf_y = jax.tree_util.tree_map(lambda b, v: jnp.concatenate([b[1:], v[None]]), buf_y, y_new)
+        buf_d = jax.tree_util.tree_map(
+            lambda b, v: jnp.concatenate([b[1:], v[None] * 0]), buf_d, d0
+        )
         # derivative at the new point (needed for Hermite interpolation inside the next step)
         d_new = g(t + dtm, y_new)
         buf_d = jax.tree_util.tree_map(lambda b, v: b.at[-1].set(v), buf_d, d_new)

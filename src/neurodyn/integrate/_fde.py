@@ -39,7 +39,9 @@ def solve_fde(
       ``y_n = y0 + dt^alpha f(t_{n-1}, y_{n-1}) - sum_{k=1}^{n} c_k (y_{n-k} - y0)``.
 
     ``memory`` keeps only the last ``memory`` steps in the history sums (the
-    short-memory principle: cheaper, slightly less accurate). Plain arrays
+    short-memory principle: O(memory) work and storage per step instead of
+    O(n)); the older terms are lumped onto the oldest value kept, with their
+    summed weight. Plain arrays
     only (a fractional derivative's unit would be time^-alpha).
 
     Example:
@@ -60,41 +62,56 @@ def solve_fde(
         raise ValueError(f"memory must be at least 1, got {memory}.")
     dtype = jnp.result_type(float)
     y0 = jnp.asarray(y0, dtype)
-    k = np.arange(1, L + 1, dtype=np.float64)
+    kk = np.arange(1, n + 1, dtype=np.float64)
     if method == "l1":
-        w = (k + 1) ** (1 - alpha) - k ** (1 - alpha)  # b_1..b_L
+        w_all = (kk + 1) ** (1 - alpha) - kk ** (1 - alpha)  # b_1..b_n
         scale = math.gamma(2 - alpha) * dtm**alpha
     else:
-        c = np.empty(L + 1)
-        c[0] = 1.0
-        for i in range(1, L + 1):
-            c[i] = c[i - 1] * (1 - (1 + alpha) / i)
-        w = c[1:]  # c_1..c_L
+        w_all = np.empty(n)
+        c = 1.0
+        for i in range(1, n + 1):
+            c = c * (1 - (1 + alpha) / i)
+            w_all[i - 1] = c  # c_1..c_n
         scale = dtm**alpha
-    w = jnp.asarray(w, dtype)
+    w = jnp.asarray(w_all[:L], dtype)
+    # Short memory: the terms older than L steps are lumped onto the oldest value kept,
+    # y_{n-L-1}, with their summed weight (instead of being dropped).
+    steps = np.arange(1, n + 1)
+    tail = np.zeros(n)
+    if L < n:
+        if method == "l1":
+            # sum_{k=L+1}^{n-1} b_k (y_{n-k} - y_{n-k-1}) ~ b_{L+1} (y_{n-L-1} - y_0)
+            tail = np.where(steps - 1 > L, w_all[L], 0.0)
+        else:
+            # sum_{k=L+1}^{n} c_k (y_{n-k} - y0) ~ (sum_{k=L+1}^{n} c_k) (y_{n-L-1} - y0)
+            cums = np.concatenate([[0.0], np.cumsum(w_all)])
+            tail = np.where(steps > L, cums[steps] - cums[L], 0.0)
+    tail = jnp.asarray(tail, dtype)
     shape = jnp.shape(y0)
 
     # history buffer of the last L+1 values, newest last: hist[-1] = y_{n-1}
-    def body(carry, i):
+    def body(carry, x):
+        i, tail_w = x
         hist, y_prev = carry
         t = t0 + (i - 1) * dtm
         fy = f(_wrap_t(t, _unit_none()), y_prev, *args)
-        valid = (jnp.arange(L) < i - 1 + (method == "gl"))  # terms that exist
+        valid = jnp.arange(L) < i - 1 + (method == "gl")  # terms that exist
+        old = tail_w * (hist[0] - y0)
         if method == "l1":
             # increments y_{n-k} - y_{n-k-1} for k = 1..L
             incs = hist[1:][::-1] - hist[:-1][::-1]
-            s = jnp.tensordot(w * valid, incs, axes=1)
+            s = jnp.tensordot(w * valid, incs, axes=1) + old
             y_new = y_prev - s + scale * fy
         else:
             # y_{n-k} - y0 for k = 1..L
             diffs = hist[1:][::-1] - y0
-            s = jnp.tensordot(w * valid, diffs, axes=1)
+            s = jnp.tensordot(w * valid, diffs, axes=1) + old
             y_new = y0 + scale * fy - s
         hist = jnp.concatenate([hist[1:], y_new[None]])
         return (hist, y_new), y_new
 
     hist0 = jnp.broadcast_to(y0, (L + 1, *shape))
-    (_, _), ys = jax.lax.scan(body, (hist0, y0), jnp.arange(1, n + 1))
+    (_, _), ys = jax.lax.scan(body, (hist0, y0), (jnp.arange(1, n + 1), tail))
     ys = jnp.concatenate([y0[None], ys])
     ts = jnp.asarray(t0 + dtm * np.arange(n + 1), dtype)
     return Solution(ts, ys, {"n_steps": n})

@@ -77,8 +77,10 @@ class ExplicitRK(ODEMethod):
         """(y_next, error estimate) for embedded pairs."""
         tab = self.tableau
         if tab.b_err is None:
-            raise ValueError(f"{self.name} has no embedded error estimate; use an adaptive pair "
-                             "such as 'dopri5', 'bs3', 'rkf45' or 'cash_karp'.")
+            raise ValueError(
+                f"{self.name} has no embedded error estimate; use an adaptive pair "
+                "such as 'dopri5', 'bs3', 'rkf45' or 'cash_karp'."
+            )
         ks = self.stages(f, y, t, dt, *args)
         y_next = lincomb(y, dt, tab.b, ks)
         diff = [b - be for b, be in zip(tab.b, tab.b_err)]
@@ -102,8 +104,10 @@ def exp_euler_step(y, dt, a, dydt):
     ``a`` has unit 1/time; works on arrays or Quantities."""
     z = a * dt
     if isinstance(z, Quantity):
-        raise TypeError(f"exp_euler_step: a*dt must be dimensionless, got a quantity in "
-                        f"{z.unit.name}; give a in 1/time (e.g. 1/u.ms).")
+        raise TypeError(
+            f"exp_euler_step: a*dt must be dimensionless, got a quantity in "
+            f"{z.unit.name}; give a in 1/time (e.g. 1/u.ms)."
+        )
     return y + dt * phi1(z) * dydt
 
 

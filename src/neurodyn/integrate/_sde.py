@@ -204,15 +204,22 @@ class SRK15(SDEMethod):
 
 SDE_METHODS: dict[str, SDEMethod] = {
     m.name: m
-    for m in [EulerMaruyama(), Heun(), Milstein("ito"), Milstein("stratonovich"),
-              DerivativeFreeMilstein(), SRK15()]
+    for m in [
+        EulerMaruyama(),
+        Heun(),
+        Milstein("ito"),
+        Milstein("stratonovich"),
+        DerivativeFreeMilstein(),
+        SRK15(),
+    ]
 }
 SDE_METHODS["euler_sde"] = SDE_METHODS["euler_maruyama"]
 SDE_METHODS["em"] = SDE_METHODS["euler_maruyama"]
 
 
-def brownian_increments(key, dt, shape_tree: Any, noise: str = "diagonal", m: int | None = None,
-                        with_dZ: bool = False):
+def brownian_increments(
+    key, dt, shape_tree: Any, noise: str = "diagonal", m: int | None = None, with_dZ: bool = False
+):
     """Draw ``dW`` (and ``dZ``) for one step.
 
     ``shape_tree`` is ``y`` (its leaves' shapes are used for diagonal noise).

@@ -186,8 +186,10 @@ def solve(
         adaptive = getattr(m, "adaptive", False)
     if adaptive:
         if not getattr(m, "adaptive", False):
-            raise ValueError(f"{m.name} has no error estimate; adaptive stepping needs an "
-                             "embedded pair: dopri5, bs3, rkf45 or cash_karp.")
+            raise ValueError(
+                f"{m.name} has no error estimate; adaptive stepping needs an "
+                "embedded pair: dopri5, bs3, rkf45 or cash_karp."
+            )
         return _solve_adaptive(m, f, y0, t_span, dt, saveat, args, rtol, atol, max_steps, dt_min)
     if dt is None:
         raise TypeError(f"{m.name} is a fixed-step method: give dt.")
@@ -255,8 +257,7 @@ def _error_norm(err, y, y_new, rtol, atol):
     return jnp.sqrt(total / max(count, 1))
 
 
-def _solve_adaptive(m: ExplicitRK, f, y0, t_span, dt, saveat, args, rtol, atol, max_steps,
-                    dt_min):
+def _solve_adaptive(m: ExplicitRK, f, y0, t_span, dt, saveat, args, rtol, atol, max_steps, dt_min):
     unit, t0, t1, dtm, sm = _time_parts(t_span, dt, saveat)
     save_times = np.array([t0, t1]) if sm is None else np.sort(sm)
     dtype = jnp.result_type(float)
@@ -271,10 +272,12 @@ def _solve_adaptive(m: ExplicitRK, f, y0, t_span, dt, saveat, args, rtol, atol, 
 
     def record(buf, idx, y, t):
         # store y at every save time <= t (save times reached exactly by clipping)
-        hit = (idx < n_save) & (jnp.abs(save_arr[jnp.minimum(idx, n_save - 1)] - t)
-                                <= 1e-10 * max(span, 1.0))
+        hit = (idx < n_save) & (
+            jnp.abs(save_arr[jnp.minimum(idx, n_save - 1)] - t) <= 1e-10 * max(span, 1.0)
+        )
         buf = jax.tree_util.tree_map(
-            lambda b, v: jnp.where(hit, b.at[jnp.minimum(idx, n_save - 1)].set(v), b), buf, y)
+            lambda b, v: jnp.where(hit, b.at[jnp.minimum(idx, n_save - 1)].set(v), b), buf, y
+        )
         return buf, idx + hit.astype(jnp.int32)
 
     def attempt(state):
@@ -286,8 +289,9 @@ def _solve_adaptive(m: ExplicitRK, f, y0, t_span, dt, saveat, args, rtol, atol, 
         accept = (en <= 1.0) | (h_eff <= dt_min)
         factor = jnp.clip(0.9 * jnp.where(en > 0, en, 1e-10) ** (-k_exp), 0.2, 10.0)
         t_new = jnp.where(accept, t + h_eff, t)
-        t_new = jnp.where(accept & (jnp.abs(t_new - target) < 1e-10 * max(span, 1.0)), target,
-                          t_new)
+        t_new = jnp.where(
+            accept & (jnp.abs(t_new - target) < 1e-10 * max(span, 1.0)), target, t_new
+        )
         y_out = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), y_new, y)
         buf2, idx2 = record(buf, idx, y_out, t_new)
         h_new = jnp.maximum(h_eff * factor, dt_min)
@@ -297,11 +301,19 @@ def _solve_adaptive(m: ExplicitRK, f, y0, t_span, dt, saveat, args, rtol, atol, 
         return state[4] >= n_save
 
     buf, idx = record(empty_like(y0), jnp.asarray(0), y0, jnp.asarray(t0, dtype))
-    state = (jnp.asarray(t0, dtype), y0, jnp.asarray(h0, dtype), buf, idx, jnp.asarray(0),
-             jnp.asarray(0))
+    state = (
+        jnp.asarray(t0, dtype),
+        y0,
+        jnp.asarray(h0, dtype),
+        buf,
+        idx,
+        jnp.asarray(0),
+        jnp.asarray(0),
+    )
     if max_steps is None:
         state = jax.lax.while_loop(lambda s: ~done(s), attempt, state)
     else:
+
         def body(s, _):
             return jax.lax.cond(done(s), lambda s: s, attempt, s), None
 
@@ -310,4 +322,3 @@ def _solve_adaptive(m: ExplicitRK, f, y0, t_span, dt, saveat, args, rtol, atol, 
     ts = _wrap_t(save_arr, unit)
     stats = {"n_steps": n_acc, "n_rejected": n_rej, "n_saved": idx}
     return Solution(ts, buf, stats)
-

@@ -71,16 +71,19 @@ def check_derivative(y, dydt, dt, what: str = "dy/dt") -> None:
                 f"{get_unit(yl).name} and time in {tu.name}, so {what} must have the "
                 f"dimension of {expected.name} ({expected.dim})."
             )
-        if jnp.shape(dl) != jnp.shape(yl) and jnp.broadcast_shapes(jnp.shape(dl), jnp.shape(yl)) \
-                != jnp.shape(yl):
+        if jnp.shape(dl) != jnp.shape(yl) and jnp.broadcast_shapes(
+            jnp.shape(dl), jnp.shape(yl)
+        ) != jnp.shape(yl):
             raise ValueError(
                 f"{what} for {_path_name(path)} has shape {jnp.shape(dl)}, y has {jnp.shape(yl)}."
             )
 
 
 def mantissa_leaves(tree) -> list[Any]:
-    return [x.mantissa if isinstance(x, Quantity) else x for x in
-            jax.tree_util.tree_leaves(tree, is_leaf=is_q)]
+    return [
+        x.mantissa if isinstance(x, Quantity) else x
+        for x in jax.tree_util.tree_leaves(tree, is_leaf=is_q)
+    ]
 
 
 def as_arrays(y):
