@@ -12,14 +12,16 @@ def _run(code: str) -> str:
 
 def test_import_neurodyn_is_light():
     out = _run(
-        "import sys, neurodyn; print(sorted(m for m in sys.modules if m.startswith(('jax', 'neurodyn.'))))"
+        "import sys, neurodyn; "
+        "print(sorted(m for m in sys.modules if m.startswith(('jax', 'neurodyn.'))))"
     )
     assert out == "[]"
 
 
 def test_units_alone_does_not_pull_higher_layers():
     out = _run(
-        "import sys, neurodyn.units; print(sorted(m.split('.')[1] for m in sys.modules if m.startswith('neurodyn.')))"
+        "import sys, neurodyn.units; "
+        "print(sorted(m.split('.')[1] for m in sys.modules if m.startswith('neurodyn.')))"
     )
     assert set(eval(out)) == {"units"}
 

@@ -73,7 +73,7 @@ def test_strong_order_on_geometric_brownian_motion(method, order, strat, x64):
     for factor in (64, 32, 16, 8):
         n = N_FINE // factor
         w, z = _coarsen(dW, dZ, factor)
-        xs = jax.vmap(lambda a, b: one_path(a, b, n))(w, z)
+        xs = jax.vmap(lambda a, b, n=n: one_path(a, b, n))(w, z)
         errs.append(float(jnp.mean(jnp.abs(xs - exact))))
         dts.append(T / n)
     slope = np.polyfit(np.log(dts), np.log(errs), 1)[0]

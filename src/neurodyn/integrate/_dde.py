@@ -30,6 +30,14 @@ def _hermite(y0, y1, d0, d1, h, s):
     )
 
 
+def _take(tree, index):
+    return jax.tree_util.tree_map(lambda b: b[index], tree)
+
+
+def _select(pred, a, b):
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
+
+
 def solve_dde(
     f: Callable,
     history: Callable | Any,
@@ -109,15 +117,15 @@ def solve_dde(
             # buffer slot of grid index i: slot = (i + lag - 1 - k) relative layout
             j0 = (i0 - k + lag - 1).astype(jnp.int32)
             j0c = jnp.clip(j0, 0, lag - 2)
-            a = jax.tree_util.tree_map(lambda b: b[j0c], buf_y)
-            b_ = jax.tree_util.tree_map(lambda b: b[j0c + 1], buf_y)
-            da = jax.tree_util.tree_map(lambda b: b[j0c], buf_d)
-            db = jax.tree_util.tree_map(lambda b: b[j0c + 1], buf_d)
-            interp = _hermite(a, b_, da, db, dtm, s)
-            from_hist = hist_at(tq)
-            out.append(
-                jax.tree_util.tree_map(lambda h_, i_: jnp.where(in_hist, h_, i_), from_hist, interp)
+            interp = _hermite(
+                _take(buf_y, j0c),
+                _take(buf_y, j0c + 1),
+                _take(buf_d, j0c),
+                _take(buf_d, j0c + 1),
+                dtm,
+                s,
             )
+            out.append(_select(in_hist, hist_at(tq), interp))
         return out[0] if single else tuple(out)
 
     def body(carry, k):
