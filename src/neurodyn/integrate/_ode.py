@@ -90,10 +90,14 @@ class ExplicitRK(ODEMethod):
 
 
 def phi1(z):
-    """``(exp(z) - 1) / z``, accurate near 0 (1 at z = 0)."""
-    small = jnp.abs(z) < 1e-4
+    """``(exp(z) - 1) / z``, accurate near 0 (1 at z = 0).
+
+    A cubic Taylor polynomial below ``|z| < 1e-2`` (error < z⁴/120) and
+    ``(exp(z) - 1) / z`` above, which XLA evaluates faster than ``expm1``."""
+    small = jnp.abs(z) < 1e-2
     safe = jnp.where(small, 1.0, z)
-    return jnp.where(small, 1.0 + z / 2.0 + z * z / 6.0, jnp.expm1(safe) / safe)
+    series = 1.0 + z * (0.5 + z * (1.0 / 6.0 + z / 24.0))
+    return jnp.where(small, series, (jnp.exp(safe) - 1.0) / safe)
 
 
 def exp_euler_step(y, dt, a, dydt):
@@ -149,19 +153,8 @@ class ExponentialEuler(ODEMethod):
             check_derivative(y, dydt, dt)
             a = self.linear(t, y, *args)
         else:
-            dydt, jvp = jax.linearize(lambda yy: f(t, yy, *args), y)
+            dydt, a = _diagonal_linearisation(f, t, y, args)
             check_derivative(y, dydt, dt)
-            n = len(jax.tree_util.tree_leaves(y, is_leaf=is_q))
-            coeffs = []
-            y_leaves = jax.tree_util.tree_leaves(y, is_leaf=is_q)
-            for i in range(n):
-                tangent_out = jvp(_one_hot_like(y, i))
-                out_leaf = jax.tree_util.tree_leaves(tangent_out, is_leaf=is_q)[i]
-                if isinstance(out_leaf, Quantity) or isinstance(y_leaves[i], Quantity):
-                    # the tangent carries f's unit; divide by y's unit to get 1/time
-                    out_leaf = out_leaf / get_unit(y_leaves[i])
-                coeffs.append(out_leaf)
-            a = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(y, is_leaf=is_q), coeffs)
 
         def leaf(yl, al, fl):
             z = al * dt
@@ -170,6 +163,40 @@ class ExponentialEuler(ODEMethod):
             return yl + dt * phi1(z) * fl
 
         return tree_map(leaf, y, a, dydt)
+
+
+def _diagonal_linearisation(f, t, y, args):
+    """``(f(t, y), a)`` with ``a_i = ∂f_i/∂y_i`` elementwise, one JVP per variable.
+
+    Each JVP differentiates only output ``i`` with respect to input ``i``; under
+    ``jit`` the unused outputs are dead code, so the cost is about two
+    evaluations of ``f`` in total (not one per variable)."""
+    leaves, tree = jax.tree_util.tree_flatten(y, is_leaf=is_q)
+    outs, coeffs = [], []
+    for i, yi in enumerate(leaves):
+
+        def fi(v, i=i):
+            ys = list(leaves)
+            ys[i] = v
+            out = f(t, jax.tree_util.tree_unflatten(tree, ys), *args)
+            out_leaves = jax.tree_util.tree_leaves(out, is_leaf=is_q)
+            if len(out_leaves) != len(leaves):
+                raise ValueError(
+                    f"The vector field must return dy/dt with the structure of y ({tree}); got "
+                    f"{jax.tree_util.tree_structure(out, is_leaf=is_q)}."
+                )
+            return out_leaves[i]
+
+        m = yi.mantissa if isinstance(yi, Quantity) else yi
+        tangent = (
+            Quantity(jnp.ones_like(m), yi.unit) if isinstance(yi, Quantity) else jnp.ones_like(m)
+        )
+        fi_val, ai = jax.jvp(fi, (yi,), (tangent,))
+        if isinstance(ai, Quantity) or isinstance(yi, Quantity):
+            ai = ai / get_unit(yi)  # the tangent carries f's unit; a is in 1/time
+        outs.append(fi_val)
+        coeffs.append(ai)
+    return jax.tree_util.tree_unflatten(tree, outs), jax.tree_util.tree_unflatten(tree, coeffs)
 
 
 def make_rk(name: str) -> ExplicitRK:
