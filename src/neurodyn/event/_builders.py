@@ -1,0 +1,212 @@
+"""Vectorised connectivity builders (NumPy at build time, no Python loop per neuron)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from neurodyn.units import Quantity
+
+from ._connectivity import CSR, Dense, FixedFanOut, JitProb
+
+__all__ = ["FixedProb", "FixedPreNum", "FixedPostNum", "AllToAll", "OneToOne", "GaussianProb"]
+
+
+def _weights_for(weight: Any, n: int, rng: np.random.Generator):
+    """A scalar weight, an array of n, or a callable ``weight(rng, n)``."""
+    if callable(weight):
+        return weight(rng, n)
+    return weight
+
+
+def _distinct_per_row(rng, counts: np.ndarray, n_cols: int, exclude: np.ndarray | None):
+    """For each row r, ``counts[r]`` distinct column indices in [0, n_cols) (excluding
+    ``exclude[r]`` when given), sorted within the row. Vectorised: draw, sort, redraw
+    the duplicates until none remain."""
+    n_rows = counts.shape[0]
+    total = int(counts.sum())
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), counts)
+    cols = rng.integers(0, n_cols, size=total, dtype=np.int64)
+    for _ in range(100):
+        key = rows * n_cols + cols
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        rows, cols = rows[order], cols[order]
+        bad = np.zeros(total, dtype=bool)
+        bad[1:] = key[1:] == key[:-1]
+        if exclude is not None:
+            bad |= cols == exclude[rows]
+        n_bad = int(bad.sum())
+        if n_bad == 0:
+            return rows, cols
+        cols[bad] = rng.integers(0, n_cols, size=n_bad, dtype=np.int64)
+    raise RuntimeError("could not draw distinct connections (is k close to n?)")
+
+
+def _csr_from(rows, cols, n_pre, n_post, weight):
+    counts = np.bincount(rows, minlength=n_pre)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return CSR(weight, cols.astype(np.int32), indptr, (n_pre, n_post))
+
+
+def _weight_array(weight, n, rng):
+    w = _weights_for(weight, n, rng)
+    if isinstance(w, Quantity):
+        return w
+    arr = np.asarray(w)
+    if arr.ndim == 0:
+        return w
+    if arr.shape != (n,):
+        raise ValueError(f"weight must be a scalar or have {n} values, got shape {arr.shape}.")
+    return arr.astype(np.float32) if arr.dtype == np.float64 else arr
+
+
+class FixedProb:
+    """Each (pre, post) pair is connected independently with probability ``p``.
+
+    ``build(n_pre, n_post, weight=...)`` returns a :class:`CSR`. ``weight`` is a
+    scalar (homogeneous, may be a Quantity), or a callable ``weight(rng, nnz)``
+    returning per-synapse values. ``allow_self=False`` excludes i -> i (for a
+    population connected to itself).
+
+    Example:
+        >>> from neurodyn.event import FixedProb
+        >>> conn = FixedProb(0.1, seed=0).build(1000, 1000, weight=0.5)
+        >>> 0.09 < conn.nnz / 1e6 < 0.11
+        True
+    """
+
+    def __init__(self, p: float, seed: int = 0, allow_self: bool = True):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"FixedProb: p must be in [0, 1], got {p}.")
+        self.p, self.seed, self.allow_self = float(p), int(seed), allow_self
+
+    def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> CSR:
+        rng = np.random.default_rng(self.seed)
+        exclude = None
+        n_cand = n_post
+        if not self.allow_self:
+            if n_pre != n_post:
+                raise ValueError("allow_self=False needs n_pre == n_post (one population).")
+            exclude = np.arange(n_pre)
+            n_cand = n_post - 1
+        counts = rng.binomial(n_cand, self.p, size=n_pre)
+        rows, cols = _distinct_per_row(rng, counts, n_post, exclude)
+        return _csr_from(rows, cols, n_pre, n_post, _weight_array(weight, len(cols), rng))
+
+    def jit(self, n_pre: int, n_post: int, weight: Any = 1.0) -> JitProb:
+        """The same connection rule as procedural (never stored) connectivity."""
+        return JitProb(n_pre, n_post, self.p, weight=weight, seed=self.seed)
+
+
+class FixedPreNum:
+    """Each postsynaptic neuron receives exactly ``k`` distinct presynaptic inputs."""
+
+    def __init__(self, k: int, seed: int = 0, allow_self: bool = True):
+        self.k, self.seed, self.allow_self = int(k), int(seed), allow_self
+
+    def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> CSR:
+        if self.k > n_pre - (0 if self.allow_self else 1):
+            raise ValueError(f"FixedPreNum: k={self.k} exceeds the {n_pre} presynaptic neurons.")
+        rng = np.random.default_rng(self.seed)
+        exclude = None if self.allow_self else np.arange(n_post)
+        post, pre = _distinct_per_row(rng, np.full(n_post, self.k), n_pre, exclude)
+        order = np.lexsort((post, pre))
+        pre, post = pre[order], post[order]
+        return _csr_from(pre, post, n_pre, n_post, _weight_array(weight, len(pre), rng))
+
+
+class FixedPostNum:
+    """Each presynaptic neuron projects to exactly ``k`` distinct targets
+    (returns a :class:`FixedFanOut` table)."""
+
+    def __init__(self, k: int, seed: int = 0, allow_self: bool = True):
+        self.k, self.seed, self.allow_self = int(k), int(seed), allow_self
+
+    def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> FixedFanOut:
+        if self.k > n_post - (0 if self.allow_self else 1):
+            raise ValueError(f"FixedPostNum: k={self.k} exceeds the {n_post} targets.")
+        rng = np.random.default_rng(self.seed)
+        exclude = None if self.allow_self else np.arange(n_pre)
+        _, cols = _distinct_per_row(rng, np.full(n_pre, self.k), n_post, exclude)
+        w = _weight_array(weight, n_pre * self.k, rng)
+        if not isinstance(w, Quantity) and np.ndim(w) == 1:
+            w = np.asarray(w).reshape(n_pre, self.k)
+        elif isinstance(w, Quantity) and np.ndim(w.mantissa) == 1:
+            w = w.reshape(n_pre, self.k)
+        return FixedFanOut(cols.reshape(n_pre, self.k).astype(np.int32), w, n_post)
+
+
+class AllToAll:
+    """Every pre connects to every post (a :class:`Dense` matrix)."""
+
+    def __init__(self, allow_self: bool = True):
+        self.allow_self = allow_self
+
+    def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> Dense:
+        import jax.numpy as jnp
+
+        m = weight.mantissa if isinstance(weight, Quantity) else weight
+        w = jnp.broadcast_to(jnp.asarray(m, jnp.result_type(float)), (n_pre, n_post))
+        if not self.allow_self:
+            w = w * (1 - jnp.eye(n_pre, n_post, dtype=w.dtype))
+        return Dense(Quantity(w, weight.unit) if isinstance(weight, Quantity) else w)
+
+
+class OneToOne:
+    """Neuron i connects to neuron i."""
+
+    def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> CSR:
+        if n_pre != n_post:
+            raise ValueError(f"OneToOne needs equal sizes, got {n_pre} and {n_post}.")
+        idx = np.arange(n_pre, dtype=np.int32)
+        return _csr_from(idx, idx, n_pre, n_post, _weight_array(weight, n_pre, None))
+
+
+class GaussianProb:
+    """Distance-dependent connectivity: ``p(d) = p_max * exp(-d² / (2 sigma²))``.
+
+    Neurons have positions (``pre_pos``/``post_pos`` arrays ``[n, dims]``; by
+    default a 1-D ring of unit spacing, distances periodic when ``periodic``).
+    Built in row blocks, so memory stays bounded.
+    """
+
+    def __init__(
+        self,
+        sigma: float,
+        p_max: float = 1.0,
+        seed: int = 0,
+        pre_pos=None,
+        post_pos=None,
+        periodic: bool = True,
+        allow_self: bool = False,
+    ):
+        self.sigma, self.p_max, self.seed = float(sigma), float(p_max), int(seed)
+        self.pre_pos, self.post_pos = pre_pos, post_pos
+        self.periodic, self.allow_self = periodic, allow_self
+
+    def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> CSR:
+        rng = np.random.default_rng(self.seed)
+        ring = self.pre_pos is None
+        pre = np.arange(n_pre, dtype=float)[:, None] if ring else np.asarray(self.pre_pos, float)
+        post = (
+            np.arange(n_post, dtype=float)[:, None] * (n_pre / n_post)
+            if self.post_pos is None
+            else np.asarray(self.post_pos, float)
+        )
+        rows_all, cols_all = [], []
+        for start in range(0, n_pre, 1024):
+            d = pre[start : start + 1024, None, :] - post[None, :, :]
+            if self.periodic and ring:
+                d = np.minimum(np.abs(d), n_pre - np.abs(d))
+            dist2 = (d**2).sum(-1)
+            prob = self.p_max * np.exp(-dist2 / (2 * self.sigma**2))
+            if not self.allow_self and n_pre == n_post:
+                idx = np.arange(start, min(start + 1024, n_pre))
+                prob[idx - start, idx] = 0.0
+            r, c = np.nonzero(rng.random(prob.shape) < prob)
+            rows_all.append(r + start)
+            cols_all.append(c)
+        rows, cols = np.concatenate(rows_all), np.concatenate(cols_all)
+        return _csr_from(rows, cols, n_pre, n_post, _weight_array(weight, len(cols), rng))

@@ -1,0 +1,460 @@
+"""The event/sparse primitives: abstract eval, kernels, JVP, transpose and batching.
+
+Each operator is one JAX primitive working on a leading batch axis
+(``[B, n]``). Lowering uses the native CPU kernel (XLA FFI) when it is
+available and the pure-JAX reference (``_ref_*``) otherwise; the reference is
+also the test oracle. All primitives are linear in the spikes/vector operand
+and (except procedural connectivity, whose weights are not stored) linear in
+the weights, which is what the JVP and transpose rules use.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+from jax.extend.core import Primitive
+from jax.interpreters import ad, batching, mlir
+
+from ._jitconn import generate_rows
+
+__all__ = [
+    "csr_scatter",
+    "csr_gather",
+    "fanout_scatter",
+    "fanout_gather",
+    "jitconn_scatter",
+    "jitconn_gather",
+    "native_available",
+]
+
+
+def native_available() -> bool:
+    if os.environ.get("NEURODYN_DISABLE_NATIVE") == "1":
+        return False
+    try:
+        from . import _native
+    except Exception:  # pragma: no cover - broken build
+        return False
+    return bool(getattr(_native, "available", lambda: False)())
+
+
+def _rows_of(indptr, nnz: int):
+    n_rows = indptr.shape[0] - 1
+    counts = jnp.diff(indptr)
+    return jnp.repeat(jnp.arange(n_rows, dtype=jnp.int32), counts, total_repeat_length=nnz)
+
+
+def _w_full(weights, nnz, homo):
+    return jnp.broadcast_to(weights.reshape(()), (nnz,)) if homo else weights
+
+
+def _as_float(s, dtype):
+    return s.astype(dtype)
+
+
+# ---------------------------------------------------------------------------
+# pure-JAX references
+def _ref_csr_scatter(weights, indices, indptr, spikes, *, homo, n_post):
+    nnz = indices.shape[0]
+    rows = _rows_of(indptr, nnz)
+    w = _w_full(weights, nnz, homo)
+    contrib = _as_float(spikes, w.dtype)[:, rows] * w[None, :]
+    return jnp.zeros((spikes.shape[0], n_post), w.dtype).at[:, indices].add(contrib)
+
+
+def _ref_csr_gather(weights, indices, indptr, x, *, homo):
+    nnz = indices.shape[0]
+    n_pre = indptr.shape[0] - 1
+    rows = _rows_of(indptr, nnz)
+    w = _w_full(weights, nnz, homo)
+    contrib = _as_float(x, w.dtype)[:, indices] * w[None, :]
+    return jax.vmap(lambda c: jax.ops.segment_sum(c, rows, n_pre))(contrib)
+
+
+def _ref_fanout_scatter(weights, indices, spikes, *, homo, n_post):
+    n_pre, k = indices.shape
+    w = jnp.broadcast_to(weights.reshape(()), (n_pre, k)) if homo else weights.reshape(n_pre, k)
+    contrib = _as_float(spikes, w.dtype)[:, :, None] * w[None]
+    b = spikes.shape[0]
+    out = jnp.zeros((b, n_post), w.dtype)
+    return out.at[:, indices.reshape(-1)].add(contrib.reshape(b, -1))
+
+
+def _ref_fanout_gather(weights, indices, x, *, homo):
+    n_pre, k = indices.shape
+    w = jnp.broadcast_to(weights.reshape(()), (n_pre, k)) if homo else weights.reshape(n_pre, k)
+    return jnp.sum(_as_float(x, w.dtype)[:, indices] * w[None], axis=-1)
+
+
+_ROW_BLOCK = 1024
+
+
+def _ref_jitconn(vec, table, *, seed, dist, w0, w1, n_pre, n_post, bound, dtype, scatter):
+    """Scatter (vec: [B, n_pre] -> [B, n_post]) or gather (vec: [B, n_post] -> [B, n_pre]),
+    generating rows block by block so memory stays O(block * bound)."""
+    b = vec.shape[0]
+    n_blocks = -(-n_pre // _ROW_BLOCK)
+    vecf = vec.astype(dtype)
+
+    def block(carry, blk):
+        rows = blk * _ROW_BLOCK + jnp.arange(_ROW_BLOCK, dtype=jnp.int32)
+        in_range = rows < n_pre
+        rows_c = jnp.minimum(rows, n_pre - 1)
+        cols, w = generate_rows(rows_c, seed, table, n_post, bound, dist, w0, w1, dtype)
+        w = jnp.where(in_range[:, None], w, 0)
+        if scatter:
+            s = vecf[:, rows_c] * in_range  # [B, block]
+            contrib = s[:, :, None] * w[None]  # [B, block, bound]
+            carry = carry.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
+            return carry, None
+        xv = jnp.concatenate([vecf, jnp.zeros((b, 1), dtype)], axis=1)  # column n_post -> 0
+        vals = jnp.sum(xv[:, cols] * w[None], axis=-1)  # [B, block]
+        return carry.at[:, rows_c].add(jnp.where(in_range, vals, 0)), None
+
+    out_n = n_post if scatter else n_pre
+    out, _ = jax.lax.scan(block, jnp.zeros((b, out_n), dtype), jnp.arange(n_blocks))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# primitive construction helpers
+def _impl(prim):
+    def impl(*args, **params):
+        return jax.jit(functools.partial(prim.bind, **params))(*args)
+
+    return impl
+
+
+def _register(prim, ref, abstract, native_target: str | None, native_params=None):
+    prim.def_impl(_impl(prim))
+    prim.def_abstract_eval(abstract)
+    mlir.register_lowering(prim, mlir.lower_fun(ref, multiple_results=False))
+    if native_target is not None and native_available():
+        rule = jax.ffi.ffi_lowering(native_target)
+
+        def lowering(ctx, *args, **params):
+            return rule(ctx, *args, **(native_params(params) if native_params else params))
+
+        mlir.register_lowering(prim, lowering, platform="cpu")
+
+
+def _out_dtype(weights):
+    return weights.dtype
+
+
+# -- CSR ----------------------------------------------------------------------------
+csr_scatter_p = Primitive("neurodyn_csr_scatter")
+csr_gather_p = Primitive("neurodyn_csr_gather")
+
+
+def _csr_scatter_abstract(weights, indices, indptr, spikes, *, homo, n_post):
+    return jax.core.ShapedArray((spikes.shape[0], n_post), weights.dtype)
+
+
+def _csr_gather_abstract(weights, indices, indptr, x, *, homo):
+    return jax.core.ShapedArray((x.shape[0], indptr.shape[0] - 1), weights.dtype)
+
+
+def _csr_native_params(params):
+    return {"homo": bool(params["homo"])}
+
+
+_register(
+    csr_scatter_p,
+    _ref_csr_scatter,
+    _csr_scatter_abstract,
+    "neurodyn_csr_scatter",
+    _csr_native_params,
+)
+_register(
+    csr_gather_p, _ref_csr_gather, _csr_gather_abstract, "neurodyn_csr_gather", _csr_native_params
+)
+
+
+def _zero_or(x):
+    return None if type(x) is ad.Zero else x
+
+
+def _csr_scatter_jvp(primals, tangents, *, homo, n_post):
+    weights, indices, indptr, spikes = primals
+    dw, _, _, ds = tangents
+    out = csr_scatter_p.bind(weights, indices, indptr, spikes, homo=homo, n_post=n_post)
+    t = None
+    if _zero_or(dw) is not None:
+        t = csr_scatter_p.bind(dw, indices, indptr, spikes, homo=homo, n_post=n_post)
+    if _zero_or(ds) is not None and jnp.issubdtype(spikes.dtype, jnp.floating):
+        t2 = csr_scatter_p.bind(weights, indices, indptr, ds, homo=homo, n_post=n_post)
+        t = t2 if t is None else t + t2
+    return out, (ad.Zero.from_primal_value(out) if t is None else t)
+
+
+def _csr_gather_jvp(primals, tangents, *, homo):
+    weights, indices, indptr, x = primals
+    dw, _, _, dx = tangents
+    out = csr_gather_p.bind(weights, indices, indptr, x, homo=homo)
+    t = None
+    if _zero_or(dw) is not None:
+        t = csr_gather_p.bind(dw, indices, indptr, x, homo=homo)
+    if _zero_or(dx) is not None and jnp.issubdtype(x.dtype, jnp.floating):
+        t2 = csr_gather_p.bind(weights, indices, indptr, dx, homo=homo)
+        t = t2 if t is None else t + t2
+    return out, (ad.Zero.from_primal_value(out) if t is None else t)
+
+
+ad.primitive_jvps[csr_scatter_p] = _csr_scatter_jvp
+ad.primitive_jvps[csr_gather_p] = _csr_gather_jvp
+
+
+def _weight_ct(values, homo, shape):
+    return values.sum().reshape(shape) if homo else values
+
+
+def _csr_scatter_transpose(ct, weights, indices, indptr, spikes, *, homo, n_post):
+    if type(ct) is ad.Zero:
+        return [None] * 4
+    if ad.is_undefined_primal(spikes):
+        w = weights
+        ct_s = csr_gather_p.bind(w, indices, indptr, ct, homo=homo)
+        return [None, None, None, ct_s.astype(spikes.aval.dtype)]
+    nnz = indices.shape[0]
+    rows = _rows_of(indptr, nnz)
+    vals = jnp.sum(spikes.astype(ct.dtype)[:, rows] * ct[:, indices], axis=0)
+    return [_weight_ct(vals, homo, weights.aval.shape), None, None, None]
+
+
+def _csr_gather_transpose(ct, weights, indices, indptr, x, *, homo):
+    if type(ct) is ad.Zero:
+        return [None] * 4
+    if ad.is_undefined_primal(x):
+        n_post = x.aval.shape[1]
+        ct_x = csr_scatter_p.bind(weights, indices, indptr, ct, homo=homo, n_post=n_post)
+        return [None, None, None, ct_x.astype(x.aval.dtype)]
+    nnz = indices.shape[0]
+    rows = _rows_of(indptr, nnz)
+    vals = jnp.sum(ct[:, rows] * x.astype(ct.dtype)[:, indices], axis=0)
+    return [_weight_ct(vals, homo, weights.aval.shape), None, None, None]
+
+
+ad.primitive_transposes[csr_scatter_p] = _csr_scatter_transpose
+ad.primitive_transposes[csr_gather_p] = _csr_gather_transpose
+
+
+def _batch_vector_operand(prim, vec_index: int):
+    """vmap over the [B, n] operand folds into B; other batched operands loop."""
+
+    def rule(args, dims, **params):
+        others_batched = any(d is not None for i, d in enumerate(dims) if i != vec_index)
+        if not others_batched:
+            v = args[vec_index]
+            d = dims[vec_index]
+            v = jnp.moveaxis(v, d, 0)  # [V, B, n]
+            nv, nb = v.shape[0], v.shape[1]
+            args = list(args)
+            args[vec_index] = v.reshape(nv * nb, v.shape[2])
+            out = prim.bind(*args, **params)
+            return out.reshape(nv, nb, out.shape[-1]), 0
+        size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+        moved = [jnp.moveaxis(a, d, 0) if d is not None else a for a, d in zip(args, dims)]
+
+        def one(i):
+            sliced = [m[i] if d is not None else m for m, d in zip(moved, dims)]
+            return prim.bind(*sliced, **params)
+
+        return jax.lax.map(one, jnp.arange(size)), 0
+
+    return rule
+
+
+batching.primitive_batchers[csr_scatter_p] = _batch_vector_operand(csr_scatter_p, 3)
+batching.primitive_batchers[csr_gather_p] = _batch_vector_operand(csr_gather_p, 3)
+
+
+# -- fixed fan-out ----------------------------------------------------------------------
+fanout_scatter_p = Primitive("neurodyn_fanout_scatter")
+fanout_gather_p = Primitive("neurodyn_fanout_gather")
+
+
+def _fanout_scatter_abstract(weights, indices, spikes, *, homo, n_post):
+    return jax.core.ShapedArray((spikes.shape[0], n_post), weights.dtype)
+
+
+def _fanout_gather_abstract(weights, indices, x, *, homo):
+    return jax.core.ShapedArray((x.shape[0], indices.shape[0]), weights.dtype)
+
+
+_register(
+    fanout_scatter_p,
+    _ref_fanout_scatter,
+    _fanout_scatter_abstract,
+    "neurodyn_fanout_scatter",
+    _csr_native_params,
+)
+_register(
+    fanout_gather_p,
+    _ref_fanout_gather,
+    _fanout_gather_abstract,
+    "neurodyn_fanout_gather",
+    _csr_native_params,
+)
+
+
+def _fanout_scatter_jvp(primals, tangents, *, homo, n_post):
+    weights, indices, spikes = primals
+    dw, _, ds = tangents
+    out = fanout_scatter_p.bind(weights, indices, spikes, homo=homo, n_post=n_post)
+    t = None
+    if _zero_or(dw) is not None:
+        t = fanout_scatter_p.bind(dw, indices, spikes, homo=homo, n_post=n_post)
+    if _zero_or(ds) is not None and jnp.issubdtype(spikes.dtype, jnp.floating):
+        t2 = fanout_scatter_p.bind(weights, indices, ds, homo=homo, n_post=n_post)
+        t = t2 if t is None else t + t2
+    return out, (ad.Zero.from_primal_value(out) if t is None else t)
+
+
+def _fanout_gather_jvp(primals, tangents, *, homo):
+    weights, indices, x = primals
+    dw, _, dx = tangents
+    out = fanout_gather_p.bind(weights, indices, x, homo=homo)
+    t = None
+    if _zero_or(dw) is not None:
+        t = fanout_gather_p.bind(dw, indices, x, homo=homo)
+    if _zero_or(dx) is not None and jnp.issubdtype(x.dtype, jnp.floating):
+        t2 = fanout_gather_p.bind(weights, indices, dx, homo=homo)
+        t = t2 if t is None else t + t2
+    return out, (ad.Zero.from_primal_value(out) if t is None else t)
+
+
+ad.primitive_jvps[fanout_scatter_p] = _fanout_scatter_jvp
+ad.primitive_jvps[fanout_gather_p] = _fanout_gather_jvp
+
+
+def _fanout_scatter_transpose(ct, weights, indices, spikes, *, homo, n_post):
+    if type(ct) is ad.Zero:
+        return [None] * 3
+    if ad.is_undefined_primal(spikes):
+        ct_s = fanout_gather_p.bind(weights, indices, ct, homo=homo)
+        return [None, None, ct_s.astype(spikes.aval.dtype)]
+    vals = spikes.astype(ct.dtype)[:, :, None] * ct[:, indices]  # [B, n_pre, k]
+    vals = vals.sum(axis=0).reshape(-1)
+    return [_weight_ct(vals, homo, weights.aval.shape), None, None]
+
+
+def _fanout_gather_transpose(ct, weights, indices, x, *, homo):
+    if type(ct) is ad.Zero:
+        return [None] * 3
+    if ad.is_undefined_primal(x):
+        n_post = x.aval.shape[1]
+        ct_x = fanout_scatter_p.bind(weights, indices, ct, homo=homo, n_post=n_post)
+        return [None, None, ct_x.astype(x.aval.dtype)]
+    vals = (ct[:, :, None] * x.astype(ct.dtype)[:, indices]).sum(axis=0).reshape(-1)
+    return [_weight_ct(vals, homo, weights.aval.shape), None, None]
+
+
+ad.primitive_transposes[fanout_scatter_p] = _fanout_scatter_transpose
+ad.primitive_transposes[fanout_gather_p] = _fanout_gather_transpose
+batching.primitive_batchers[fanout_scatter_p] = _batch_vector_operand(fanout_scatter_p, 2)
+batching.primitive_batchers[fanout_gather_p] = _batch_vector_operand(fanout_gather_p, 2)
+
+
+# -- procedural (just-in-time) connectivity -----------------------------------------------
+jitconn_scatter_p = Primitive("neurodyn_jitconn_scatter")
+jitconn_gather_p = Primitive("neurodyn_jitconn_gather")
+
+
+def _jit_abstract(scatter):
+    def abstract(vec, table, *, seed, dist, w0, w1, n_pre, n_post, bound, dtype):
+        return jax.core.ShapedArray((vec.shape[0], n_post if scatter else n_pre), dtype)
+
+    return abstract
+
+
+def _jit_ref(scatter):
+    def ref(vec, table, **params):
+        return _ref_jitconn(vec, table, scatter=scatter, **params)
+
+    return ref
+
+
+def _jit_native_params(params):
+    return {
+        "seed": jnp.uint32(params["seed"]),
+        "dist": jnp.int32(params["dist"]),
+        "w0": float(params["w0"]),
+        "w1": float(params["w1"]),
+        "n_post": int(params["n_post"]),
+    }
+
+
+_register(
+    jitconn_scatter_p,
+    _jit_ref(True),
+    _jit_abstract(True),
+    "neurodyn_jitconn_scatter",
+    _jit_native_params,
+)
+_register(
+    jitconn_gather_p,
+    _jit_ref(False),
+    _jit_abstract(False),
+    "neurodyn_jitconn_gather",
+    _jit_native_params,
+)
+
+
+def _jit_jvp(prim):
+    def jvp(primals, tangents, **params):
+        vec, table = primals
+        dvec, _ = tangents
+        out = prim.bind(vec, table, **params)
+        if _zero_or(dvec) is None or not jnp.issubdtype(vec.dtype, jnp.floating):
+            return out, ad.Zero.from_primal_value(out)
+        return out, prim.bind(dvec, table, **params)
+
+    return jvp
+
+
+def _jit_transpose(other):
+    def transpose(ct, vec, table, **params):
+        if type(ct) is ad.Zero:
+            return [None, None]
+        out = other.bind(ct, table, **params)
+        return [out.astype(vec.aval.dtype), None]
+
+    return transpose
+
+
+ad.primitive_jvps[jitconn_scatter_p] = _jit_jvp(jitconn_scatter_p)
+ad.primitive_jvps[jitconn_gather_p] = _jit_jvp(jitconn_gather_p)
+ad.primitive_transposes[jitconn_scatter_p] = _jit_transpose(jitconn_gather_p)
+ad.primitive_transposes[jitconn_gather_p] = _jit_transpose(jitconn_scatter_p)
+batching.primitive_batchers[jitconn_scatter_p] = _batch_vector_operand(jitconn_scatter_p, 0)
+batching.primitive_batchers[jitconn_gather_p] = _batch_vector_operand(jitconn_gather_p, 0)
+
+
+# ---------------------------------------------------------------------------
+# thin call helpers (operands already validated and 2-D)
+def csr_scatter(weights, indices, indptr, spikes, *, homo: bool, n_post: int):
+    return csr_scatter_p.bind(weights, indices, indptr, spikes, homo=homo, n_post=n_post)
+
+
+def csr_gather(weights, indices, indptr, x, *, homo: bool):
+    return csr_gather_p.bind(weights, indices, indptr, x, homo=homo)
+
+
+def fanout_scatter(weights, indices, spikes, *, homo: bool, n_post: int):
+    return fanout_scatter_p.bind(weights, indices, spikes, homo=homo, n_post=n_post)
+
+
+def fanout_gather(weights, indices, x, *, homo: bool):
+    return fanout_gather_p.bind(weights, indices, x, homo=homo)
+
+
+def jitconn_scatter(spikes, table, **params):
+    return jitconn_scatter_p.bind(spikes, table, **params)
+
+
+def jitconn_gather(x, table, **params):
+    return jitconn_gather_p.bind(x, table, **params)
