@@ -20,28 +20,51 @@ def _weights_for(weight: Any, n: int, rng: np.random.Generator):
     return weight
 
 
-def _distinct_per_row(rng, counts: np.ndarray, n_cols: int, exclude: np.ndarray | None):
-    """For each row r, ``counts[r]`` distinct column indices in [0, n_cols) (excluding
-    ``exclude[r]`` when given), sorted within the row. Vectorised: draw, sort, redraw
-    the duplicates until none remain."""
-    n_rows = counts.shape[0]
-    total = int(counts.sum())
-    rows = np.repeat(np.arange(n_rows, dtype=np.int64), counts)
-    cols = rng.integers(0, n_cols, size=total, dtype=np.int64)
-    for _ in range(100):
-        key = rows * n_cols + cols
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        rows, cols = rows[order], cols[order]
-        bad = np.zeros(total, dtype=bool)
-        bad[1:] = key[1:] == key[:-1]
+def _distinct_fixed_k(rng, n_rows: int, k: int, n_cols: int, exclude: np.ndarray | None):
+    """``[n_rows, k]`` distinct column indices per row (sorted), excluding ``exclude[r]``.
+    Vectorised: draw, sort each row, redraw duplicates until none remain."""
+    cols = rng.integers(0, n_cols, size=(n_rows, k), dtype=np.int64)
+    for _ in range(200):
+        cols.sort(axis=1)
+        bad = np.zeros(cols.shape, dtype=bool)
+        bad[:, 1:] = cols[:, 1:] == cols[:, :-1]
         if exclude is not None:
-            bad |= cols == exclude[rows]
+            bad |= cols == exclude[:, None]
         n_bad = int(bad.sum())
         if n_bad == 0:
-            return rows, cols
+            return cols
         cols[bad] = rng.integers(0, n_cols, size=n_bad, dtype=np.int64)
     raise RuntimeError("could not draw distinct connections (is k close to n?)")
+
+
+def _bernoulli_rows(rng, n_rows: int, n_cols: int, p: float, allow_self: bool):
+    """(rows, cols) of an n_rows x n_cols Bernoulli(p) matrix, sorted, built in row
+    blocks: geometric skipping for sparse p (exact, no duplicates), a mask otherwise."""
+    rows_out, cols_out = [], []
+    if p == 0.0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if p > 0.1:
+        block = max(1, 2_000_000 // max(n_cols, 1))
+        for start in range(0, n_rows, block):
+            mask = rng.random((min(block, n_rows - start), n_cols)) < p
+            r, c = np.nonzero(mask)
+            rows_out.append(r + start)
+            cols_out.append(c)
+    else:
+        mean = n_cols * p
+        k = int(min(n_cols, np.ceil(mean + 12 * np.sqrt(mean * (1 - p) + 1) + 16)))
+        block = max(1, 4_000_000 // k)
+        for start in range(0, n_rows, block):
+            nb = min(block, n_rows - start)
+            cols = np.cumsum(rng.geometric(p, size=(nb, k)), axis=1) - 1
+            r, j = np.nonzero(cols < n_cols)
+            rows_out.append(r + start)
+            cols_out.append(cols[r, j])
+    rows, cols = np.concatenate(rows_out), np.concatenate(cols_out)
+    if not allow_self:
+        keep = rows != cols
+        rows, cols = rows[keep], cols[keep]
+    return rows, cols
 
 
 def _csr_from(rows, cols, n_pre, n_post, weight):
@@ -84,15 +107,9 @@ class FixedProb:
 
     def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> CSR:
         rng = np.random.default_rng(self.seed)
-        exclude = None
-        n_cand = n_post
-        if not self.allow_self:
-            if n_pre != n_post:
-                raise ValueError("allow_self=False needs n_pre == n_post (one population).")
-            exclude = np.arange(n_pre)
-            n_cand = n_post - 1
-        counts = rng.binomial(n_cand, self.p, size=n_pre)
-        rows, cols = _distinct_per_row(rng, counts, n_post, exclude)
+        if not self.allow_self and n_pre != n_post:
+            raise ValueError("allow_self=False needs n_pre == n_post (one population).")
+        rows, cols = _bernoulli_rows(rng, n_pre, n_post, self.p, self.allow_self)
         return _csr_from(rows, cols, n_pre, n_post, _weight_array(weight, len(cols), rng))
 
     def jit(self, n_pre: int, n_post: int, weight: Any = 1.0) -> JitProb:
@@ -111,8 +128,9 @@ class FixedPreNum:
             raise ValueError(f"FixedPreNum: k={self.k} exceeds the {n_pre} presynaptic neurons.")
         rng = np.random.default_rng(self.seed)
         exclude = None if self.allow_self else np.arange(n_post)
-        post, pre = _distinct_per_row(rng, np.full(n_post, self.k), n_pre, exclude)
-        order = np.lexsort((post, pre))
+        pre = _distinct_fixed_k(rng, n_post, self.k, n_pre, exclude).reshape(-1)
+        post = np.repeat(np.arange(n_post, dtype=np.int64), self.k)
+        order = np.argsort(pre, kind="stable")
         pre, post = pre[order], post[order]
         return _csr_from(pre, post, n_pre, n_post, _weight_array(weight, len(pre), rng))
 
@@ -129,7 +147,7 @@ class FixedPostNum:
             raise ValueError(f"FixedPostNum: k={self.k} exceeds the {n_post} targets.")
         rng = np.random.default_rng(self.seed)
         exclude = None if self.allow_self else np.arange(n_pre)
-        _, cols = _distinct_per_row(rng, np.full(n_pre, self.k), n_post, exclude)
+        cols = _distinct_fixed_k(rng, n_pre, self.k, n_post, exclude)
         w = _weight_array(weight, n_pre * self.k, rng)
         if not isinstance(w, Quantity) and np.ndim(w) == 1:
             w = np.asarray(w).reshape(n_pre, self.k)
