@@ -380,8 +380,8 @@ def _jit_ref(scatter):
 
 def _jit_native_params(params):
     return {
-        "seed": jnp.uint32(params["seed"]),
-        "dist": jnp.int32(params["dist"]),
+        "seed": int(params["seed"]),
+        "dist": int(params["dist"]),
         "w0": float(params["w0"]),
         "w1": float(params["w1"]),
         "n_post": int(params["n_post"]),

@@ -1,0 +1,59 @@
+"""Build the optional native CPU kernels of ``neurodyn.event``.
+
+All metadata lives in pyproject.toml; this file only declares the C++ extension
+``neurodyn.event._native._kernels``.  It is a plain shared library of XLA FFI
+handlers (no ``PyInit``), loaded with ctypes by ``neurodyn.event._native``.
+
+The extension is optional: without a C++ compiler, or without jax (whose
+``jax.ffi.include_dir()`` provides the FFI headers) at build time, the package
+still installs and falls back to pure JAX.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+
+def _ffi_include_dir() -> str | None:
+    try:
+        import jax
+    except Exception as exc:  # any failure means "no headers"
+        print(
+            f"neurodyn: jax unavailable at build time ({exc}); native kernels skipped",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        return jax.ffi.include_dir()
+    except AttributeError:  # jax < 0.4.38 kept the FFI helpers in jax.extend
+        from jax.extend import ffi as _ffi
+
+        return _ffi.include_dir()
+
+
+class _BuildSharedLib(build_ext):
+    """build_ext for a ctypes-loaded library: export no ``PyInit`` symbol."""
+
+    def get_export_symbols(self, ext):
+        return ext.export_symbols or []
+
+
+_include = _ffi_include_dir()
+ext_modules = []
+if _include is not None:
+    ext_modules.append(
+        Extension(
+            "neurodyn.event._native._kernels",
+            sources=["src/neurodyn/event/_native/kernels.cc"],
+            include_dirs=[_include],
+            # No FMA contraction: jitconn weights must match the pure-JAX generator bit for bit.
+            extra_compile_args=["-O3", "-std=c++17", "-ffp-contract=off"],
+            language="c++",
+            optional=True,
+        )
+    )
+
+setup(ext_modules=ext_modules, cmdclass={"build_ext": _BuildSharedLib})

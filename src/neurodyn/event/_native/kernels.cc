@@ -1,0 +1,765 @@
+// Native CPU kernels for neurodyn's event-driven sparse operators.
+//
+// Every kernel is an XLA FFI handler (typed API, ``xla::ffi``) exported as a C
+// symbol and registered with JAX by ``neurodyn/event/_native/__init__.py`` via
+// ``jax.ffi.register_ffi_target(..., platform="cpu")``.
+//
+// Conventions shared by all kernels
+//   * float32 and float64 are supported; the output dtype selects the
+//     computation type and the weights must have that dtype.
+//   * "spikes" are PRED (bool) or the output float dtype.  Float spikes are
+//     event-driven too: zero entries are skipped, others multiply the weight.
+//   * Dense operands (spikes / x / out) may carry any number of leading batch
+//     dimensions; they are flattened to [B, n].
+//   * Outputs are zero-initialised here.
+//   * Bad shapes, dtypes or out-of-range indices return
+//     ffi::Error::InvalidArgument; the kernels never read or write out of bounds.
+//
+// Only the XLA FFI headers and the C++ standard library are used.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+
+// The FFI headers are third-party: keep their warnings out of our build log.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wall"
+#pragma GCC diagnostic ignored "-Wextra"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wreturn-type"
+#endif
+#include "xla/ffi/api/ffi.h"
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+namespace ffi = xla::ffi;
+
+// ---------------------------------------------------------------------------
+// Lenient scalar attributes.  JAX encodes a Python int as int64 and a Python
+// float as float64, but callers may also pass numpy scalars (np.uint32 seed,
+// np.int32 dist, np.float32 weight).  These wrappers accept any integer
+// (resp. floating) scalar so that the Python side need not care.
+// ---------------------------------------------------------------------------
+
+namespace neurodyn {
+struct IntAttr {
+  std::int64_t value;
+};
+struct FloatAttr {
+  double value;
+};
+}  // namespace neurodyn
+
+namespace xla::ffi {
+
+template <>
+struct AttrDecoding<neurodyn::IntAttr> {
+  using Type = neurodyn::IntAttr;
+  static bool Isa(XLA_FFI_AttrType type, void* attr) {
+    return Decode(type, attr).has_value();
+  }
+  static std::optional<Type> Decode(XLA_FFI_AttrType type, void* attr) {
+    if (type != XLA_FFI_AttrType_SCALAR) return std::nullopt;
+    auto* s = reinterpret_cast<XLA_FFI_Scalar*>(attr);
+    switch (s->dtype) {
+      case XLA_FFI_DataType_PRED:
+        return Type{*static_cast<bool*>(s->value) ? 1 : 0};
+      case XLA_FFI_DataType_S8:
+        return Type{*static_cast<std::int8_t*>(s->value)};
+      case XLA_FFI_DataType_S16:
+        return Type{*static_cast<std::int16_t*>(s->value)};
+      case XLA_FFI_DataType_S32:
+        return Type{*static_cast<std::int32_t*>(s->value)};
+      case XLA_FFI_DataType_S64:
+        return Type{*static_cast<std::int64_t*>(s->value)};
+      case XLA_FFI_DataType_U8:
+        return Type{*static_cast<std::uint8_t*>(s->value)};
+      case XLA_FFI_DataType_U16:
+        return Type{*static_cast<std::uint16_t*>(s->value)};
+      case XLA_FFI_DataType_U32:
+        return Type{*static_cast<std::uint32_t*>(s->value)};
+      case XLA_FFI_DataType_U64:
+        return Type{static_cast<std::int64_t>(*static_cast<std::uint64_t*>(s->value))};
+      default:
+        return std::nullopt;
+    }
+  }
+  static std::optional<Type> Decode(XLA_FFI_AttrType type, void* attr,
+                                    DiagnosticEngine& diagnostic) {
+    auto v = Decode(type, attr);
+    if (!v) return diagnostic.Emit("expected an integer scalar attribute");
+    return v;
+  }
+};
+
+template <>
+struct AttrDecoding<neurodyn::FloatAttr> {
+  using Type = neurodyn::FloatAttr;
+  static bool Isa(XLA_FFI_AttrType type, void* attr) {
+    return Decode(type, attr).has_value();
+  }
+  static std::optional<Type> Decode(XLA_FFI_AttrType type, void* attr) {
+    if (type != XLA_FFI_AttrType_SCALAR) return std::nullopt;
+    auto* s = reinterpret_cast<XLA_FFI_Scalar*>(attr);
+    switch (s->dtype) {
+      case XLA_FFI_DataType_F32:
+        return Type{static_cast<double>(*static_cast<float*>(s->value))};
+      case XLA_FFI_DataType_F64:
+        return Type{*static_cast<double*>(s->value)};
+      default: {
+        auto i = AttrDecoding<neurodyn::IntAttr>::Decode(type, attr);
+        if (i) return Type{static_cast<double>(i->value)};
+        return std::nullopt;
+      }
+    }
+  }
+  static std::optional<Type> Decode(XLA_FFI_AttrType type, void* attr,
+                                    DiagnosticEngine& diagnostic) {
+    auto v = Decode(type, attr);
+    if (!v) return diagnostic.Emit("expected a floating-point scalar attribute");
+    return v;
+  }
+};
+
+}  // namespace xla::ffi
+
+namespace {
+
+using i64 = std::int64_t;
+using u32 = std::uint32_t;
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+std::string DTypeName(ffi::DataType t) {
+  switch (t) {
+    case ffi::DataType::PRED:
+      return "bool";
+    case ffi::DataType::S32:
+      return "int32";
+    case ffi::DataType::S64:
+      return "int64";
+    case ffi::DataType::U32:
+      return "uint32";
+    case ffi::DataType::F16:
+      return "float16";
+    case ffi::DataType::BF16:
+      return "bfloat16";
+    case ffi::DataType::F32:
+      return "float32";
+    case ffi::DataType::F64:
+      return "float64";
+    default:
+      return "dtype#" + std::to_string(static_cast<int>(t));
+  }
+}
+
+std::string Err(const char* kernel, const std::string& msg) {
+  return std::string(kernel) + ": " + msg;
+}
+
+// Shape of a dense operand flattened to [batch, n] (last dimension is n).
+struct Dense2D {
+  i64 batch = 1;
+  i64 n = 0;
+};
+
+bool AsDense2D(const ffi::AnyBuffer& buf, Dense2D* out) {
+  auto dims = buf.dimensions();
+  if (dims.size() < 1) return false;
+  out->n = dims[dims.size() - 1];
+  out->batch = 1;
+  for (size_t d = 0; d + 1 < dims.size(); ++d) out->batch *= dims[d];
+  return true;
+}
+
+std::string ShapeStr(const ffi::AnyBuffer& buf) {
+  auto dims = buf.dimensions();
+  std::string s = "[";
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (d) s += ", ";
+    s += std::to_string(dims[d]);
+  }
+  return s + "]";
+}
+
+// Reads element j of a PRED or T buffer as T (bool -> 0/1).
+template <typename T>
+struct DenseReader {
+  const void* data;
+  bool is_bool;
+  inline T operator()(i64 j) const {
+    if (is_bool) return static_cast<const bool*>(data)[j] ? T(1) : T(0);
+    return static_cast<const T*>(data)[j];
+  }
+};
+
+// Validates that `buf` is PRED or has float dtype `want`.
+ffi::Error CheckEventDType(const char* kernel, const char* name, const ffi::AnyBuffer& buf,
+                           ffi::DataType want) {
+  auto t = buf.element_type();
+  if (t != ffi::DataType::PRED && t != want) {
+    return ffi::Error::InvalidArgument(Err(kernel, std::string(name) + " must be bool or " +
+                                                       DTypeName(want) + ", got " +
+                                                       DTypeName(t)));
+  }
+  return ffi::Error::Success();
+}
+
+ffi::Error CheckFloatOut(const char* kernel, const ffi::AnyBuffer& out) {
+  auto t = out.element_type();
+  if (t != ffi::DataType::F32 && t != ffi::DataType::F64) {
+    return ffi::Error::InvalidArgument(
+        Err(kernel, "output dtype must be float32 or float64, got " + DTypeName(t)));
+  }
+  return ffi::Error::Success();
+}
+
+// Checks the weights buffer: same dtype as out; 1 element when homogeneous,
+// `nnz` elements otherwise.
+ffi::Error CheckWeights(const char* kernel, const ffi::AnyBuffer& w, ffi::DataType want, bool homo,
+                        i64 nnz) {
+  if (w.element_type() != want) {
+    return ffi::Error::InvalidArgument(Err(kernel, "weights dtype " + DTypeName(w.element_type()) +
+                                                       " does not match output dtype " +
+                                                       DTypeName(want)));
+  }
+  const i64 nw = static_cast<i64>(w.element_count());
+  if (homo) {
+    if (nw < 1) {
+      return ffi::Error::InvalidArgument(
+          Err(kernel, "homo=True requires at least one weight, got shape " + ShapeStr(w)));
+    }
+  } else if (nw != nnz) {
+    return ffi::Error::InvalidArgument(
+        Err(kernel, "homo=False requires one weight per synapse (" + std::to_string(nnz) +
+                        "), got shape " + ShapeStr(w)));
+  }
+  return ffi::Error::Success();
+}
+
+ffi::Error CheckIndexDType(const char* kernel, const char* name, const ffi::AnyBuffer& buf) {
+  if (buf.element_type() != ffi::DataType::S32) {
+    return ffi::Error::InvalidArgument(
+        Err(kernel, std::string(name) + " must be int32, got " + DTypeName(buf.element_type())));
+  }
+  return ffi::Error::Success();
+}
+
+ffi::Error IndexError(const char* kernel, i64 row, i64 pos, i64 idx, i64 bound) {
+  return ffi::Error::InvalidArgument(
+      Err(kernel, "index out of range: indices[" + std::to_string(pos) + "] = " +
+                      std::to_string(idx) + " (row " + std::to_string(row) +
+                      ") is not in [0, " + std::to_string(bound) + ")"));
+}
+
+// Validates a CSR indptr: length n_pre+1, indptr[0] >= 0, non-decreasing,
+// indptr[n_pre] <= nnz.  O(n_pre).
+ffi::Error CheckIndptr(const char* kernel, const std::int32_t* indptr, i64 n_pre, i64 nnz) {
+  i64 prev = indptr[0];
+  if (prev < 0) {
+    return ffi::Error::InvalidArgument(
+        Err(kernel, "indptr[0] = " + std::to_string(prev) + " is negative"));
+  }
+  for (i64 i = 1; i <= n_pre; ++i) {
+    const i64 cur = indptr[i];
+    if (cur < prev) {
+      return ffi::Error::InvalidArgument(
+          Err(kernel, "indptr is not non-decreasing at position " + std::to_string(i) + " (" +
+                          std::to_string(prev) + " > " + std::to_string(cur) + ")"));
+    }
+    prev = cur;
+  }
+  if (prev > nnz) {
+    return ffi::Error::InvalidArgument(Err(kernel, "indptr[-1] = " + std::to_string(prev) +
+                                                       " exceeds nnz = " + std::to_string(nnz)));
+  }
+  return ffi::Error::Success();
+}
+
+#define ND_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ffi::Error _nd_err = (expr);             \
+    if (_nd_err.failure()) return _nd_err;   \
+  } while (0)
+
+// ---------------------------------------------------------------------------
+// Stored connectivity: CSR and fixed fan-out share one implementation, with a
+// row (pre neuron) i spanning synapses [row_begin(i), row_end(i)).
+// ---------------------------------------------------------------------------
+
+struct CsrRows {
+  const std::int32_t* indptr;
+  inline i64 begin(i64 i) const { return indptr[i]; }
+  inline i64 end(i64 i) const { return indptr[i + 1]; }
+};
+
+struct FanoutRows {
+  i64 k;
+  inline i64 begin(i64 i) const { return i * k; }
+  inline i64 end(i64 i) const { return (i + 1) * k; }
+};
+
+// out[b, indices[s]] += w_s * spikes[b, i]  for s in row i, spikes[b, i] != 0.
+template <typename T, typename Rows>
+ffi::Error ScatterImpl(const char* kernel, const Rows& rows, const T* w, bool homo,
+                       const std::int32_t* indices, const void* spikes, bool spikes_bool,
+                       i64 batch, i64 n_pre, T* out, i64 n_post) {
+  std::fill(out, out + batch * n_post, T(0));
+  const T w_homo = homo ? w[0] : T(0);
+  for (i64 b = 0; b < batch; ++b) {
+    T* o = out + b * n_post;
+    if (spikes_bool) {
+      const bool* s = static_cast<const bool*>(spikes) + b * n_pre;
+      for (i64 i = 0; i < n_pre; ++i) {
+        if (!s[i]) continue;
+        const i64 e = rows.end(i);
+        for (i64 p = rows.begin(i); p < e; ++p) {
+          const i64 j = indices[p];
+          if (static_cast<std::uint64_t>(j) >= static_cast<std::uint64_t>(n_post)) {
+            return IndexError(kernel, i, p, j, n_post);
+          }
+          o[j] += homo ? w_homo : w[p];
+        }
+      }
+    } else {
+      const T* s = static_cast<const T*>(spikes) + b * n_pre;
+      for (i64 i = 0; i < n_pre; ++i) {
+        const T si = s[i];
+        if (si == T(0)) continue;
+        const i64 e = rows.end(i);
+        for (i64 p = rows.begin(i); p < e; ++p) {
+          const i64 j = indices[p];
+          if (static_cast<std::uint64_t>(j) >= static_cast<std::uint64_t>(n_post)) {
+            return IndexError(kernel, i, p, j, n_post);
+          }
+          o[j] += (homo ? w_homo : w[p]) * si;
+        }
+      }
+    }
+  }
+  return ffi::Error::Success();
+}
+
+// out[b, i] = sum_{s in row i} w_s * x[b, indices[s]].
+template <typename T, typename Rows>
+ffi::Error GatherImpl(const char* kernel, const Rows& rows, const T* w, bool homo,
+                      const std::int32_t* indices, const void* x, bool x_bool, i64 batch,
+                      i64 n_pre, T* out, i64 n_post) {
+  // Validate every index once (gather touches all synapses anyway).
+  for (i64 i = 0; i < n_pre; ++i) {
+    const i64 e = rows.end(i);
+    for (i64 p = rows.begin(i); p < e; ++p) {
+      const i64 j = indices[p];
+      if (static_cast<std::uint64_t>(j) >= static_cast<std::uint64_t>(n_post)) {
+        return IndexError(kernel, i, p, j, n_post);
+      }
+    }
+  }
+  for (i64 b = 0; b < batch; ++b) {
+    T* o = out + b * n_pre;
+    if (x_bool) {
+      const bool* xb = static_cast<const bool*>(x) + b * n_post;
+      for (i64 i = 0; i < n_pre; ++i) {
+        T acc = T(0);
+        const i64 e = rows.end(i);
+        if (homo) {
+          i64 cnt = 0;
+          for (i64 p = rows.begin(i); p < e; ++p) cnt += xb[indices[p]] ? 1 : 0;
+          acc = w[0] * static_cast<T>(cnt);
+        } else {
+          for (i64 p = rows.begin(i); p < e; ++p) {
+            if (xb[indices[p]]) acc += w[p];
+          }
+        }
+        o[i] = acc;
+      }
+    } else {
+      const T* xf = static_cast<const T*>(x) + b * n_post;
+      for (i64 i = 0; i < n_pre; ++i) {
+        T acc = T(0);
+        const i64 e = rows.end(i);
+        if (homo) {
+          for (i64 p = rows.begin(i); p < e; ++p) acc += xf[indices[p]];
+          acc *= w[0];
+        } else {
+          for (i64 p = rows.begin(i); p < e; ++p) acc += w[p] * xf[indices[p]];
+        }
+        o[i] = acc;
+      }
+    }
+  }
+  return ffi::Error::Success();
+}
+
+// ---------------------------------------------------------------------------
+// CSR
+// ---------------------------------------------------------------------------
+
+template <bool kScatter>
+ffi::Error CsrCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuffer indices,
+                     ffi::AnyBuffer indptr, ffi::AnyBuffer dense, bool homo,
+                     ffi::Result<ffi::AnyBuffer> out) {
+  ND_RETURN_IF_ERROR(CheckFloatOut(kernel, *out));
+  const ffi::DataType dt = out->element_type();
+  ND_RETURN_IF_ERROR(CheckIndexDType(kernel, "indices", indices));
+  ND_RETURN_IF_ERROR(CheckIndexDType(kernel, "indptr", indptr));
+  ND_RETURN_IF_ERROR(CheckEventDType(kernel, kScatter ? "spikes" : "x", dense, dt));
+  if (indices.dimensions().size() != 1 || indptr.dimensions().size() != 1) {
+    return ffi::Error::InvalidArgument(Err(kernel, "indices and indptr must be 1-D, got " +
+                                                       ShapeStr(indices) + " and " +
+                                                       ShapeStr(indptr)));
+  }
+  const i64 nnz = static_cast<i64>(indices.element_count());
+  const i64 n_pre = static_cast<i64>(indptr.element_count()) - 1;
+  if (n_pre < 0) {
+    return ffi::Error::InvalidArgument(Err(kernel, "indptr must have length n_pre + 1 >= 1"));
+  }
+  ND_RETURN_IF_ERROR(CheckWeights(kernel, weights, dt, homo, nnz));
+  Dense2D din, dout;
+  if (!AsDense2D(dense, &din) || !AsDense2D(*out, &dout)) {
+    return ffi::Error::InvalidArgument(Err(kernel, "dense operand and output must have rank >= 1"));
+  }
+  const i64 n_in = kScatter ? n_pre : din.n;    // spikes: [B, n_pre]; x: [B, n_post]
+  const i64 n_post = kScatter ? dout.n : din.n;
+  const i64 n_out = kScatter ? n_post : n_pre;
+  if (din.n != n_in || dout.n != n_out || din.batch != dout.batch) {
+    return ffi::Error::InvalidArgument(
+        Err(kernel, std::string("shape mismatch: ") + (kScatter ? "spikes " : "x ") +
+                        ShapeStr(dense) + ", out " + ShapeStr(*out) + ", n_pre = " +
+                        std::to_string(n_pre) +
+                        (kScatter ? " (expected spikes [..., n_pre], out [..., n_post])"
+                                  : " (expected x [..., n_post], out [..., n_pre])")));
+  }
+  const auto* ip = indptr.typed_data<std::int32_t>();
+  ND_RETURN_IF_ERROR(CheckIndptr(kernel, ip, n_pre, nnz));
+  const auto* idx = indices.typed_data<std::int32_t>();
+  const bool is_bool = dense.element_type() == ffi::DataType::PRED;
+  CsrRows rows{ip};
+  if (dt == ffi::DataType::F32) {
+    if (kScatter)
+      return ScatterImpl<float>(kernel, rows, weights.typed_data<float>(), homo, idx,
+                                dense.untyped_data(), is_bool, din.batch, n_pre,
+                                out->typed_data<float>(), n_post);
+    return GatherImpl<float>(kernel, rows, weights.typed_data<float>(), homo, idx,
+                             dense.untyped_data(), is_bool, din.batch, n_pre,
+                             out->typed_data<float>(), n_post);
+  }
+  if (kScatter)
+    return ScatterImpl<double>(kernel, rows, weights.typed_data<double>(), homo, idx,
+                               dense.untyped_data(), is_bool, din.batch, n_pre,
+                               out->typed_data<double>(), n_post);
+  return GatherImpl<double>(kernel, rows, weights.typed_data<double>(), homo, idx,
+                            dense.untyped_data(), is_bool, din.batch, n_pre,
+                            out->typed_data<double>(), n_post);
+}
+
+ffi::Error CsrScatter(ffi::AnyBuffer weights, ffi::AnyBuffer indices, ffi::AnyBuffer indptr,
+                      ffi::AnyBuffer spikes, bool homo, ffi::Result<ffi::AnyBuffer> out) {
+  return CsrCommon<true>("neurodyn_csr_scatter", weights, indices, indptr, spikes, homo, out);
+}
+
+ffi::Error CsrGather(ffi::AnyBuffer weights, ffi::AnyBuffer indices, ffi::AnyBuffer indptr,
+                     ffi::AnyBuffer x, bool homo, ffi::Result<ffi::AnyBuffer> out) {
+  return CsrCommon<false>("neurodyn_csr_gather", weights, indices, indptr, x, homo, out);
+}
+
+// ---------------------------------------------------------------------------
+// Fixed fan-out: indices [n_pre, k]
+// ---------------------------------------------------------------------------
+
+template <bool kScatter>
+ffi::Error FanoutCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuffer indices,
+                        ffi::AnyBuffer dense, bool homo, ffi::Result<ffi::AnyBuffer> out) {
+  ND_RETURN_IF_ERROR(CheckFloatOut(kernel, *out));
+  const ffi::DataType dt = out->element_type();
+  ND_RETURN_IF_ERROR(CheckIndexDType(kernel, "indices", indices));
+  ND_RETURN_IF_ERROR(CheckEventDType(kernel, kScatter ? "spikes" : "x", dense, dt));
+  auto idims = indices.dimensions();
+  if (idims.size() != 2) {
+    return ffi::Error::InvalidArgument(
+        Err(kernel, "indices must be 2-D [n_pre, k], got " + ShapeStr(indices)));
+  }
+  const i64 n_pre = idims[0];
+  const i64 k = idims[1];
+  ND_RETURN_IF_ERROR(CheckWeights(kernel, weights, dt, homo, n_pre * k));
+  Dense2D din, dout;
+  if (!AsDense2D(dense, &din) || !AsDense2D(*out, &dout)) {
+    return ffi::Error::InvalidArgument(Err(kernel, "dense operand and output must have rank >= 1"));
+  }
+  const i64 n_in = kScatter ? n_pre : din.n;
+  const i64 n_post = kScatter ? dout.n : din.n;
+  const i64 n_out = kScatter ? n_post : n_pre;
+  if (din.n != n_in || dout.n != n_out || din.batch != dout.batch) {
+    return ffi::Error::InvalidArgument(
+        Err(kernel, std::string("shape mismatch: ") + (kScatter ? "spikes " : "x ") +
+                        ShapeStr(dense) + ", out " + ShapeStr(*out) + ", indices " +
+                        ShapeStr(indices) +
+                        (kScatter ? " (expected spikes [..., n_pre], out [..., n_post])"
+                                  : " (expected x [..., n_post], out [..., n_pre])")));
+  }
+  const auto* idx = indices.typed_data<std::int32_t>();
+  const bool is_bool = dense.element_type() == ffi::DataType::PRED;
+  FanoutRows rows{k};
+  if (dt == ffi::DataType::F32) {
+    if (kScatter)
+      return ScatterImpl<float>(kernel, rows, weights.typed_data<float>(), homo, idx,
+                                dense.untyped_data(), is_bool, din.batch, n_pre,
+                                out->typed_data<float>(), n_post);
+    return GatherImpl<float>(kernel, rows, weights.typed_data<float>(), homo, idx,
+                             dense.untyped_data(), is_bool, din.batch, n_pre,
+                             out->typed_data<float>(), n_post);
+  }
+  if (kScatter)
+    return ScatterImpl<double>(kernel, rows, weights.typed_data<double>(), homo, idx,
+                               dense.untyped_data(), is_bool, din.batch, n_pre,
+                               out->typed_data<double>(), n_post);
+  return GatherImpl<double>(kernel, rows, weights.typed_data<double>(), homo, idx,
+                            dense.untyped_data(), is_bool, din.batch, n_pre,
+                            out->typed_data<double>(), n_post);
+}
+
+ffi::Error FanoutScatter(ffi::AnyBuffer weights, ffi::AnyBuffer indices, ffi::AnyBuffer spikes,
+                         bool homo, ffi::Result<ffi::AnyBuffer> out) {
+  return FanoutCommon<true>("neurodyn_fanout_scatter", weights, indices, spikes, homo, out);
+}
+
+ffi::Error FanoutGather(ffi::AnyBuffer weights, ffi::AnyBuffer indices, ffi::AnyBuffer x,
+                        bool homo, ffi::Result<ffi::AnyBuffer> out) {
+  return FanoutCommon<false>("neurodyn_fanout_gather", weights, indices, x, homo, out);
+}
+
+// ---------------------------------------------------------------------------
+// Just-in-time (procedural) connectivity.  Must stay bit-identical to the
+// pure-JAX implementation: all integer arithmetic is uint32 modulo 2^32 and
+// weights are computed in double, then cast to the output dtype.
+// ---------------------------------------------------------------------------
+
+inline u32 Fmix(u32 x) {
+  x ^= x >> 16;
+  x *= 0x85EBCA6Bu;
+  x ^= x >> 13;
+  x *= 0xC2B2AE35u;
+  x ^= x >> 16;
+  return x;
+}
+
+inline u32 Hash3(u32 seed, u32 i, u32 k, u32 stream) {
+  u32 x = seed * 0x9E3779B1u;
+  x ^= i * 0x85EBCA77u;
+  x = Fmix(x);
+  x ^= k * 0xC2B2AE3Du + stream * 0x27D4EB2Fu;
+  x = Fmix(x);
+  return x;
+}
+
+constexpr double kTwoPi = 6.283185307179586;  // 2 * pi, exactly as float64
+
+// Open-interval uniform in (0, 1) from the top 24 bits of h.
+inline double Unit(u32 h) { return (static_cast<double>(h >> 8) + 0.5) * (1.0 / 16777216.0); }
+
+struct JitRow {
+  u32 seed;
+  const u32* table;
+  i64 table_len;
+  i64 n_post;
+  int dist;
+  double w0, w1;
+
+  // Number of table entries <= h (searchsorted side='right'), O(log M).
+  inline i64 Skip(u32 h) const {
+    return static_cast<i64>(std::upper_bound(table, table + table_len, h) - table);
+  }
+
+  inline double Weight(u32 i, u32 k) const {
+    switch (dist) {
+      case 0:
+        return w0;
+      case 1:
+        return w0 + (w1 - w0) * Unit(Hash3(seed, i, k, 1u));
+      default: {
+        const double u1 = Unit(Hash3(seed, i, k, 1u));
+        const double u2 = Unit(Hash3(seed, i, k, 2u));
+        const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+        return w0 + w1 * z;
+      }
+    }
+  }
+
+  // Calls f(column, weight) for every synapse of pre neuron i.
+  template <typename T, typename F>
+  inline void ForEach(i64 i, F&& f) const {
+    const u32 ui = static_cast<u32>(i);
+    i64 column = -1;
+    for (u32 k = 0;; ++k) {
+      column += 1 + Skip(Hash3(seed, ui, k, 0u));
+      if (column >= n_post) break;
+      f(column, static_cast<T>(Weight(ui, k)));
+    }
+  }
+};
+
+template <bool kScatter>
+ffi::Error JitCommon(const char* kernel, ffi::AnyBuffer dense, ffi::AnyBuffer table,
+                     std::int64_t seed, std::int64_t dist, double w0, double w1,
+                     std::int64_t n_post_attr, ffi::Result<ffi::AnyBuffer> out) {
+  ND_RETURN_IF_ERROR(CheckFloatOut(kernel, *out));
+  const ffi::DataType dt = out->element_type();
+  ND_RETURN_IF_ERROR(CheckEventDType(kernel, kScatter ? "spikes" : "x", dense, dt));
+  if (table.element_type() != ffi::DataType::U32 || table.dimensions().size() != 1) {
+    return ffi::Error::InvalidArgument(Err(kernel, "table must be a 1-D uint32 array, got " +
+                                                       DTypeName(table.element_type()) + " " +
+                                                       ShapeStr(table)));
+  }
+  if (dist < 0 || dist > 2) {
+    return ffi::Error::InvalidArgument(Err(
+        kernel, "dist must be 0 (homogeneous), 1 (uniform) or 2 (normal), got " +
+                    std::to_string(dist)));
+  }
+  Dense2D din, dout;
+  if (!AsDense2D(dense, &din) || !AsDense2D(*out, &dout)) {
+    return ffi::Error::InvalidArgument(Err(kernel, "dense operand and output must have rank >= 1"));
+  }
+  const i64 n_post = kScatter ? dout.n : din.n;
+  const i64 n_pre = kScatter ? din.n : dout.n;
+  if (n_post != n_post_attr || din.batch != dout.batch) {
+    return ffi::Error::InvalidArgument(Err(
+        kernel, std::string("shape mismatch: ") + (kScatter ? "spikes " : "x ") +
+                    ShapeStr(dense) + ", out " + ShapeStr(*out) + ", n_post attribute = " +
+                    std::to_string(n_post_attr) +
+                    (kScatter ? " (expected spikes [..., n_pre], out [..., n_post])"
+                              : " (expected x [..., n_post], out [..., n_pre])")));
+  }
+  if (n_pre > static_cast<i64>(UINT32_MAX) + 1) {
+    return ffi::Error::InvalidArgument(Err(kernel, "n_pre exceeds 2^32"));
+  }
+  JitRow row{static_cast<u32>(static_cast<std::uint64_t>(seed)),  // seed mod 2^32
+             table.typed_data<u32>(),
+             static_cast<i64>(table.element_count()),
+             n_post,
+             static_cast<int>(dist),
+             w0,
+             w1};
+  const i64 batch = din.batch;
+  const bool is_bool = dense.element_type() == ffi::DataType::PRED;
+
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    T* o = out->typed_data<T>();
+    DenseReader<T> rd{dense.untyped_data(), is_bool};
+    if (kScatter) {
+      std::fill(o, o + batch * n_post, T(0));
+      for (i64 b = 0; b < batch; ++b) {
+        T* ob = o + b * n_post;
+        for (i64 i = 0; i < n_pre; ++i) {
+          const T s = rd(b * n_pre + i);
+          if (s == T(0)) continue;
+          row.template ForEach<T>(i, [&](i64 j, T w) { ob[j] += w * s; });
+        }
+      }
+    } else {
+      for (i64 b = 0; b < batch; ++b) {
+        const i64 xoff = b * n_post;
+        T* ob = o + b * n_pre;
+        for (i64 i = 0; i < n_pre; ++i) {
+          T acc = T(0);
+          row.template ForEach<T>(i, [&](i64 j, T w) { acc += w * rd(xoff + j); });
+          ob[i] = acc;
+        }
+      }
+    }
+  };
+  if (dt == ffi::DataType::F32) {
+    run(float{});
+  } else {
+    run(double{});
+  }
+  return ffi::Error::Success();
+}
+
+using neurodyn::FloatAttr;
+using neurodyn::IntAttr;
+
+ffi::Error JitconnScatter(ffi::AnyBuffer spikes, ffi::AnyBuffer table, IntAttr seed, IntAttr dist,
+                          FloatAttr w0, FloatAttr w1, IntAttr n_post,
+                          ffi::Result<ffi::AnyBuffer> out) {
+  return JitCommon<true>("neurodyn_jitconn_scatter", spikes, table, seed.value, dist.value,
+                         w0.value, w1.value, n_post.value, out);
+}
+
+ffi::Error JitconnGather(ffi::AnyBuffer x, ffi::AnyBuffer table, IntAttr seed, IntAttr dist,
+                         FloatAttr w0, FloatAttr w1, IntAttr n_post,
+                         ffi::Result<ffi::AnyBuffer> out) {
+  return JitCommon<false>("neurodyn_jitconn_gather", x, table, seed.value, dist.value, w0.value,
+                          w1.value, n_post.value, out);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Exported handler symbols (C linkage), loaded with ctypes.
+// ---------------------------------------------------------------------------
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynCsrScatter, CsrScatter,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::AnyBuffer>()  // weights
+                                  .Arg<ffi::AnyBuffer>()  // indices
+                                  .Arg<ffi::AnyBuffer>()  // indptr
+                                  .Arg<ffi::AnyBuffer>()  // spikes
+                                  .Attr<bool>("homo")
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynCsrGather, CsrGather,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::AnyBuffer>()  // weights
+                                  .Arg<ffi::AnyBuffer>()  // indices
+                                  .Arg<ffi::AnyBuffer>()  // indptr
+                                  .Arg<ffi::AnyBuffer>()  // x
+                                  .Attr<bool>("homo")
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynFanoutScatter, FanoutScatter,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::AnyBuffer>()  // weights
+                                  .Arg<ffi::AnyBuffer>()  // indices [n_pre, k]
+                                  .Arg<ffi::AnyBuffer>()  // spikes
+                                  .Attr<bool>("homo")
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynFanoutGather, FanoutGather,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::AnyBuffer>()  // weights
+                                  .Arg<ffi::AnyBuffer>()  // indices [n_pre, k]
+                                  .Arg<ffi::AnyBuffer>()  // x
+                                  .Attr<bool>("homo")
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynJitconnScatter, JitconnScatter,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::AnyBuffer>()  // spikes
+                                  .Arg<ffi::AnyBuffer>()  // table (uint32)
+                                  .Attr<neurodyn::IntAttr>("seed")
+                                  .Attr<neurodyn::IntAttr>("dist")
+                                  .Attr<neurodyn::FloatAttr>("w0")
+                                  .Attr<neurodyn::FloatAttr>("w1")
+                                  .Attr<neurodyn::IntAttr>("n_post")
+                                  .Ret<ffi::AnyBuffer>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynJitconnGather, JitconnGather,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::AnyBuffer>()  // x
+                                  .Arg<ffi::AnyBuffer>()  // table (uint32)
+                                  .Attr<neurodyn::IntAttr>("seed")
+                                  .Attr<neurodyn::IntAttr>("dist")
+                                  .Attr<neurodyn::FloatAttr>("w0")
+                                  .Attr<neurodyn::FloatAttr>("w1")
+                                  .Attr<neurodyn::IntAttr>("n_post")
+                                  .Ret<ffi::AnyBuffer>());

@@ -1,0 +1,488 @@
+"""The native XLA FFI kernels of neurodyn.event against dense numpy references."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from neurodyn.event import _native
+
+if not _native.available():  # pragma: no cover - exercised on machines without a compiler
+    pytest.skip(f"native kernels unavailable: {_native.reason()}", allow_module_level=True)
+
+T = _native.TARGETS
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: dict(rtol=2e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+def _x64(dtype):
+    return jax.enable_x64(True) if dtype == np.float64 else contextlib.nullcontext()
+
+
+def _call(target, out_shape, dtype, *args, jit=False, **attrs):
+    f = jax.ffi.ffi_call(target, jax.ShapeDtypeStruct(out_shape, dtype), vmap_method="sequential")
+    args = [jnp.asarray(a) for a in args]
+    if jit:
+        return np.asarray(jax.jit(lambda *a: f(*a, **attrs))(*args))
+    return np.asarray(f(*args, **attrs))
+
+
+# -- structures ---
+def _csr(rng, n_pre, n_post, mean_fan=4):
+    """Random CSR with duplicate columns allowed and some empty rows (0 and n_pre // 2)."""
+    counts = rng.poisson(mean_fan, n_pre)
+    counts[0] = 0
+    counts[n_pre // 2] = 0
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    indices = rng.integers(0, n_post, indptr[-1]).astype(np.int32)
+    return indices, indptr
+
+
+def _rows_of(indptr):
+    return np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+
+
+def _dense(rows, cols, w, n_pre, n_post):
+    W = np.zeros((n_pre, n_post))
+    np.add.at(W, (rows, cols), w)
+    return W
+
+
+def _weights(rng, nnz, homo, dtype):
+    return (np.array([0.75]) if homo else rng.normal(size=nnz)).astype(dtype)
+
+
+def _events(rng, shape, kind, dtype, pattern="random"):
+    """bool spikes, or float spikes with zeros (the float kind is also used for x)."""
+    if pattern == "none":
+        mask = np.zeros(shape, bool)
+    elif pattern == "all":
+        mask = np.ones(shape, bool)
+    else:
+        mask = rng.random(shape) < 0.3
+    if kind == "bool":
+        return mask, mask.astype(np.float64)
+    vals = (mask * rng.uniform(0.5, 2.0, shape)).astype(dtype)
+    return vals, vals.astype(np.float64)
+
+
+def _structure(kind, rng, n_pre, n_post, homo, dtype):
+    """(target prefix, structure args, dense matrix W [n_pre, n_post] in float64)."""
+    if kind == "csr":
+        indices, indptr = _csr(rng, n_pre, n_post)
+        w = _weights(rng, len(indices), homo, dtype)
+        W = _dense(_rows_of(indptr), indices, np.broadcast_to(w, indices.shape), n_pre, n_post)
+        return "csr", (w, indices, indptr), W
+    k = 5
+    indices = rng.integers(0, n_post, (n_pre, k)).astype(np.int32)
+    w = _weights(rng, n_pre * k, homo, dtype)
+    rows = np.repeat(np.arange(n_pre), k)
+    W = _dense(rows, indices.ravel(), np.broadcast_to(w, (n_pre * k,)), n_pre, n_post)
+    return "fanout", (w, indices), W
+
+
+# -- CSR and fixed fan-out ---
+@pytest.mark.parametrize("kind", ["csr", "fanout"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("homo", [True, False])
+@pytest.mark.parametrize("ev", ["bool", "float"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_scatter_and_gather_match_dense(kind, dtype, homo, ev, batch):
+    rng = np.random.default_rng([kind == "csr", homo, ev == "bool", batch])
+    n_pre, n_post = 37, 23
+    with _x64(dtype):
+        prefix, struct, W = _structure(kind, rng, n_pre, n_post, homo, dtype)
+        s, s64 = _events(rng, (batch, n_pre), ev, dtype)
+        x, x64 = _events(rng, (batch, n_post), ev, dtype)
+        for jit in (False, True):
+            out = _call(
+                T[f"{prefix}_scatter"], (batch, n_post), dtype, *struct, s, jit=jit, homo=homo
+            )
+            assert out.dtype == dtype and out.shape == (batch, n_post)
+            np.testing.assert_allclose(out, s64 @ W, **TOL[dtype])
+            out = _call(
+                T[f"{prefix}_gather"], (batch, n_pre), dtype, *struct, x, jit=jit, homo=homo
+            )
+            assert out.dtype == dtype and out.shape == (batch, n_pre)
+            np.testing.assert_allclose(out, x64 @ W.T, **TOL[dtype])
+
+
+@pytest.mark.parametrize("kind", ["csr", "fanout"])
+@pytest.mark.parametrize("pattern", ["none", "all"])
+def test_no_spikes_and_all_spikes(kind, pattern):
+    rng = np.random.default_rng(1)
+    n_pre, n_post = 12, 30
+    prefix, struct, W = _structure(kind, rng, n_pre, n_post, False, np.float32)
+    for ev in ("bool", "float"):
+        s, s64 = _events(rng, (2, n_pre), ev, np.float32, pattern)
+        out = _call(T[f"{prefix}_scatter"], (2, n_post), np.float32, *struct, s, homo=False)
+        np.testing.assert_allclose(out, s64 @ W, **TOL[np.float32])
+        x, x64 = _events(rng, (2, n_post), ev, np.float32, pattern)
+        out = _call(T[f"{prefix}_gather"], (2, n_pre), np.float32, *struct, x, homo=False)
+        np.testing.assert_allclose(out, x64 @ W.T, **TOL[np.float32])
+
+
+def test_empty_matrix_and_empty_rows():
+    indptr = np.zeros(5, np.int32)  # 4 rows, no synapses
+    indices = np.zeros(0, np.int32)
+    s = np.ones((1, 4), bool)
+    for homo, w in ((True, np.ones(1, np.float32)), (False, np.zeros(0, np.float32))):
+        out = _call(T["csr_scatter"], (1, 6), np.float32, w, indices, indptr, s, homo=homo)
+        np.testing.assert_array_equal(out, 0)
+        out = _call(
+            T["csr_gather"], (1, 4), np.float32, w, indices, indptr, np.ones((1, 6)), homo=homo
+        )
+        np.testing.assert_array_equal(out, 0)
+    k0 = np.zeros((4, 0), np.int32)  # fan-out of zero
+    out = _call(T["fanout_scatter"], (1, 6), np.float32, np.ones(1, np.float32), k0, s, homo=True)
+    np.testing.assert_array_equal(out, 0)
+
+
+# -- errors ---
+@pytest.mark.parametrize("bad", [7, -1])
+@pytest.mark.parametrize("jit", [False, True])
+def test_out_of_range_index_is_an_error(bad, jit):
+    w = np.ones(3, np.float32)
+    indices = np.array([0, bad, 1], np.int32)
+    indptr = np.array([0, 2, 3], np.int32)
+    s = np.ones((1, 2), bool)
+    with pytest.raises(Exception, match="out of range"):
+        _call(T["csr_scatter"], (1, 7), np.float32, w, indices, indptr, s, jit=jit, homo=False)
+    with pytest.raises(Exception, match="out of range"):
+        _call(
+            T["csr_gather"],
+            (1, 2),
+            np.float32,
+            w,
+            indices,
+            indptr,
+            np.ones((1, 7), np.float32),
+            jit=jit,
+            homo=False,
+        )
+    fan = indices[:2].reshape(2, 1)
+    with pytest.raises(Exception, match="out of range"):
+        _call(T["fanout_scatter"], (1, 7), np.float32, w[:2], fan, s, jit=jit, homo=False)
+    with pytest.raises(Exception, match="out of range"):
+        _call(
+            T["fanout_gather"],
+            (1, 2),
+            np.float32,
+            w[:2],
+            fan,
+            np.ones((1, 7), bool),
+            jit=jit,
+            homo=False,
+        )
+
+
+def test_bad_indptr_dtype_and_shape_are_errors():
+    w = np.ones(3, np.float32)
+    indices = np.array([0, 1, 1], np.int32)
+    s = np.ones((1, 2), bool)
+    for indptr, msg in (
+        ([0, 2, 1], "non-decreasing"),
+        ([0, 2, 9], "exceeds nnz"),
+        ([-1, 2, 3], "negative"),
+    ):
+        with pytest.raises(Exception, match=msg):
+            _call(
+                T["csr_scatter"],
+                (1, 4),
+                np.float32,
+                w,
+                indices,
+                np.array(indptr, np.int32),
+                s,
+                homo=False,
+            )
+    indptr = np.array([0, 2, 3], np.int32)
+    with pytest.raises(Exception, match="one weight per synapse"):
+        _call(T["csr_scatter"], (1, 4), np.float32, w[:2], indices, indptr, s, homo=False)
+    with pytest.raises(Exception, match="shape mismatch"):
+        _call(
+            T["csr_scatter"],
+            (1, 4),
+            np.float32,
+            w,
+            indices,
+            indptr,
+            np.ones((1, 3), bool),
+            homo=False,
+        )
+    with pytest.raises(Exception, match="bool or float32"):
+        _call(
+            T["csr_scatter"],
+            (1, 4),
+            np.float32,
+            w,
+            indices,
+            indptr,
+            np.ones((1, 2), np.int32),
+            homo=False,
+        )
+    with pytest.raises(Exception, match="int32"):
+        _call(
+            T["csr_scatter"],
+            (1, 4),
+            np.float32,
+            w,
+            indices.astype(np.uint32),
+            indptr,
+            s,
+            homo=False,
+        )
+
+
+# -- just-in-time connectivity ---
+_MASK = 0xFFFFFFFF
+
+
+def _fmix(x):
+    x ^= x >> 16
+    x = (x * 0x85EBCA6B) & _MASK
+    x ^= x >> 13
+    x = (x * 0xC2B2AE35) & _MASK
+    return x ^ (x >> 16)
+
+
+def _hash3(seed, i, k, stream):
+    x = (seed * 0x9E3779B1) & _MASK
+    x ^= (i * 0x85EBCA77) & _MASK
+    x = _fmix(x)
+    x ^= (k * 0xC2B2AE3D + stream * 0x27D4EB2F) & _MASK
+    return _fmix(x)
+
+
+def _table(p, n_post):
+    m = min(n_post, math.ceil(-40 / math.log1p(-p))) + 1
+    cdf = 1 - (1 - p) ** (np.arange(m) + 1)
+    return np.floor(cdf * 2.0**32).clip(max=2**32 - 1).astype(np.uint32)
+
+
+def _unit(h):
+    return ((h >> 8) + 0.5) * 2.0**-24
+
+
+def _jit_dense(seed, table, n_pre, n_post, dist, w0, w1, dtype):
+    """Independent Python implementation of the row generation."""
+    tab = [int(t) for t in table]
+    W = np.zeros((n_pre, n_post), dtype)
+    for i in range(n_pre):
+        col, k = -1, 0
+        while True:
+            h = _hash3(seed, i, k, 0)
+            col += 1 + sum(t <= h for t in tab)  # linear count: independent of the binary search
+            if col >= n_post:
+                break
+            if dist == 0:
+                w = w0
+            elif dist == 1:
+                w = w0 + (w1 - w0) * _unit(_hash3(seed, i, k, 1))
+            else:
+                u1, u2 = _unit(_hash3(seed, i, k, 1)), _unit(_hash3(seed, i, k, 2))
+                z = math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+                w = w0 + w1 * z
+            W[i, col] = dtype(w)
+            k += 1
+    return W
+
+
+JIT_CASES = [(0, 0.5, 0.0), (1, -1.0, 2.0), (2, 0.3, 1.5)]
+
+
+@pytest.mark.parametrize("dist,w0,w1", JIT_CASES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_jitconn_structure_is_exact(dist, w0, w1, dtype):
+    n_pre, n_post, p, seed = 50, 70, 0.1, 12345
+    table = _table(p, n_post)
+    W = _jit_dense(seed, table, n_pre, n_post, dist, w0, w1, dtype)
+    assert 0 < np.count_nonzero(W) < n_pre * n_post
+    attrs = dict(seed=seed, dist=dist, w0=w0, w1=w1, n_post=n_post)
+    with _x64(dtype):
+        # Identity spikes (batch = n_pre) read the matrix out row by row, bit for bit.
+        out = _call(
+            T["jitconn_scatter"], (n_pre, n_post), dtype, np.eye(n_pre, dtype=bool), table, **attrs
+        )
+        np.testing.assert_array_equal(out, W)
+        out = _call(
+            T["jitconn_gather"],
+            (n_post, n_pre),
+            dtype,
+            np.eye(n_post, dtype=dtype),
+            table,
+            jit=True,
+            **attrs,
+        )
+        np.testing.assert_array_equal(out, W.T)
+
+
+@pytest.mark.parametrize("dist,w0,w1", JIT_CASES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ev", ["bool", "float"])
+def test_jitconn_matches_dense(dist, w0, w1, dtype, ev):
+    n_pre, n_post, p, seed = 40, 55, 0.15, 7
+    table = _table(p, n_post)
+    W = _jit_dense(seed, table, n_pre, n_post, dist, w0, w1, dtype).astype(np.float64)
+    rng = np.random.default_rng(dist)
+    attrs = dict(seed=seed, dist=dist, w0=w0, w1=w1, n_post=n_post)
+    with _x64(dtype):
+        for batch in (1, 3):
+            s, s64 = _events(rng, (batch, n_pre), ev, dtype)
+            x, x64 = _events(rng, (batch, n_post), ev, dtype)
+            for jit in (False, True):
+                out = _call(
+                    T["jitconn_scatter"], (batch, n_post), dtype, s, table, jit=jit, **attrs
+                )
+                np.testing.assert_allclose(out, s64 @ W, **TOL[dtype])
+                out = _call(T["jitconn_gather"], (batch, n_pre), dtype, x, table, jit=jit, **attrs)
+                np.testing.assert_allclose(out, x64 @ W.T, **TOL[dtype])
+        none = np.zeros((2, n_pre), bool)
+        out = _call(T["jitconn_scatter"], (2, n_post), dtype, none, table, **attrs)
+        np.testing.assert_array_equal(out, 0)
+
+
+def test_jitconn_numpy_scalar_attributes_and_seed_dependence():
+    n_pre, n_post, p = 20, 30, 0.2
+    table = _table(p, n_post)
+    s = np.ones((1, n_pre), bool)
+    a = _call(
+        T["jitconn_scatter"],
+        (1, n_post),
+        np.float32,
+        s,
+        table,
+        seed=np.uint32(3),
+        dist=np.int32(1),
+        w0=np.float32(0.0),
+        w1=1.0,
+        n_post=n_post,
+    )
+    b = _call(
+        T["jitconn_scatter"],
+        (1, n_post),
+        np.float32,
+        s,
+        table,
+        seed=3,
+        dist=1,
+        w0=0.0,
+        w1=1.0,
+        n_post=n_post,
+    )
+    c = _call(
+        T["jitconn_scatter"],
+        (1, n_post),
+        np.float32,
+        s,
+        table,
+        seed=4,
+        dist=1,
+        w0=0.0,
+        w1=1.0,
+        n_post=n_post,
+    )
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_jitconn_realised_probability():
+    n_pre, n_post, p = 400, 500, 0.05
+    table = _table(p, n_post)
+    # Row sums with x = 1 and unit weights count the connections of each row.
+    counts = _call(
+        T["jitconn_gather"],
+        (1, n_pre),
+        np.float32,
+        np.ones((1, n_post), bool),
+        table,
+        seed=2024,
+        dist=0,
+        w0=1.0,
+        w1=0.0,
+        n_post=n_post,
+    )
+    total = counts.sum()
+    n = n_pre * n_post
+    half_width = 3.2905 * math.sqrt(n * p * (1 - p))  # two-sided 99.9% (normal approximation)
+    assert abs(total - n * p) < half_width, (total, n * p, half_width)
+    # And no row is degenerate.
+    assert counts.min() > 0 and counts.max() < 3 * n_post * p
+
+
+def test_jitconn_errors():
+    table = _table(0.1, 10)
+    s = np.ones((1, 5), bool)
+    with pytest.raises(Exception, match="dist must be"):
+        _call(
+            T["jitconn_scatter"],
+            (1, 10),
+            np.float32,
+            s,
+            table,
+            seed=0,
+            dist=3,
+            w0=1.0,
+            w1=0.0,
+            n_post=10,
+        )
+    with pytest.raises(Exception, match="shape mismatch"):
+        _call(
+            T["jitconn_scatter"],
+            (1, 10),
+            np.float32,
+            s,
+            table,
+            seed=0,
+            dist=0,
+            w0=1.0,
+            w1=0.0,
+            n_post=11,
+        )
+    with pytest.raises(Exception, match="uint32"):
+        _call(
+            T["jitconn_scatter"],
+            (1, 10),
+            np.float32,
+            s,
+            table.astype(np.int32),
+            seed=0,
+            dist=0,
+            w0=1.0,
+            w1=0.0,
+            n_post=10,
+        )
+
+
+# -- loader ---
+def test_loader_reports_and_can_be_disabled(monkeypatch):
+    assert _native.reason() == ""
+    assert set(T) == {
+        f"{k}_{d}" for k in ("csr", "fanout", "jitconn") for d in ("scatter", "gather")
+    }
+    assert all(v == f"neurodyn_{k}" for k, v in T.items())
+    monkeypatch.setenv("NEURODYN_DISABLE_NATIVE", "1")
+    assert not _native.available()
+    assert "NEURODYN_DISABLE_NATIVE" in _native.reason()
+
+
+def test_disabled_at_import_loads_nothing():
+    code = (
+        "from neurodyn.event import _native as n;"
+        "assert not n.available() and n.library_path() is None, n.reason();"
+        "print(n.reason())"
+    )
+    env = dict(os.environ, NEURODYN_DISABLE_NATIVE="1", JAX_PLATFORMS="cpu")
+    res = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 0, res.stderr
+    assert "disabled" in res.stdout
