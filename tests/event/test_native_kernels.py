@@ -486,3 +486,16 @@ def test_disabled_at_import_loads_nothing():
     )
     assert res.returncode == 0, res.stderr
     assert "disabled" in res.stdout
+
+
+def test_native_kernels_are_built_where_a_compiler_exists():
+    """The extension is optional so that installs without a compiler still work; on a
+    machine with one (CI included) a silent fallback to pure JAX would hide a build error."""
+    import os
+    import shutil
+
+    from neurodyn.event import _native
+
+    if os.environ.get("NEURODYN_DISABLE_NATIVE") == "1" or shutil.which("g++") is None:
+        pytest.skip("native kernels disabled or no C++ compiler")
+    assert _native.available(), _native.reason()

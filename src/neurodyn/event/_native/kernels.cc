@@ -309,45 +309,63 @@ struct FanoutRows {
 };
 
 // out[b, indices[s]] += w_s * spikes[b, i]  for s in row i, spikes[b, i] != 0.
-template <typename T, typename Rows>
-ffi::Error ScatterImpl(const char* kernel, const Rows& rows, const T* w, bool homo,
-                       const std::int32_t* indices, const void* spikes, bool spikes_bool,
-                       i64 batch, i64 n_pre, T* out, i64 n_post) {
-  std::fill(out, out + batch * n_post, T(0));
-  const T w_homo = homo ? w[0] : T(0);
+// The row loop is specialised on homogeneous weights and bool spikes, and the
+// index check is done once per spiking row (not per synapse), so the inner
+// loop is a plain gather-free scatter-add.
+template <typename T, bool kHomo, bool kBool, typename Rows>
+ffi::Error ScatterRows(const char* kernel, const Rows& rows, const T* w,
+                       const std::int32_t* indices, const void* spikes, i64 batch, i64 n_pre,
+                       T* out, i64 n_post) {
+  const T w_homo = kHomo ? w[0] : T(0);
+  const auto n_post_u = static_cast<std::uint32_t>(n_post);
   for (i64 b = 0; b < batch; ++b) {
-    T* o = out + b * n_post;
-    if (spikes_bool) {
-      const bool* s = static_cast<const bool*>(spikes) + b * n_pre;
-      for (i64 i = 0; i < n_pre; ++i) {
-        if (!s[i]) continue;
-        const i64 e = rows.end(i);
-        for (i64 p = rows.begin(i); p < e; ++p) {
-          const i64 j = indices[p];
-          if (static_cast<std::uint64_t>(j) >= static_cast<std::uint64_t>(n_post)) {
-            return IndexError(kernel, i, p, j, n_post);
+    T* __restrict o = out + b * n_post;
+    for (i64 i = 0; i < n_pre; ++i) {
+      T si;
+      if constexpr (kBool) {
+        if (!static_cast<const bool*>(spikes)[b * n_pre + i]) continue;
+        si = T(1);
+      } else {
+        si = static_cast<const T*>(spikes)[b * n_pre + i];
+        if (si == T(0)) continue;
+      }
+      const i64 beg = rows.begin(i), e = rows.end(i);
+      std::uint32_t bad = 0;
+      for (i64 p = beg; p < e; ++p) bad |= static_cast<std::uint32_t>(indices[p]) >= n_post_u;
+      if (bad) {
+        for (i64 p = beg; p < e; ++p) {
+          if (static_cast<std::uint32_t>(indices[p]) >= n_post_u) {
+            return IndexError(kernel, i, p, indices[p], n_post);
           }
-          o[j] += homo ? w_homo : w[p];
         }
       }
-    } else {
-      const T* s = static_cast<const T*>(spikes) + b * n_pre;
-      for (i64 i = 0; i < n_pre; ++i) {
-        const T si = s[i];
-        if (si == T(0)) continue;
-        const i64 e = rows.end(i);
-        for (i64 p = rows.begin(i); p < e; ++p) {
-          const i64 j = indices[p];
-          if (static_cast<std::uint64_t>(j) >= static_cast<std::uint64_t>(n_post)) {
-            return IndexError(kernel, i, p, j, n_post);
-          }
-          o[j] += (homo ? w_homo : w[p]) * si;
-        }
+      if constexpr (kHomo) {
+        const T v = kBool ? w_homo : w_homo * si;
+        for (i64 p = beg; p < e; ++p) o[indices[p]] += v;
+      } else {
+        for (i64 p = beg; p < e; ++p) o[indices[p]] += kBool ? w[p] : w[p] * si;
       }
     }
   }
   return ffi::Error::Success();
 }
+
+template <typename T, typename Rows>
+ffi::Error ScatterImpl(const char* kernel, const Rows& rows, const T* w, bool homo,
+                       const std::int32_t* indices, const void* spikes, bool spikes_bool,
+                       i64 batch, i64 n_pre, T* out, i64 n_post) {
+  std::fill(out, out + batch * n_post, T(0));
+  if (homo && spikes_bool)
+    return ScatterRows<T, true, true>(kernel, rows, w, indices, spikes, batch, n_pre, out, n_post);
+  if (homo)
+    return ScatterRows<T, true, false>(kernel, rows, w, indices, spikes, batch, n_pre, out,
+                                       n_post);
+  if (spikes_bool)
+    return ScatterRows<T, false, true>(kernel, rows, w, indices, spikes, batch, n_pre, out,
+                                       n_post);
+  return ScatterRows<T, false, false>(kernel, rows, w, indices, spikes, batch, n_pre, out, n_post);
+}
+
 
 // out[b, i] = sum_{s in row i} w_s * x[b, indices[s]].
 template <typename T, typename Rows>
@@ -575,8 +593,39 @@ struct JitRow {
   double w0, w1;
 
   // Number of table entries <= h (searchsorted side='right'), O(log M).
+  // 1 / log2(1 - p), from the first table entry (table[0] = floor(p * 2^32)).
+  float inv_log2_1mp = 0.0f;
+
+  // Cheap log2 for x in (0, 1]: exponent plus a quadratic in the mantissa
+  // (|error| < 0.01). Only a first guess: Skip() corrects it exactly.
+  static inline float ApproxLog2(float x) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    const float e = static_cast<float>(static_cast<int>((bits >> 23) & 255u) - 127);
+    const float m = static_cast<float>(bits & 0x7FFFFFu) * 0x1p-23f;
+    return e + m * (1.3465f - 0.3465f * m);
+  }
+
+  // Number of table entries <= h (searchsorted side='right'). The geometric
+  // CDF is inverted approximately for a first guess, then corrected against
+  // the table, so the result is exactly the table's (identical on every
+  // backend) while costing one or two comparisons instead of a dependent
+  // binary search or a libm log.
   inline i64 Skip(u32 h) const {
-    return static_cast<i64>(std::upper_bound(table, table + table_len, h) - table);
+    if (table_len == 0) return 0;
+    i64 s = 0;
+    if (inv_log2_1mp < 0.0f) {
+      const float tail = static_cast<float>(~h) * 0x1p-32f + 0x1p-33f;  // 1 - h/2^32, > 0
+      const float g = ApproxLog2(tail) * inv_log2_1mp;
+      s = g <= 0.0f ? 0 : (g >= static_cast<float>(table_len) ? table_len : static_cast<i64>(g));
+    }
+    // one branch-free correction step each way (the guess is almost always within 1),
+    // then loops that are practically never entered (so they predict well)
+    s -= static_cast<i64>((s > 0) & (table[s > 0 ? s - 1 : 0] > h));
+    s += static_cast<i64>((s < table_len) & (table[s < table_len ? s : table_len - 1] <= h));
+    while (s > 0 && table[s - 1] > h) --s;
+    while (s < table_len && table[s] <= h) ++s;
+    return s;
   }
 
   inline double Weight(u32 i, u32 k) const {
@@ -648,6 +697,10 @@ ffi::Error JitCommon(const char* kernel, ffi::AnyBuffer dense, ffi::AnyBuffer ta
              static_cast<int>(dist),
              w0,
              w1};
+  if (row.table_len > 0 && row.table[0] > 0) {
+    const double p_est = static_cast<double>(row.table[0]) * 0x1p-32;
+    if (p_est < 1.0) row.inv_log2_1mp = static_cast<float>(1.0 / std::log2(1.0 - p_est));
+  }
   const i64 batch = din.batch;
   const bool is_bool = dense.element_type() == ffi::DataType::PRED;
 
