@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/flagship.py
+	$(PY) examples/coba.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples

@@ -49,7 +49,12 @@ _FROM_STATE = {
 }
 
 
+_FROM_DYN = {"Network", "run", "clock", "Projection"}
+
+
 def __getattr__(name: str):
+    if name in _FROM_DYN:
+        return getattr(importlib.import_module("neurodyn.dyn"), name)
     if name in _SUBMODULES:
         return importlib.import_module(f"neurodyn.{name}")
     if name in _FROM_STATE:
@@ -59,7 +64,7 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | _SUBMODULES | _FROM_STATE)
+    return sorted(set(globals()) | _SUBMODULES | _FROM_STATE | _FROM_DYN)
 
 
-__all__ = ["__version__", *sorted(_SUBMODULES), *sorted(_FROM_STATE)]
+__all__ = ["__version__", *sorted(_SUBMODULES), *sorted(_FROM_STATE), *sorted(_FROM_DYN)]

@@ -1,0 +1,85 @@
+"""Neurons, synapses, projections, inputs, networks and the simulation runner.
+
+Example:
+    >>> import neurodyn as nd
+    >>> import neurodyn.units as u
+    >>> class Net(nd.Network):
+    ...     def __init__(self):
+    ...         self.pop = nd.dyn.LIF(10, tau=10 * u.ms, V_th=-50 * u.mV,
+    ...                               I_ext=200 * u.pA, tau_ref=2 * u.ms)
+    >>> res = nd.run(Net(), 100 * u.ms, dt=0.1 * u.ms, monitors={"spikes": "pop.spike"})
+    >>> res["spikes"].shape
+    (1000, 10)
+"""
+
+from __future__ import annotations
+
+from ._base import Dynamics, SpikingNeuron, param
+from ._clock import Clock, clock, current_clock, dt, t
+from ._hh import HH, HHTraub, MorrisLecar, WangBuzsaki
+from ._if import GIF, LIF, AbstractIF, AdEx, AdQuaIF, ExpIF, Izhikevich, QuaIF, heaviside
+from ._init import Constant, Normal, Uniform, initialize
+from ._inputs import (
+    OUProcess,
+    PoissonGroup,
+    SpikeTimeGroup,
+    constant,
+    ramp,
+    section,
+    sinusoid,
+    wiener,
+)
+from ._network import Network
+from ._projection import Projection
+from ._runner import Monitor, RunResult, run
+from ._synapses import COBA, CUBA, NMDA, Alpha, DualExpon, Expon, MgBlock, Output, Synapse
+
+__all__ = [
+    "Dynamics",
+    "SpikingNeuron",
+    "param",
+    "Clock",
+    "clock",
+    "current_clock",
+    "dt",
+    "t",
+    "AbstractIF",
+    "LIF",
+    "ExpIF",
+    "AdEx",
+    "QuaIF",
+    "AdQuaIF",
+    "Izhikevich",
+    "GIF",
+    "heaviside",
+    "HH",
+    "HHTraub",
+    "WangBuzsaki",
+    "MorrisLecar",
+    "Constant",
+    "Normal",
+    "Uniform",
+    "initialize",
+    "PoissonGroup",
+    "SpikeTimeGroup",
+    "OUProcess",
+    "constant",
+    "section",
+    "ramp",
+    "sinusoid",
+    "wiener",
+    "Network",
+    "Projection",
+    "Monitor",
+    "RunResult",
+    "run",
+    "Synapse",
+    "Expon",
+    "DualExpon",
+    "Alpha",
+    "NMDA",
+    "Output",
+    "CUBA",
+    "COBA",
+    "MgBlock",
+]

@@ -1,0 +1,104 @@
+"""Base classes of dynamical modules: parameters with units, neuron groups, inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from neurodyn.state import Module
+from neurodyn.units import Quantity, Unit, UnitMismatchError, as_unit
+
+__all__ = ["Dynamics", "SpikingNeuron", "param", "size_of"]
+
+
+def size_of(size) -> tuple[int, ...]:
+    if isinstance(size, (int, np.integer)):
+        if size <= 0:
+            raise ValueError(f"size must be positive, got {size}.")
+        return (int(size),)
+    shape = tuple(int(s) for s in size)
+    if not shape or any(s <= 0 for s in shape):
+        raise ValueError(f"size must be a positive int or a tuple of them, got {size!r}.")
+    return shape
+
+
+def param(value: Any, unit: Unit | str | None, name: str, owner: str, shape=None):
+    """A model parameter checked against its unit: a scalar or per-neuron Quantity,
+    converted to ``unit``; raises naming the parameter and the expected unit."""
+    if unit is None:
+        if isinstance(value, Quantity):
+            raise UnitMismatchError(
+                f"{owner}: parameter {name} is dimensionless, got a quantity in {value.unit.name}."
+            )
+        return value
+    unit = as_unit(unit)
+    if not isinstance(value, Quantity):
+        if callable(value):
+            return value
+        raise UnitMismatchError(
+            f"{owner}: parameter {name} needs a unit of {unit.name} ({unit.dim}); got the plain "
+            f"number {value!r}. Write e.g. `{name}={value} * u.{unit.name}`."
+        )
+    if value.unit.dim is not unit.dim:
+        raise UnitMismatchError(
+            f"{owner}: parameter {name} must have the dimension of {unit.name} ({unit.dim}); "
+            f"got {value.unit.name} ({value.unit.dim})."
+        )
+    out = value.to(unit)
+    if shape is not None and jnp.ndim(out.mantissa) > 0:
+        try:
+            jnp.broadcast_shapes(jnp.shape(out.mantissa), shape)
+        except ValueError:
+            raise ValueError(
+                f"{owner}: parameter {name} has shape {jnp.shape(out.mantissa)}, which does not "
+                f"fit the population shape {shape}."
+            ) from None
+    return out
+
+
+class Dynamics(Module):
+    """A module that advances by one step in ``update`` (reading ``dt``/``t`` from
+    the clock scope). ``varshape`` is the population shape."""
+
+    varshape: tuple[int, ...] = ()
+
+    @property
+    def num(self) -> int:
+        return int(np.prod(self.varshape))
+
+    def update(self, *args, **kwargs):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __call__(self, *args, **kwargs):
+        return self.update(*args, **kwargs)
+
+
+class SpikingNeuron(Dynamics):
+    """A population with a membrane potential ``V`` and a ``spike`` State.
+
+    Synaptic inputs are registered by projections with :meth:`add_input` as
+    functions of ``V`` returning a current; :meth:`input_current` sums them
+    (plus ``I_ext``) inside the derivative, so conductance-based inputs are
+    integrated exactly by exponential Euler.
+    """
+
+    def __init__(self, size, name: str | None = None):
+        self.varshape = size_of(size)
+        self.name = name or type(self).__name__
+        self._inputs: dict[str, Callable] = {}
+
+    def add_input(self, key: str, fn: Callable) -> None:
+        """Register ``fn(V) -> current`` (called every step while integrating V)."""
+        if key in self._inputs:
+            raise ValueError(f"{self.name} already has an input named {key!r}.")
+        self._inputs[key] = fn
+
+    def input_current(self, V, I_ext=None):
+        total = I_ext
+        for fn in self._inputs.values():
+            c = fn(V)
+            total = c if total is None else total + c
+        return total

@@ -1,0 +1,149 @@
+"""Input generators: spike sources and current waveforms."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+import neurodyn.units as u
+from neurodyn.state import Hidden, random
+
+from . import _clock
+from ._base import Dynamics, param, size_of
+
+__all__ = [
+    "PoissonGroup",
+    "SpikeTimeGroup",
+    "constant",
+    "section",
+    "ramp",
+    "sinusoid",
+    "OUProcess",
+    "wiener",
+]
+
+
+class PoissonGroup(Dynamics):
+    """Independent Poisson spike trains at ``rates`` (Hz; scalar or per neuron).
+    A spike source for projections (it has a ``spike`` State)."""
+
+    def __init__(self, size, rates, name: str | None = None):
+        self.varshape = size_of(size)
+        self.name = name or "PoissonGroup"
+        self.rates = param(rates, u.Hz, "rates", self.name, self.varshape)
+        self.init_state()
+
+    def init_state(self, batch_size=None, **kwargs):
+        shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
+        self.spike = Hidden(jnp.zeros(shape, bool))
+
+    def reset_state(self, batch_size=None, **kwargs):
+        self.init_state(batch_size)
+
+    def update(self):
+        p = self.rates * _clock.dt()  # dimensionless: a plain array
+        spk = random.uniform(size=self.spike.value.shape) < p
+        self.spike.value = spk
+        return spk
+
+
+class SpikeTimeGroup(Dynamics):
+    """Neurons that spike at given times: ``indices[k]`` fires at ``times[k]``."""
+
+    def __init__(self, size, indices, times, name: str | None = None):
+        self.varshape = size_of(size)
+        self.name = name or "SpikeTimeGroup"
+        times = param(times, u.ms, "times", self.name)
+        self.indices = jnp.asarray(np.asarray(indices), jnp.int32)
+        self.times = jnp.asarray(times.to_value(u.ms))
+        if self.indices.shape != self.times.shape:
+            raise ValueError(f"indices {self.indices.shape} and times {self.times.shape} differ.")
+        self.spike = Hidden(jnp.zeros(self.varshape, bool))
+
+    def update(self):
+        t, dt = _clock.t().to_value(u.ms), _clock.dt().to_value(u.ms)
+        hit = (self.times >= t - 0.5 * dt) & (self.times < t + 0.5 * dt)
+        spk = jnp.zeros(self.num, bool).at[self.indices].max(hit).reshape(self.varshape)
+        self.spike.value = spk
+        return spk
+
+
+# -- current waveforms: functions of the clock's t ----------------------------------------
+def constant(value):
+    """A constant input (returned unchanged; for symmetry with the others)."""
+    return value
+
+
+def section(values, durations):
+    """Piecewise-constant input: ``values[k]`` for ``durations[k]`` (a function of t)."""
+    values = list(values)
+    bounds = np.cumsum([float(u.Quantity(d).to_value(u.ms)) for d in durations])
+    ref = values[0]
+    unit = ref.unit if isinstance(ref, u.Quantity) else None
+    ms = [v.to_value(unit) if unit is not None else v for v in values]
+    arr = jnp.stack([jnp.broadcast_to(jnp.asarray(m, float), jnp.shape(ms[0])) for m in ms])
+
+    def fn(t=None):
+        t = (_clock.t() if t is None else t).to_value(u.ms)
+        k = jnp.clip(jnp.searchsorted(jnp.asarray(bounds), t, side="right"), 0, len(ms) - 1)
+        out = arr[k]
+        out = jnp.where(t < bounds[-1], out, 0.0)
+        return out if unit is None else out * unit
+
+    return fn
+
+
+def ramp(start, stop, t_start, t_end):
+    """Linear ramp from ``start`` at ``t_start`` to ``stop`` at ``t_end`` (0 outside)."""
+
+    def fn(t=None):
+        t = _clock.t() if t is None else t
+        frac = u.math.clip((t - t_start) / (t_end - t_start), 0.0, 1.0)
+        inside = (t >= t_start) & (t <= t_end)
+        return u.math.where(inside, start + (stop - start) * frac, 0 * start)
+
+    return fn
+
+
+def sinusoid(amplitude, frequency, bias=None):
+    """``bias + amplitude sin(2 pi f t)``."""
+
+    def fn(t=None):
+        t = _clock.t() if t is None else t
+        out = amplitude * u.math.sin(2 * jnp.pi * frequency * t)
+        return out if bias is None else out + bias
+
+    return fn
+
+
+class OUProcess(Dynamics):
+    """Ornstein-Uhlenbeck current ``dx = (mean - x)/tau dt + sigma sqrt(2/tau) dW``
+    (stationary standard deviation ``sigma``), integrated exactly."""
+
+    def __init__(self, size, mean, sigma, tau, name: str | None = None):
+        self.varshape = size_of(size)
+        self.mean, self.sigma = mean, sigma
+        self.tau = param(tau, u.ms, "tau", name or "OUProcess")
+        unit = u.get_unit(mean)
+        self.x = Hidden(
+            jnp.broadcast_to(u.get_mantissa(mean) * 1.0, self.varshape) * unit
+            if isinstance(mean, u.Quantity)
+            else jnp.full(self.varshape, mean)
+        )
+
+    def update(self):
+        e = u.math.exp(-_clock.dt() / self.tau)
+        noise = random.normal(size=self.varshape)
+        self.x.value = (
+            self.mean + (self.x.value - self.mean) * e + self.sigma * u.math.sqrt(1 - e * e) * noise
+        )
+        return self.x.value
+
+
+def wiener(sigma, shape):
+    """White noise input ``sigma xi / sqrt(dt)`` (a function of the clock)."""
+
+    def fn(t=None):
+        return sigma * random.normal(size=shape) / _clock.dt() ** 0.5
+
+    return fn

@@ -1,0 +1,156 @@
+"""Projections: pre spikes -> delay -> connectivity -> synapse -> output -> post."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+import neurodyn.units as u
+from neurodyn.event import Connectivity
+from neurodyn.state import Memory, Module
+
+from ._synapses import COBA, Expon, Output, Synapse
+
+__all__ = ["Projection"]
+
+
+class Projection(Module):
+    """Connect the spikes of ``pre`` to the input current of ``post``.
+
+    Each step, the presynaptic spikes (delayed by ``delay``) are propagated
+    through ``conn`` (event-driven: work proportional to spikes x fan-out),
+    drive the ``synapse`` — kept once per postsynaptic neuron (the align-post
+    optimisation, exact for linear synapses) — and ``output`` turns its
+    variable into a current on ``post`` (read while ``post`` integrates its V).
+
+    Args:
+        pre: a population with a ``spike`` State.
+        post: a neuron population (``add_input``).
+        conn: a connectivity object (``neurodyn.event``) of shape (pre, post), or a
+            builder with ``build(n_pre, n_post, weight)`` such as ``FixedProb``.
+        weight: synaptic weight for builders (nS for COBA, pA for CUBA).
+        synapse: a :class:`Synapse` (default :class:`Expon` with 5 ms).
+        output: an :class:`Output` (default :class:`COBA` with E = 0 mV).
+        delay: extra transmission delay (a time, rounded to whole steps of the
+            first run's dt). Spikes always reach the synapse one step after they
+            are emitted; ``delay`` adds to that.
+        name: key under which the current is registered on ``post``.
+    """
+
+    def __init__(
+        self,
+        pre,
+        post,
+        conn: Any,
+        weight: Any = None,
+        synapse: Synapse | None = None,
+        output: Output | None = None,
+        delay=None,
+        name: str | None = None,
+    ):
+        self.pre, self.post = pre, post
+        n_pre, n_post = getattr(pre, "num", None), getattr(post, "num", None)
+        if n_pre is None or not hasattr(pre, "spike"):
+            raise TypeError(f"Projection: pre must be a population with spikes, got {pre!r}.")
+        if not hasattr(post, "add_input"):
+            raise TypeError(f"Projection: post must be a neuron population, got {post!r}.")
+        output = output if output is not None else COBA()
+        synapse = synapse if synapse is not None else Expon()
+        if hasattr(conn, "build") and not isinstance(conn, Connectivity):
+            if weight is None:
+                raise TypeError(
+                    "Projection: a connectivity builder needs weight=... "
+                    f"(in {output.unit.name} for {type(output).__name__})."
+                )
+            conn = conn.build(n_pre, n_post, weight=weight)
+        if not isinstance(conn, Connectivity):
+            raise TypeError(
+                f"Projection: conn must be a neurodyn.event connectivity or builder, "
+                f"got {type(conn).__name__}."
+            )
+        if conn.shape != (n_pre, n_post):
+            raise ValueError(
+                f"Projection {getattr(pre, 'name', 'pre')} -> {getattr(post, 'name', 'post')}: "
+                f"the connectivity has shape {conn.shape} but the populations have "
+                f"{n_pre} ({getattr(pre, 'name', 'pre')}) and {n_post} "
+                f"({getattr(post, 'name', 'post')}) neurons."
+            )
+        self.conn = conn
+        w_unit = conn._weight_parts()[1]
+        if w_unit.dim is not output.unit.dim:
+            raise u.UnitMismatchError(
+                f"Projection to {getattr(post, 'name', 'post')}: {type(output).__name__} needs "
+                f"weights in {output.unit.name} ({output.unit.dim}); the connectivity's weights "
+                f"are in {w_unit.name}."
+            )
+        # a synapse object given to several projections gets its own states in each
+        self.synapse = copy.copy(synapse)
+        self.output = output
+        self._w_unit = w_unit
+        self.delay = None if delay is None else u.Quantity(delay).to(u.ms)
+        self._delay_steps = None
+        self.synapse.init(post.varshape, w_unit)
+        key = name or f"{getattr(pre, 'name', 'pre')}->{type(output).__name__}#{id(self):x}"
+        post.add_input(key, self._current)
+
+    def _current(self, V):
+        return self.output.current(self.synapse.g.value, V)
+
+    def init_state(self, batch_size: int | None = None, **kwargs):
+        shape = self.post.varshape if batch_size is None else (batch_size, *self.post.varshape)
+        self.synapse.init(shape, self._w_unit)
+        if self._delay_steps:
+            self._init_buffer(batch_size)
+
+    def reset_state(self, batch_size: int | None = None, **kwargs):
+        if batch_size is not None:
+            return self.init_state(batch_size)
+        for st in self.synapse.states().values():
+            st.value = st.value * 0
+        if self._delay_steps:
+            self.buffer.value = (
+                self.buffer.value & False
+                if self.buffer.value.dtype == bool
+                else self.buffer.value * 0
+            )
+            self.cursor.value = self.cursor.value * 0
+
+    def _init_buffer(self, batch_size=None):
+        shape = self.pre.spike.value.shape
+        self.buffer = Memory(jnp.zeros((self._delay_steps, *shape), self.pre.spike.value.dtype))
+        self.cursor = Memory(jnp.zeros((), jnp.int32))
+
+    def before_run(self, dt) -> None:
+        """Size the delay buffer for the time step (called by the runner before compiling)."""
+        if self.delay is None:
+            return
+        steps = float(self.delay / dt)
+        n = int(np.round(steps))
+        if abs(n - steps) > 1e-6:
+            raise ValueError(
+                f"Projection delay {self.delay} is not a whole number of steps of dt = {dt}."
+            )
+        if n != self._delay_steps:
+            self._delay_steps = n
+            if n:
+                self._init_buffer()
+
+    def _delayed_spikes(self):
+        spikes = self.pre.spike.value
+        if not self._delay_steps:
+            if self.delay is not None and self._delay_steps is None:
+                raise RuntimeError(
+                    "Projection with a delay: call before_run(dt) first (nd.run does it)."
+                )
+            return spikes
+        i = self.cursor.value
+        out = self.buffer.value[i]
+        self.buffer.value = self.buffer.value.at[i].set(spikes)
+        self.cursor.value = (i + 1) % self._delay_steps
+        return out
+
+    def update(self):
+        return self.synapse.update(self._delayed_spikes() @ self.conn)

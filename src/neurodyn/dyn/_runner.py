@@ -1,0 +1,264 @@
+"""The runner: one compiled loop over time steps, monitors, progress, continuation."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import neurodyn.units as u
+from neurodyn.state import Memory, State, for_loop, jit
+
+from . import _clock
+
+__all__ = ["run", "Monitor", "RunResult"]
+
+
+@dataclass
+class Monitor:
+    """What to record: a State (or a function returning a value), optionally every
+    ``every`` (a time) and only at ``index`` (e.g. ``slice(0, 100)``).
+
+    A boolean (spike) State recorded with ``every`` longer than one step records the
+    number of spikes in each interval, so no spike is lost.
+    """
+
+    target: State | Callable[[], Any]
+    every: Any = None
+    index: Any = None
+
+
+@dataclass
+class RunResult:
+    """Times and recorded values (Quantities keep their units), stacked over time."""
+
+    times: Any
+    data: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
+    monitor_times: dict = field(default_factory=dict)
+
+    def __getitem__(self, name: str):
+        try:
+            return self.data[name]
+        except KeyError:
+            raise KeyError(f"No monitor named {name!r}; recorded: {sorted(self.data)}.") from None
+
+    def keys(self):
+        return self.data.keys()
+
+
+def _resolve_monitors(net, monitors) -> dict[str, Monitor]:
+    out = {}
+    states = None
+    for name, spec in (monitors or {}).items():
+        mon = spec if isinstance(spec, Monitor) else Monitor(spec)
+        if isinstance(mon.target, str):
+            states = states if states is not None else net.states()
+            key = mon.target
+            if key not in states:
+                raise KeyError(
+                    f"Monitor {name!r}: the network has no State {key!r}. Available: "
+                    f"{', '.join(sorted(states))}."
+                )
+            mon = Monitor(states[key], mon.every, mon.index)
+        if not (isinstance(mon.target, State) or callable(mon.target)):
+            raise TypeError(
+                f"Monitor {name!r}: expected a State, a path or a function, "
+                f"got {type(mon.target).__name__}."
+            )
+        out[name] = mon
+    return out
+
+
+def _steps(x, dt_ms: float, what: str) -> int:
+    if not isinstance(x, u.Quantity) or x.unit.dim is not u.second.dim:
+        raise u.UnitMismatchError(f"{what} must be a time (e.g. 100 * u.ms), got {x!r}.")
+    steps = float(x.to_value(u.ms)) / dt_ms
+    n = int(round(steps))
+    if abs(n - steps) > 1e-6 * max(1.0, steps) or n <= 0:
+        raise ValueError(
+            f"{what} = {x} is not a positive whole number of steps of dt = {dt_ms} ms "
+            f"({steps:.6g} steps). Choose a multiple of dt."
+        )
+    return n
+
+
+def _read(mon: Monitor):
+    v = mon.target.value if isinstance(mon.target, State) else mon.target()
+    if mon.index is not None:
+        v = v[..., mon.index]
+    return v
+
+
+class _Compiled:
+    """The compiled chunk runner of one (network, dt, monitors) combination."""
+
+    def __init__(self, net, dt, monitors: dict[str, Monitor], inner: int, spike_sum: dict):
+        self.net, self.dt, self.monitors, self.inner, self.spike_sum = (
+            net,
+            dt,
+            monitors,
+            inner,
+            spike_sum,
+        )
+
+        def one_step(i):
+            k = self.net._nd_step.value  # an integer step count: no drift in t
+            t = k * self.dt
+            with _clock.clock(dt=self.dt, t=t, i=k):
+                self.net.update()
+            self.net._nd_step.value = k + 1
+
+        def chunk(i):
+            # `inner` steps, recording the monitors at the end (spike counts summed)
+            if self.inner == 1:
+                one_step(i)
+                return {k: _read(m) for k, m in self.monitors.items()}
+
+            summed = [k for k in self.spike_sum if k in self.monitors]
+
+            def sub(j):
+                one_step(i * self.inner + j)
+                return {k: _read(self.monitors[k]) for k in summed}
+
+            sums = for_loop(sub, jnp.arange(self.inner))
+            out = {k: _read(m) for k, m in self.monitors.items() if k not in summed}
+            out.update({k: jnp.sum(v.astype(jnp.int32), axis=0) for k, v in sums.items()})
+            return out
+
+        self.run_chunks = jit(lambda idx: for_loop(chunk, idx))
+
+
+def run(
+    net,
+    duration,
+    dt,
+    monitors: dict | None = None,
+    progress: bool = False,
+    n_segments: int | None = None,
+) -> RunResult:
+    """Simulate ``net`` for ``duration`` with time step ``dt``.
+
+    The whole loop is one compiled ``for_loop`` (no Python per step). A second call
+    with the same network, dt and monitors continues from where the first stopped,
+    reusing the compiled program. With ``progress=True`` the run is split into
+    segments (the same compiled program each) and a tqdm bar advances between them.
+
+    Args:
+        net: a Module with ``update()`` (a :class:`~neurodyn.dyn.Network`).
+        duration: simulated time (a multiple of ``dt``).
+        dt: the time step.
+        monitors: ``{name: State | "path.to.state" | Monitor(...)}``.
+        progress: show a progress bar (tqdm if installed, else printed lines).
+        n_segments: split the run into this many compiled calls (default 1, or 20
+            with ``progress``).
+
+    Returns:
+        :class:`RunResult` with ``times`` and ``result[name]`` arrays ``[time, ...]``.
+    """
+    dt = _clock._check_dt(dt)
+    dt_ms = float(dt.to_value(u.ms))
+    total = _steps(duration, dt_ms, "duration")
+    mons = _resolve_monitors(net, monitors)
+    periods = {
+        k: (1 if m.every is None else _steps(m.every, dt_ms, f"Monitor {k!r} every"))
+        for k, m in mons.items()
+    }
+    inner = math.gcd(*periods.values()) if periods else total
+    inner = math.gcd(inner, total)
+    spike_sum = {
+        k
+        for k, m in mons.items()
+        if periods[k] > 1
+        and isinstance(m.target, State)
+        and getattr(m.target.value, "dtype", None) == jnp.bool_
+    }
+    if not hasattr(net, "_nd_step"):
+        net._nd_step = Memory(jnp.zeros((), jnp.int32))
+    if hasattr(net, "before_run"):
+        net.before_run(dt)
+    cache = net.__dict__.setdefault("_nd_compiled", {})
+    state_ids = tuple(id(s) for s in net.states().values())  # new States -> recompile
+    key = (
+        float(dt.to_value(u.ms)),
+        tuple((k, id(m.target), periods[k], str(m.index)) for k, m in mons.items()),
+        inner,
+        state_ids,
+    )
+    compiled = cache.get(key)
+    if compiled is None:
+        compiled = cache[key] = _Compiled(net, dt, mons, inner, spike_sum)
+    n_chunks = total // inner
+    segments = n_segments or (20 if progress else 1)
+    segments = max(1, min(segments, n_chunks))
+    while n_chunks % segments:
+        segments -= 1
+    per = n_chunks // segments
+    start_step = int(net._nd_step.value)
+    t_start = start_step * dt_ms
+    bar = _progress_bar(total, dt, progress)
+    outs = []
+    t0 = time.perf_counter()
+    first_call = None
+    start_chunk = start_step // inner
+    for s in range(segments):
+        idx = jnp.arange(start_chunk + s * per, start_chunk + (s + 1) * per)
+        out = compiled.run_chunks(idx)
+        jax.block_until_ready(out)
+        if first_call is None:
+            first_call = time.perf_counter() - t0
+        outs.append(out)
+        if bar is not None:
+            bar(per * inner)
+    elapsed = time.perf_counter() - t0
+    if bar is not None:
+        bar(0, close=True)
+    data = {}
+    for k in mons:
+        parts = [o[k] for o in outs]
+        merged = (
+            u.math.concatenate(parts)
+            if isinstance(parts[0], u.Quantity)
+            else jnp.concatenate(parts)
+        )
+        step = periods[k] // inner
+        if k in spike_sum:  # spike counts per recording interval
+            merged = merged.astype(jnp.int32)
+            data[k] = merged.reshape(-1, step, *merged.shape[1:]).sum(axis=1)
+        else:
+            data[k] = merged[step - 1 :: step] if step > 1 else merged
+    times = (t_start + dt_ms * inner * (np.arange(n_chunks) + 1)) * u.ms
+    mon_times = {k: times[periods[k] // inner - 1 :: periods[k] // inner] for k in mons}
+    timing = {"run_s": elapsed, "first_segment_s": first_call, "segments": segments}
+    return RunResult(times=times, data=data, timing=timing, monitor_times=mon_times)
+
+
+def _progress_bar(total: int, dt, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        state = {"done": 0}
+
+        def printer(n, close=False):
+            state["done"] += n
+            if close or n:
+                print(f"  {state['done']}/{total} steps ({100 * state['done'] / total:.0f}%)")
+
+        return printer
+    bar = tqdm(total=total, unit="step", desc=f"nd.run dt={dt}")
+
+    def update(n, close=False):
+        if close:
+            bar.close()
+        else:
+            bar.update(n)
+
+    return update

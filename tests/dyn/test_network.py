@@ -1,0 +1,173 @@
+"""Synapses, projections, delays, inputs, the runner and the COBA benchmark network."""
+
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import neurodyn as nd
+import neurodyn.units as u
+from neurodyn import event
+from neurodyn.dyn import (
+    COBA,
+    CUBA,
+    LIF,
+    Alpha,
+    DualExpon,
+    Expon,
+    Monitor,
+    PoissonGroup,
+    Projection,
+    SpikeTimeGroup,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+
+
+class OneSpike(nd.Network):
+    """One presynaptic spike at 1 ms onto one passive neuron through a synapse."""
+
+    def __init__(self, synapse, delay=None, weight=2.0 * u.nS):
+        self.src = SpikeTimeGroup(1, [0], [1.0] * u.ms)
+        self.post = LIF(1, V_th=100 * u.mV)  # never fires
+        self.proj = Projection(
+            self.src,
+            self.post,
+            event.FixedProb(1.0).build(1, 1, weight),
+            synapse=synapse,
+            output=COBA(0 * u.mV),
+            delay=delay,
+        )
+
+
+def _g_trace(net, T=30.0):
+    res = nd.run(net, T * u.ms, dt=0.1 * u.ms, monitors={"g": net.proj.synapse.g})
+    return np.asarray(res.times.to_value(u.ms)), np.asarray(res["g"].to_value(u.nS))[:, 0]
+
+
+def test_synapse_kernels_match_their_formulas():
+    ts, g = _g_trace(OneSpike(Expon(5 * u.ms)))
+    # the spike emitted in the step ending at 1.1 ms reaches the synapse one step later
+    onset = ts[np.argmax(g > 0)]
+    after = ts >= onset
+    np.testing.assert_allclose(g[after], 2.0 * np.exp(-(ts[after] - onset) / 5.0), rtol=1e-5)
+    ts, g = _g_trace(OneSpike(Alpha(2 * u.ms)))
+    onset = ts[np.argmax(g > 0)] - 0.1
+    assert ts[np.argmax(g)] - onset == pytest.approx(2.0, abs=0.11)
+    assert g.max() == pytest.approx(2.0, rel=1e-2)
+    ts, g = _g_trace(OneSpike(DualExpon(1 * u.ms, 5 * u.ms)))
+    assert g.max() == pytest.approx(2.0, rel=2e-2)  # normalised peak
+
+
+def test_delay_shifts_the_arrival_by_whole_steps():
+    ts0, g0 = _g_trace(OneSpike(Expon(5 * u.ms)))
+    ts1, g1 = _g_trace(OneSpike(Expon(5 * u.ms), delay=2 * u.ms))
+    assert ts1[np.argmax(g1 > 0)] - ts0[np.argmax(g0 > 0)] == pytest.approx(2.0, abs=1e-6)
+    with pytest.raises(ValueError, match="not a whole number of steps"):
+        nd.run(OneSpike(Expon(5 * u.ms), delay=0.25 * u.ms), 1 * u.ms, dt=0.1 * u.ms)
+
+
+def test_projection_errors_name_the_populations_and_units():
+    a, b = LIF(10, name="A"), LIF(20, name="B")
+    with pytest.raises(ValueError, match=r"A -> B.*\(10, 5\).*10 \(A\) and 20 \(B\)"):
+        Projection(a, b, event.FixedProb(0.5).build(10, 5, 1 * u.nS))
+    with pytest.raises(u.UnitMismatchError, match="COBA needs weights in nS"):
+        Projection(a, b, event.FixedProb(0.5), weight=1 * u.pA, output=COBA())
+    with pytest.raises(TypeError, match="weight"):
+        Projection(a, b, event.FixedProb(0.5), output=CUBA())
+
+
+def test_runner_continues_without_retracing_and_subsamples():
+    lif = LIF(5, I_ext=jnp.linspace(200, 400, 5) * u.pA, tau_ref=2 * u.ms)
+
+    class Net(nd.Network):
+        def __init__(self):
+            self.pop = lif
+
+    net = Net()
+    mons = {
+        "V": Monitor(lif.V, every=1 * u.ms, index=slice(0, 2)),
+        "n": Monitor(lif.spike, every=10 * u.ms),
+        "s": lif.spike,
+    }
+    r1 = nd.run(net, 50 * u.ms, dt=0.1 * u.ms, monitors=mons)
+    assert r1["V"].shape == (50, 2) and r1["n"].shape == (5, 5) and r1["s"].shape == (500, 5)
+    # counts per 10 ms equal the spikes recorded every step
+    np.testing.assert_array_equal(
+        np.asarray(r1["n"]), np.asarray(r1["s"]).reshape(5, 100, 5).sum(1)
+    )
+    np.testing.assert_allclose(r1["V"].mantissa, r1["V"].mantissa)
+    compiled = dict(net._nd_compiled)
+    r2 = nd.run(net, 50 * u.ms, dt=0.1 * u.ms, monitors=mons)
+    assert dict(net._nd_compiled).keys() == compiled.keys()  # same compiled program
+    assert float(r2.times[0].to_value(u.ms)) == pytest.approx(50.1)  # time continues
+    only = list(net._nd_compiled.values())[0].run_chunks.cache_size
+    assert only == 1
+    # one continuous 100 ms run gives the same trace (deterministic model)
+    lif.reset_state()
+    net2 = Net()
+    net2.pop.reset_state()
+    r3 = nd.run(net2, 100 * u.ms, dt=0.1 * u.ms, monitors={"s": lif.spike})
+    np.testing.assert_array_equal(
+        np.asarray(r3["s"]), np.concatenate([np.asarray(r1["s"]), np.asarray(r2["s"])])
+    )
+
+
+def test_runner_bad_input_is_explained():
+    class Net(nd.Network):
+        def __init__(self):
+            self.pop = LIF(2)
+
+    net = Net()
+    with pytest.raises(u.UnitMismatchError, match="dt must be a time"):
+        nd.run(net, 10 * u.ms, dt=0.1)
+    with pytest.raises(ValueError, match="not a positive whole number of steps"):
+        nd.run(net, 10.05 * u.ms, dt=0.1 * u.ms)
+    with pytest.raises(KeyError, match="no State 'pop.v'. Available: .*pop.V"):
+        nd.run(net, 1 * u.ms, dt=0.1 * u.ms, monitors={"x": "pop.v"})
+    res = nd.run(net, 1 * u.ms, dt=0.1 * u.ms, monitors={"x": "pop.V"})
+    with pytest.raises(KeyError, match=r"recorded: \['x'\]"):
+        res["y"]
+
+
+def test_poisson_group_rate():
+    class Net(nd.Network):
+        def __init__(self):
+            self.src = PoissonGroup(2000, 20 * u.Hz)
+
+    nd.random.seed(0)
+    res = nd.run(
+        Net(), 500 * u.ms, dt=0.1 * u.ms, monitors={"n": Monitor("src.spike", every=500 * u.ms)}
+    )
+    rate = float(np.asarray(res["n"]).mean() / 0.5)
+    assert abs(rate - 20.0) < 0.6  # 2000 x 10 expected spikes: sd of the mean ~0.14 Hz
+
+
+def test_coba_benchmark_rates_within_the_anchors_spread():
+    from coba import COBANet
+
+    rates = []
+    for seed in (0, 1, 2):
+        nd.random.seed(seed)
+        net = COBANet(4000, seed=seed)
+        res = nd.run(
+            net,
+            500 * u.ms,
+            dt=0.1 * u.ms,
+            monitors={
+                "E": Monitor(net.E.spike, every=500 * u.ms),
+                "I": Monitor(net.I.spike, every=500 * u.ms),
+            },
+        )
+        rates.append(
+            (
+                float(np.asarray(res["E"]).sum() / net.E.num / 0.5),
+                float(np.asarray(res["I"]).sum() / net.I.num / 0.5),
+            )
+        )
+    mean_e = np.mean([r[0] for r in rates])
+    # Brian2, BrainPy and NEST give 19-23 Hz for this model (BENCHMARK_MODELS.md)
+    assert 17.0 <= mean_e <= 25.0, rates
+    assert all(10 < r[1] < 35 for r in rates), rates

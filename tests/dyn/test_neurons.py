@@ -1,0 +1,122 @@
+"""Neuron models against analytic results and independent integrations (scipy)."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import neurodyn as nd
+import neurodyn.units as u
+from neurodyn.dyn import HH, LIF, AdEx, Izhikevich
+
+
+class Single(nd.Network):
+    def __init__(self, neuron):
+        self.pop = neuron
+
+
+def test_lif_f_i_curve_matches_the_analytic_formula():
+    tau, R, t_ref, theta = 20.0, 100.0, 2.0, 15.0  # ms, MOhm, ms, mV above rest
+    currents = np.linspace(100.0, 600.0, 11)  # pA; rheobase = 150 pA
+    lif = LIF(
+        len(currents),
+        tau=tau * u.ms,
+        R=R * u.Mohm,
+        V_rest=-65 * u.mV,
+        V_reset=-65 * u.mV,
+        V_th=(-65 + theta) * u.mV,
+        tau_ref=t_ref * u.ms,
+        I_ext=jnp.asarray(currents) * u.pA,
+    )
+    res = nd.run(Single(lif), 2000 * u.ms, dt=0.01 * u.ms, monitors={"s": lif.spike})
+    rates = np.asarray(res["s"]).sum(axis=0) / 2.0
+    drive = R * currents * 1e-3  # mV
+    expected = np.where(
+        drive > theta,
+        1000.0 / (t_ref + tau * np.log(drive / np.maximum(drive - theta, 1e-12))),
+        0.0,
+    )
+    np.testing.assert_allclose(rates, expected, atol=1.0, rtol=0.01)
+
+
+def _hh_rhs(t, y, i_density):
+    v, m, h, n = y
+
+    def exprel(x):
+        return x / np.expm1(x) if abs(x) > 1e-9 else 1.0 - x / 2
+
+    am, bm = exprel(-(v + 40) / 10), 4 * np.exp(-(v + 65) / 18)
+    ah, bh = 0.07 * np.exp(-(v + 65) / 20), 1 / (1 + np.exp(-(v + 35) / 10))
+    an, bn = 0.1 * exprel(-(v + 55) / 10), 0.125 * np.exp(-(v + 65) / 80)
+    i_ion = 120 * m**3 * h * (v - 50) + 36 * n**4 * (v + 77) + 0.03 * (v + 54.387)
+    return [
+        (i_density - i_ion) / 1.0,
+        am * (1 - m) - bm * m,
+        ah * (1 - h) - bh * h,
+        an * (1 - n) - bn * n,
+    ]
+
+
+def _upcrossings(ts, v):
+    return ts[1:][(v[1:] > 0) & (v[:-1] <= 0)]
+
+
+def test_hh_converges_to_the_scipy_solution_at_first_order():
+    """Exponential Euler is first order: halving dt halves the distance to a tight
+    LSODA solution of the same equations; spike times agree to a fraction of a ms."""
+    i_density = 10.0  # uA/cm^2
+    rms, spikes = {}, {}
+    for dt in (0.01, 0.005):
+        hh = HH(1, I_ext=(i_density * u.uA / u.cm**2 * 20000 * u.um**2).to(u.pA))
+        y0 = [-65.0, float(hh.m.value[0]), float(hh.h.value[0]), float(hh.n.value[0])]
+        res = nd.run(Single(hh), 50 * u.ms, dt=dt * u.ms, monitors={"V": hh.V})
+        v = np.asarray(res["V"].to_value(u.mV))[:, 0]
+        ts = np.asarray(res.times.to_value(u.ms))
+        ref = solve_ivp(
+            _hh_rhs,
+            (0, 50),
+            y0,
+            t_eval=ts,
+            args=(i_density,),
+            rtol=1e-10,
+            atol=1e-10,
+            method="LSODA",
+        ).y[0]
+        rms[dt] = np.sqrt(np.mean((v - ref) ** 2))
+        spikes[dt] = (_upcrossings(ts, v), _upcrossings(ts, ref))
+    assert 1.6 < rms[0.01] / rms[0.005] < 2.4, rms
+    nd_t, ref_t = spikes[0.005]
+    assert len(nd_t) == len(ref_t) == 4
+    np.testing.assert_allclose(nd_t, ref_t, atol=0.15)
+
+
+def test_adex_adapts_and_izhikevich_regular_spiking():
+    adex = AdEx(1, I_ext=300 * u.pA, a=4 * u.nS, b=80 * u.pA, tau_w=100 * u.ms)
+    res = nd.run(Single(adex), 500 * u.ms, dt=0.05 * u.ms, monitors={"s": adex.spike})
+    times = np.nonzero(np.asarray(res["s"])[:, 0])[0]
+    isi = np.diff(times)
+    assert len(isi) >= 3 and isi[-1] > isi[0]  # spike-frequency adaptation
+    izh = Izhikevich(1, I_ext=10 * u.nA)  # RS neuron, I = 10 (R = 1 MOhm)
+    res = nd.run(Single(izh), 500 * u.ms, dt=0.1 * u.ms, monitors={"s": izh.spike})
+    n = int(np.asarray(res["s"]).sum())
+    assert 5 <= n <= 20, n  # regular spiking at ~10-30 Hz
+
+
+def test_parameter_units_are_checked():
+    with pytest.raises(u.UnitMismatchError, match="LIF: parameter tau must have the dimension"):
+        LIF(3, tau=20 * u.mV)
+    with pytest.raises(u.UnitMismatchError, match=r"V_th needs a unit of mV.*V_th=-50 \* u.mV"):
+        LIF(3, V_th=-50)
+    with pytest.raises(ValueError, match="does not fit the population shape"):
+        LIF(3, V_th=jnp.zeros(4) * u.mV)
+
+
+def test_clock_is_required_and_refractory_holds_v():
+    lif = LIF(1, tau_ref=5 * u.ms, I_ext=1000 * u.pA)
+    with pytest.raises(RuntimeError, match="No clock"):
+        lif.update()
+    res = nd.run(Single(lif), 20 * u.ms, dt=0.1 * u.ms, monitors={"V": lif.V, "s": lif.spike})
+    v = np.asarray(res["V"].to_value(u.mV))[:, 0]
+    first = int(np.nonzero(np.asarray(res["s"])[:, 0])[0][0])
+    np.testing.assert_allclose(v[first : first + 50], -65.0)  # held at reset for 5 ms
+    assert v[first + 51] > -65.0
