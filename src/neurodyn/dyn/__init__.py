@@ -30,7 +30,9 @@ from ._inputs import (
     wiener,
 )
 from ._network import Network
+from ._plastic import STDP, STP, GapJunction, PoissonInput
 from ._projection import Projection
+from ._rates import JansenRit, QIFMeanField, RateModel, StuartLandau, ThresholdLinear, WilsonCowan
 from ._runner import Monitor, RunResult, run
 from ._synapses import COBA, CUBA, NMDA, Alpha, DualExpon, Expon, MgBlock, Output, Synapse
 

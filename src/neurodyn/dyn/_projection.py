@@ -34,10 +34,12 @@ class Projection(Module):
         weight: synaptic weight for builders (nS for COBA, pA for CUBA).
         synapse: a :class:`Synapse` (default :class:`Expon` with 5 ms).
         output: an :class:`Output` (default :class:`COBA` with E = 0 mV).
-        delay: extra transmission delay (a time, rounded to whole steps of the
-            first run's dt). Spikes always reach the synapse one step after they
-            are emitted; ``delay`` adds to that.
+        delay: extra transmission delay (a time, a whole number of steps of the
+            run's dt). Spikes always reach the synapse one step after they are
+            emitted; ``delay`` adds to that.
         name: key under which the current is registered on ``post``.
+        stp: a :class:`~neurodyn.dyn.STP` (short-term plasticity of release).
+        stdp: a :class:`~neurodyn.dyn.STDP` (long-term plasticity of the weights).
     """
 
     def __init__(
@@ -50,6 +52,8 @@ class Projection(Module):
         output: Output | None = None,
         delay=None,
         name: str | None = None,
+        stp=None,
+        stdp=None,
     ):
         self.pre, self.post = pre, post
         n_pre, n_post = getattr(pre, "num", None), getattr(post, "num", None)
@@ -93,6 +97,12 @@ class Projection(Module):
         self.delay = None if delay is None else u.Quantity(delay).to(u.ms)
         self._delay_steps = None
         self.synapse.init(post.varshape, w_unit)
+        self.stp = copy.copy(stp) if stp is not None else None
+        if self.stp is not None:
+            self.stp.init(pre.varshape)
+        self.stdp = copy.copy(stdp) if stdp is not None else None
+        if self.stdp is not None:
+            self.stdp.init(conn, pre.varshape, post.varshape)
         key = name or f"{getattr(pre, 'name', 'pre')}->{type(output).__name__}#{id(self):x}"
         post.add_input(key, self._current)
 
@@ -117,6 +127,8 @@ class Projection(Module):
                 else self.buffer.value * 0
             )
             self.cursor.value = self.cursor.value * 0
+        if self.stp is not None:
+            self.stp.reset()
 
     def _init_buffer(self, batch_size=None):
         shape = self.pre.spike.value.shape
@@ -153,4 +165,12 @@ class Projection(Module):
         return out
 
     def update(self):
-        return self.synapse.update(self._delayed_spikes() @ self.conn)
+        spikes = self._delayed_spikes()
+        conn = self.conn if self.stdp is None else self.stdp.conn_with_weights(self.conn)
+        pre_spikes = spikes
+        if self.stp is not None:
+            spikes = self.stp.update(spikes)
+        out = self.synapse.update(spikes @ conn)
+        if self.stdp is not None:
+            self.stdp.update(self.conn, pre_spikes, self.post.spike.value)
+        return out
