@@ -24,10 +24,14 @@ from neurodyn.dyn import COBA, LIF, Expon, Normal, Projection
 
 
 class COBANet(nd.Network):
+    """One population of 4000 LIF neurons; the first 80% are excitatory (``E`` is a
+    view of them, as Brian2's subgroups), the rest inhibitory (``I``)."""
+
     def __init__(self, n: int = 4000, seed: int = 0):
         n_e = int(0.8 * n)
-        n_i = n - n_e
-        neuron = dict(
+        self.N = LIF(
+            n,
+            name="N",
             tau=20 * u.ms,
             R=100 * u.Mohm,  # R = 1 / g_L with g_L = 10 nS
             V_rest=-60 * u.mV,
@@ -37,15 +41,25 @@ class COBANet(nd.Network):
             I_ext=200 * u.pA,  # 20 mV * g_L
             V_initializer=Normal(-55 * u.mV, 2 * u.mV),
         )
-        self.E = LIF(n_e, name="E", **neuron)
-        self.I = LIF(n_i, name="I", **neuron)
+        self.E, self.I = self.N[:n_e], self.N[n_e:]
         p = 80 / n  # ~64 E + 16 I inputs per neuron at every n
-        exc = dict(synapse=Expon(5 * u.ms), output=COBA(E=0 * u.mV), weight=6 * u.nS)
-        inh = dict(synapse=Expon(10 * u.ms), output=COBA(E=-80 * u.mV), weight=67 * u.nS)
-        self.E2E = Projection(self.E, self.E, event.FixedProb(p, seed=seed + 1), **exc)
-        self.E2I = Projection(self.E, self.I, event.FixedProb(p, seed=seed + 2), **exc)
-        self.I2E = Projection(self.I, self.E, event.FixedProb(p, seed=seed + 3), **inh)
-        self.I2I = Projection(self.I, self.I, event.FixedProb(p, seed=seed + 4), **inh)
+        # each (pre, post) pair independently with probability p: E -> all and I -> all
+        self.exc = Projection(
+            self.E,
+            self.N,
+            event.FixedProb(p, seed=seed + 1),
+            weight=6 * u.nS,
+            synapse=Expon(5 * u.ms),
+            output=COBA(E=0 * u.mV),
+        )
+        self.inh = Projection(
+            self.I,
+            self.N,
+            event.FixedProb(p, seed=seed + 2),
+            weight=67 * u.nS,
+            synapse=Expon(10 * u.ms),
+            output=COBA(E=-80 * u.mV),
+        )
 
 
 def main() -> None:
@@ -61,7 +75,7 @@ def main() -> None:
     net = COBANet(args.n, args.seed)
     build_s = time.perf_counter() - t0
     duration, dt = args.t * u.ms, 0.1 * u.ms
-    monitors = {"E.spike": net.E.spike, "I.spike": net.I.spike}
+    monitors = {"spike": net.N.spike}
 
     t0 = time.perf_counter()
     res = nd.run(net, duration, dt=dt, monitors=monitors)
@@ -73,8 +87,10 @@ def main() -> None:
     run_s = time.perf_counter() - t0
 
     seconds = args.t / 1000
-    rate_e = float(np.asarray(res["E.spike"]).sum() / net.E.num / seconds)
-    rate_i = float(np.asarray(res["I.spike"]).sum() / net.I.num / seconds)
+    spikes = np.asarray(res["spike"])
+    n_e = net.E.num
+    rate_e = float(spikes[:, :n_e].sum() / n_e / seconds)
+    rate_i = float(spikes[:, n_e:].sum() / net.I.num / seconds)
     print(f"COBA network: {args.n} neurons, {args.t:g} ms at dt = 0.1 ms")
     print(f"  excitatory rate {rate_e:.1f} Hz, inhibitory rate {rate_i:.1f} Hz")
     print(f"  build {build_s:.2f} s, compile {max(first_s - run_s, 0):.2f} s, run {run_s:.3f} s")
@@ -105,7 +121,7 @@ def _raster(res, net, path: str) -> None:
         print("  (matplotlib not installed: no raster plot)")
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    spikes = np.asarray(res["E.spike"])[:, :400]
+    spikes = np.asarray(res["spike"])[:, :400]
     t_idx, n_idx = np.nonzero(spikes)
     times = np.asarray(res.times.to_value(u.ms))
     fig, ax = plt.subplots(figsize=(8, 4))

@@ -171,3 +171,30 @@ def test_coba_benchmark_rates_within_the_anchors_spread():
     # Brian2, BrainPy and NEST give 19-23 Hz for this model (BENCHMARK_MODELS.md)
     assert 17.0 <= mean_e <= 25.0, rates
     assert all(10 < r[1] < 35 for r in rates), rates
+
+
+def test_population_views_feed_projections():
+    pop = LIF(10, V_th=100 * u.mV, name="P")
+    src = SpikeTimeGroup(10, np.arange(10), np.full(10, 1.0) * u.ms)
+    view = src_view = src  # noqa: F841 - spike source without views
+    proj_all = Projection(
+        src, pop, event.FixedProb(1.0).build(10, 10, 1 * u.nS), synapse=Expon(5 * u.ms)
+    )
+    net = nd.Network()
+    net.pop, net.src, net.proj = pop, src, proj_all
+    view = pop[:4]
+    assert view.num == 4 and view.name == "P[0:4]"
+    with pytest.raises(TypeError, match="cannot receive inputs"):
+        Projection(src, view, event.FixedProb(1.0).build(10, 4, 1 * u.nS))
+    # a view as the presynaptic side: only its neurons' spikes are sent
+    lif = LIF(6, I_ext=jnp.array([2000.0, 2000, 2000, 0, 0, 0]) * u.pA, name="L")
+    target = LIF(1, V_th=100 * u.mV)
+    p_first = Projection(lif[:3], target, event.FixedProb(1.0).build(3, 1, 1 * u.nS))
+    p_last = Projection(lif[3:], target, event.FixedProb(1.0).build(3, 1, 1 * u.nS))
+    net2 = nd.Network()
+    net2.lif, net2.target, net2.a, net2.b = lif, target, p_first, p_last
+    res = nd.run(
+        net2, 20 * u.ms, dt=0.1 * u.ms, monitors={"a": p_first.synapse.g, "b": p_last.synapse.g}
+    )
+    assert float(np.asarray(res["a"].to_value(u.nS)).max()) > 0
+    assert float(np.asarray(res["b"].to_value(u.nS)).max()) == 0.0

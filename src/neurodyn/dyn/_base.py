@@ -96,9 +96,64 @@ class SpikingNeuron(Dynamics):
             raise ValueError(f"{self.name} already has an input named {key!r}.")
         self._inputs[key] = fn
 
+    def __getitem__(self, index) -> PopulationView:
+        """A contiguous subgroup ``pop[a:b]`` (Brian2-style), usable as the
+        presynaptic side of projections and in monitors (``view.spike``)."""
+        return PopulationView(self, index)
+
     def input_current(self, V, I_ext=None):
         total = I_ext
         for fn in self._inputs.values():
             c = fn(V)
             total = c if total is None else total + c
         return total
+
+
+class _StateView:
+    """Read-only view of a slice of a parent State's value (last axis)."""
+
+    def __init__(self, state, index):
+        self.state, self.index = state, index
+
+    @property
+    def value(self):
+        return self.state.value[..., self.index]
+
+
+class PopulationView(Module):
+    """A contiguous slice of a population: ``pop[:3200]``.
+
+    It shares the parent's States (nothing is copied); ``view.spike.value`` is the
+    slice of the parent's spikes, so one population can feed several projections
+    with different subsets of its neurons as presynaptic sources.
+    """
+
+    def __init__(self, parent: SpikingNeuron, index):
+        if not isinstance(index, slice):
+            raise TypeError(f"{parent.name}[...]: use a slice such as [:3200], got {index!r}.")
+        n = parent.num
+        start, stop, step = index.indices(n)
+        if step != 1 or stop <= start:
+            raise ValueError(
+                f"{parent.name}[{start}:{stop}:{step}]: a non-empty contiguous slice is needed."
+            )
+        if len(parent.varshape) != 1:
+            raise ValueError(f"{parent.name}: views need a 1-D population, got {parent.varshape}.")
+        self.parent = parent
+        self.index = slice(start, stop)
+        self.varshape = (stop - start,)
+        self.name = f"{parent.name}[{start}:{stop}]"
+
+    @property
+    def num(self) -> int:
+        return self.varshape[0]
+
+    @property
+    def spike(self) -> _StateView:
+        return _StateView(self.parent.spike, self.index)
+
+    def add_input(self, key, fn):
+        raise TypeError(
+            f"{self.name}: a population view cannot receive inputs; project onto the whole "
+            f"population {self.parent.name} (postsynaptic side) and slice the presynaptic side."
+        )

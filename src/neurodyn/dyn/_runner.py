@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +28,7 @@ class Monitor:
     number of spikes in each interval, so no spike is lost.
     """
 
-    target: State | Callable[[], Any]
+    target: Any  # a State, a view with .value, a "path.to.state" or a function
     every: Any = None
     index: Any = None
 
@@ -67,7 +66,7 @@ def _resolve_monitors(net, monitors) -> dict[str, Monitor]:
                     f"{', '.join(sorted(states))}."
                 )
             mon = Monitor(states[key], mon.every, mon.index)
-        if not (isinstance(mon.target, State) or callable(mon.target)):
+        if not (_has_value(mon.target) or callable(mon.target)):
             raise TypeError(
                 f"Monitor {name!r}: expected a State, a path or a function, "
                 f"got {type(mon.target).__name__}."
@@ -89,8 +88,12 @@ def _steps(x, dt_ms: float, what: str) -> int:
     return n
 
 
+def _has_value(x) -> bool:
+    return isinstance(x, State) or (hasattr(type(x), "value") and not callable(x))
+
+
 def _read(mon: Monitor):
-    v = mon.target.value if isinstance(mon.target, State) else mon.target()
+    v = mon.target.value if _has_value(mon.target) else mon.target()
     if mon.index is not None:
         v = v[..., mon.index]
     return v
@@ -176,7 +179,7 @@ def run(
         k
         for k, m in mons.items()
         if periods[k] > 1
-        and isinstance(m.target, State)
+        and _has_value(m.target)
         and getattr(m.target.value, "dtype", None) == jnp.bool_
     }
     if not hasattr(net, "_nd_step"):
