@@ -35,8 +35,11 @@ $(BENCH_VENV)/.installed: pyproject.toml
 	touch $(BENCH_VENV)/.installed
 
 bench: $(BENCH_VENV)/.installed
-	$(BENCH_VENV)/bin/python benchmarks/units.py
-	$(BENCH_VENV)/bin/python benchmarks/state.py
+	cd benchmarks && ../$(BENCH_VENV)/bin/python units.py
+	cd benchmarks && ../$(BENCH_VENV)/bin/python state.py
+	cd benchmarks && ../$(BENCH_VENV)/bin/python integrate.py
+	cd benchmarks && ../$(BENCH_VENV)/bin/python event.py
+	cd benchmarks && ../$(BENCH_VENV)/bin/python coba.py --n 4000
 
 # Rebuild the native kernels in place after editing src/neurodyn/event/_native/kernels.cc
 native: $(STAMP)
