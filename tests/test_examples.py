@@ -1,0 +1,33 @@
+"""Every example runs at a small size and prints its JSON line."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("name", ["coba.py", "cuba.py", "coba_hh.py"])
+def test_network_examples_print_their_numbers(name):
+    args = [sys.executable, str(EXAMPLES / name), "--n", "400", "--t", "100"]
+    if name == "coba.py":
+        args.append("--no-plot")
+    out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=300).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    assert data["n"] == 400 and data["t_ms"] == 100
+    for key in ("rate_E_hz", "rate_I_hz", "build_s", "compile_s", "run_s"):
+        assert data[key] >= 0
+
+
+def test_units_state_example_runs():
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "lif_units_state.py")],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    assert "rheobase (analytic): 0.15 nA" in out
