@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from . import _surrogate as surrogate
 from ._base import Dynamics, SpikingNeuron, param
 from ._clock import Clock, clock, current_clock, dt, t
 from ._hh import HH, HHTraub, MorrisLecar, WangBuzsaki
@@ -37,6 +38,7 @@ from ._runner import Monitor, RunResult, run
 from ._synapses import COBA, CUBA, NMDA, Alpha, DualExpon, Expon, MgBlock, Output, Synapse
 
 __all__ = [
+    "surrogate",
     "Dynamics",
     "SpikingNeuron",
     "param",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 import neurodyn.units as u
@@ -79,10 +80,16 @@ class AbstractIF(SpikingNeuron):
     def init_state(self, batch_size: int | None = None, **kwargs):
         shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
         self.V = Hidden(initialize(self.V_initializer, shape, u.mV, f"{self.name}.V"))
-        self.spike = Hidden(jnp.zeros(shape, bool))
+        self.spike = Hidden(jnp.zeros(shape, self._spike_dtype()))
         self.t_last_spike = Hidden(jnp.full(shape, -1e7) * u.ms)
         for key, value in self._extra_init(shape).items():
             setattr(self, key, Hidden(value))
+
+    def _spike_dtype(self):
+        # differentiable (surrogate) spike functions give float spikes
+        return (
+            jnp.result_type(float) if getattr(self.spike_fn, "differentiable", False) else jnp.bool_
+        )
 
     def reset_state(self, batch_size: int | None = None, **kwargs):
         """Initial values again, written into the existing States (compiled runs that
@@ -92,7 +99,7 @@ class AbstractIF(SpikingNeuron):
         if batch_size is not None and new_shape != shape:
             return self.init_state(batch_size)
         self.V.value = initialize(self.V_initializer, shape, u.mV, f"{self.name}.V")
-        self.spike.value = jnp.zeros(shape, bool)
+        self.spike.value = jnp.zeros(shape, self._spike_dtype())
         self.t_last_spike.value = jnp.full(shape, -1e7) * u.ms
         for key, value in self._extra_init(shape).items():
             getattr(self, key).value = value
@@ -125,7 +132,14 @@ class AbstractIF(SpikingNeuron):
         V = u.math.where(refractory, self.V_reset, V)
         spike = self.spike_fn((V - self.V_th).to_value(u.mV))
         is_spike = spike if spike.dtype == jnp.bool_ else spike > 0
-        y_new["V"] = u.math.where(is_spike, self.V_reset, V)
+        if spike.dtype == jnp.bool_:
+            y_new["V"] = u.math.where(is_spike, self.V_reset, V)
+        else:
+            # surrogate spikes: the reset uses the spike with its gradient stopped (the
+            # usual "detached reset"); differentiating through the reset itself makes
+            # gradients explode over a few spikes
+            s_reset = jax.lax.stop_gradient(spike)
+            y_new["V"] = V * (1.0 - s_reset) + self.V_reset * s_reset
         y_new = self.on_spike(y_new, is_spike)
         for k, s in states.items():
             s.value = y_new[k]
