@@ -1,0 +1,43 @@
+"""Analysis: spike-train statistics (this session); phase plane, continuation and slow
+points are planned.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> import neurodyn.units as u
+    >>> from neurodyn import analysis
+    >>> raster = jnp.zeros((1000, 2), bool).at[::100, 0].set(True)   # 10 Hz, regular
+    >>> analysis.firing_rate(raster, dt=1 * u.ms)
+    Quantity([10.,  0.], "Hz")
+    >>> float(analysis.cv(raster, dt=1 * u.ms)[0])
+    0.0
+"""
+
+from ._spikes import (
+    bin_counts,
+    cross_correlogram,
+    cv,
+    cv2,
+    fano_factor,
+    firing_rate,
+    isi_statistics,
+    lv,
+    population_rate,
+    spike_count_correlation,
+    synchrony,
+    van_rossum_distance,
+)
+
+__all__ = [
+    "firing_rate",
+    "population_rate",
+    "isi_statistics",
+    "cv",
+    "cv2",
+    "lv",
+    "fano_factor",
+    "spike_count_correlation",
+    "cross_correlogram",
+    "synchrony",
+    "van_rossum_distance",
+    "bin_counts",
+]
