@@ -12,6 +12,7 @@ Example:
     0.0
 """
 
+from ._plots import line, raster
 from ._spikes import (
     bin_counts,
     cross_correlogram,
@@ -28,6 +29,8 @@ from ._spikes import (
 )
 
 __all__ = [
+    "raster",
+    "line",
     "firing_rate",
     "population_rate",
     "isi_statistics",
