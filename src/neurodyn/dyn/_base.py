@@ -110,14 +110,15 @@ class SpikingNeuron(Dynamics):
 
 
 class _StateView:
-    """Read-only view of a slice of a parent State's value (last axis)."""
+    """Read-only view of a slice of a parent's State value (last axis), resolved at
+    every read (so it follows the parent through init_state)."""
 
-    def __init__(self, state, index):
-        self.state, self.index = state, index
+    def __init__(self, parent, attr: str, index):
+        self.parent, self.attr, self.index = parent, attr, index
 
     @property
     def value(self):
-        return self.state.value[..., self.index]
+        return getattr(self.parent, self.attr).value[..., self.index]
 
 
 class PopulationView(Module):
@@ -143,14 +144,12 @@ class PopulationView(Module):
         self.index = slice(start, stop)
         self.varshape = (stop - start,)
         self.name = f"{parent.name}[{start}:{stop}]"
+        # one view object (monitors and compiled runs are keyed by identity)
+        self.spike = _StateView(parent, "spike", self.index)
 
     @property
     def num(self) -> int:
         return self.varshape[0]
-
-    @property
-    def spike(self) -> _StateView:
-        return _StateView(self.parent.spike, self.index)
 
     def add_input(self, key, fn):
         raise TypeError(
