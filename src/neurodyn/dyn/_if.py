@@ -128,7 +128,9 @@ class AbstractIF(SpikingNeuron):
         if self.noise is not None:
             xi = random.normal(size=jnp.shape(V.mantissa))
             V = V + self.noise * dt**0.5 * xi
-        refractory = (t - self.t_last_spike.value) < self.tau_ref
+        # refractory for whole steps: compare with half a step of margin so that float32
+        # rounding of t never adds or drops a step (Brian2 compares step counts)
+        refractory = (t - self.t_last_spike.value) < self.tau_ref - 0.5 * dt
         V = u.math.where(refractory, self.V_reset, V)
         spike = self.spike_fn((V - self.V_th).to_value(u.mV))
         is_spike = spike if spike.dtype == jnp.bool_ else spike > 0
