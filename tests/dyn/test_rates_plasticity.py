@@ -183,3 +183,27 @@ def test_poisson_input_mean_conductance():
     g = np.asarray(res["g"].to_value(u.nS))[50:]
     # stationary mean of shot noise: N * rate * w * tau = 100 * 10 Hz * 1 nS * 5 ms = 5 nS
     assert g.mean() == pytest.approx(5.0, rel=0.05)
+
+
+def test_fitzhugh_nagumo_oscillates_and_hindmarsh_rose_bursts():
+    from scipy.integrate import solve_ivp
+
+    from neurodyn.dyn import FitzHughNagumo, HindmarshRose
+
+    fhn = FitzHughNagumo(1, I_ext=0.5, V_th=1.0)
+    res = nd.run(Wrap(m=fhn), 200 * u.ms, dt=0.01 * u.ms, monitors={"V": fhn.V, "s": fhn.spike})
+
+    def rhs(t, z):
+        v, w = z
+        return [v - v**3 / 3 - w + 0.5, (v + 0.7 - 0.8 * w) / 12.5]
+
+    ref = solve_ivp(
+        rhs, (0, 200), [-1.2, -0.6], t_eval=np.arange(1, 20001) * 0.01, rtol=1e-10, atol=1e-10
+    )
+    np.testing.assert_allclose(np.asarray(res["V"])[:, 0], ref.y[0], atol=1e-3)
+    assert int(np.asarray(res["s"]).sum()) >= 4  # relaxation oscillations
+    hr = HindmarshRose(1, I_ext=3.0, V_th=1.0)
+    res = nd.run(Wrap(m=hr), 2000 * u.ms, dt=0.02 * u.ms, monitors={"s": hr.spike})
+    times = np.nonzero(np.asarray(res["s"])[:, 0])[0] * 0.02
+    isi = np.diff(times)
+    assert len(times) > 10 and isi.max() > 2.5 * np.median(isi)  # bursts separated by pauses

@@ -32,12 +32,15 @@ from ._inputs import (
 )
 from ._network import Network
 from ._plastic import STDP, STP, GapJunction, PoissonInput
+from ._polynomial import FitzHughNagumo, HindmarshRose
 from ._projection import Projection
 from ._rates import JansenRit, QIFMeanField, RateModel, StuartLandau, ThresholdLinear, WilsonCowan
 from ._runner import Monitor, RunResult, run
 from ._synapses import COBA, CUBA, NMDA, Alpha, DualExpon, Expon, MgBlock, Output, Synapse
 
 __all__ = [
+    "FitzHughNagumo",
+    "HindmarshRose",
     "surrogate",
     "Dynamics",
     "SpikingNeuron",
