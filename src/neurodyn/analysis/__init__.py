@@ -1,5 +1,5 @@
-"""Analysis: spike-train statistics (this session); phase plane, continuation and slow
-points are planned.
+"""Analysis: spike-train statistics, phase planes (nullclines, fixed points with
+stability) and plots; continuation and slow points are planned.
 
 Example:
     >>> import jax.numpy as jnp
@@ -12,6 +12,7 @@ Example:
     0.0
 """
 
+from ._phase import FixedPoint, PhasePlane, classify, fixed_points, nullclines, vector_field
 from ._plots import line, raster
 from ._spikes import (
     bin_counts,
@@ -29,6 +30,12 @@ from ._spikes import (
 )
 
 __all__ = [
+    "FixedPoint",
+    "PhasePlane",
+    "classify",
+    "fixed_points",
+    "nullclines",
+    "vector_field",
     "raster",
     "line",
     "firing_rate",

@@ -1,0 +1,241 @@
+"""Low-dimensional dynamical-systems analysis: fixed points with stability, nullclines,
+vector fields and phase planes.
+
+Vector fields are ``f(x, *args) -> dx/dt`` on arrays of shape ``(d,)`` (plain numbers;
+strip units with ``to_value`` first). Everything is vectorised with ``jax.vmap`` and
+differentiated with ``jax.jacfwd``; Newton's method refines candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["FixedPoint", "fixed_points", "classify", "nullclines", "vector_field", "PhasePlane"]
+
+
+@dataclass
+class FixedPoint:
+    """A fixed point, its Jacobian, eigenvalues and stability class."""
+
+    x: np.ndarray
+    jacobian: np.ndarray
+    eigenvalues: np.ndarray
+    kind: str
+
+    @property
+    def stable(self) -> bool:
+        return bool(np.all(np.real(self.eigenvalues) < 0))
+
+
+def classify(jacobian, tol: float = 1e-9) -> str:
+    """Stability class from the eigenvalues of a Jacobian.
+
+    1-D: ``stable``/``unstable``/``marginal``; 2-D: ``stable node``, ``unstable node``,
+    ``stable focus``, ``unstable focus``, ``saddle``, ``center``; higher: ``stable``,
+    ``unstable``, ``saddle`` (mixed signs) or ``marginal``.
+    """
+    J = np.atleast_2d(np.asarray(jacobian, float))
+    ev = np.linalg.eigvals(J)
+    re, im = np.real(ev), np.imag(ev)
+    if J.shape == (1, 1):
+        return "stable" if re[0] < -tol else "unstable" if re[0] > tol else "marginal"
+    if J.shape == (2, 2):
+        if np.all(np.abs(re) <= tol) and np.any(np.abs(im) > tol):
+            return "center"
+        if re[0] * re[1] < 0 and np.all(np.abs(im) <= tol):
+            return "saddle"
+        kind = "focus" if np.any(np.abs(im) > tol) else "node"
+        if np.all(re < -tol):
+            return f"stable {kind}"
+        if np.all(re > tol):
+            return f"unstable {kind}"
+        return "marginal"
+    if np.all(re < -tol):
+        return "stable"
+    if np.all(re > tol):
+        return "unstable"
+    if np.any(re > tol) and np.any(re < -tol):
+        return "saddle"
+    return "marginal"
+
+
+def _newton(f, x, args, n_iter: int):
+    jac = jax.jacfwd(lambda z: f(z, *args))
+
+    def step(x, _):
+        fx = f(x, *args)
+        dx = jnp.linalg.lstsq(jac(x), -fx)[0]
+        return x + dx, None
+
+    return jax.lax.scan(step, x, None, length=n_iter)[0]
+
+
+def fixed_points(
+    f: Callable,
+    candidates,
+    args: Sequence = (),
+    tol: float | None = None,
+    n_iter: int = 40,
+    merge: float = 1e-4,
+) -> list[FixedPoint]:
+    """Fixed points of ``f`` from many candidates: Newton refinement (vectorised),
+    residual filter ``|f(x)| < tol`` (default 1e-5 in float32, 1e-10 in float64),
+    de-duplication within ``merge``, Jacobian,
+    eigenvalues and class (:func:`classify`) for each.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from neurodyn.analysis import fixed_points
+        >>> f = lambda x: jnp.array([x[1], -x[0] - 0.5 * x[1]])   # damped oscillator
+        >>> [fp.kind for fp in fixed_points(f, jnp.array([[1.0, 1.0], [-2.0, 0.5]]))]
+        ['stable focus']
+    """
+    cands = jnp.atleast_2d(jnp.asarray(candidates, jnp.result_type(float)))
+    if tol is None:
+        tol = 1e-5 if cands.dtype == jnp.float32 else 1e-10
+    refined = jax.vmap(lambda x: _newton(f, x, tuple(args), n_iter))(cands)
+    res = jax.vmap(lambda x: jnp.max(jnp.abs(f(x, *args))))(refined)
+    good = np.asarray(refined)[np.isfinite(np.asarray(res)) & (np.asarray(res) < tol)]
+    unique: list[np.ndarray] = []
+    for x in good:
+        if not any(np.max(np.abs(x - y)) < merge for y in unique):
+            unique.append(x)
+    unique.sort(key=lambda x: tuple(x))
+    out = []
+    jac = jax.jacfwd(lambda z: f(z, *args))
+    for x in unique:
+        J = np.asarray(jac(jnp.asarray(x)))
+        out.append(FixedPoint(x, J, np.linalg.eigvals(np.atleast_2d(J)), classify(J)))
+    return out
+
+
+def vector_field(f: Callable, x_range, y_range, resolution: int = 30, args: Sequence = ()):
+    """``(X, Y, U, V)`` of a 2-D vector field on a grid."""
+    xs = jnp.linspace(*x_range, resolution)
+    ys = jnp.linspace(*y_range, resolution)
+    X, Y = jnp.meshgrid(xs, ys)
+    pts = jnp.stack([X.ravel(), Y.ravel()], axis=1)
+    d = jax.vmap(lambda p: f(p, *args))(pts)
+    return X, Y, d[:, 0].reshape(X.shape), d[:, 1].reshape(X.shape)
+
+
+def nullclines(
+    f: Callable, x_range, y_range, resolution: int = 200, args: Sequence = (), n_iter: int = 30
+) -> dict[int, np.ndarray]:
+    """Points on the nullclines ``f_i = 0`` (i = 0, 1) of a 2-D field.
+
+    Sign changes are searched along both grid directions (so horizontal and vertical
+    nullclines are found alike) and refined by Newton's method along the grid line.
+    Returns ``{0: points [k, 2], 1: points [m, 2]}`` sorted along x then y.
+    """
+    xs = np.linspace(*x_range, resolution)
+    ys = np.linspace(*y_range, resolution)
+    X, Y = np.meshgrid(xs, ys)
+    pts = jnp.asarray(np.stack([X.ravel(), Y.ravel()], axis=1))
+    F = np.asarray(jax.vmap(lambda p: f(p, *args))(pts)).reshape(resolution, resolution, 2)
+    out = {}
+    for i in (0, 1):
+        Fi = F[..., i]
+        seeds, axes = [], []
+        # along x (rows): sign change between neighbours -> refine x at fixed y
+        r, c = np.nonzero(np.sign(Fi[:, :-1]) * np.sign(Fi[:, 1:]) <= 0)
+        for a, b in zip(r, c):
+            seeds.append((0.5 * (xs[b] + xs[b + 1]), ys[a]))
+            axes.append(0)
+        r, c = np.nonzero(np.sign(Fi[:-1, :]) * np.sign(Fi[1:, :]) <= 0)
+        for a, b in zip(r, c):
+            seeds.append((xs[b], 0.5 * (ys[a] + ys[a + 1])))
+            axes.append(1)
+        if not seeds:
+            out[i] = np.zeros((0, 2))
+            continue
+        seeds_a = jnp.asarray(np.array(seeds, float))
+        axes_a = jnp.asarray(np.array(axes))
+
+        def refine(p, ax, i=i):
+            def g(s):
+                q = p.at[ax].set(s)
+                return f(q, *args)[i]
+
+            dg = jax.grad(g)
+
+            def step(s, _):
+                d = dg(s)
+                return jnp.where(jnp.abs(d) > 1e-12, s - g(s) / d, s), None
+
+            s = jax.lax.scan(step, p[ax], None, length=n_iter)[0]
+            return p.at[ax].set(s)
+
+        refined = np.asarray(jax.vmap(refine)(seeds_a, axes_a))
+        vals = np.asarray(jax.vmap(lambda p, i=i: f(p, *args)[i])(jnp.asarray(refined)))
+        ok = np.isfinite(vals) & (np.abs(vals) < 1e-6)
+        ok &= (refined[:, 0] >= x_range[0]) & (refined[:, 0] <= x_range[1])
+        ok &= (refined[:, 1] >= y_range[0]) & (refined[:, 1] <= y_range[1])
+        pts_i = refined[ok]
+        order = np.lexsort((pts_i[:, 1], pts_i[:, 0]))
+        out[i] = pts_i[order]
+    return out
+
+
+class PhasePlane:
+    """A 2-D phase plane of ``f`` over ``x_range`` x ``y_range``: nullclines, fixed
+    points (from a grid of candidates), vector field, trajectories and a plot."""
+
+    def __init__(self, f: Callable, x_range, y_range, args: Sequence = (), labels=("x", "y")):
+        self.f, self.x_range, self.y_range, self.args = f, x_range, y_range, tuple(args)
+        self.labels = labels
+
+    def nullclines(self, resolution: int = 200):
+        return nullclines(self.f, self.x_range, self.y_range, resolution, self.args)
+
+    def fixed_points(self, grid: int = 12):
+        xs = np.linspace(*self.x_range, grid)
+        ys = np.linspace(*self.y_range, grid)
+        cands = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+        pts = fixed_points(self.f, cands, self.args)
+        lo = np.array([self.x_range[0], self.y_range[0]])
+        hi = np.array([self.x_range[1], self.y_range[1]])
+        return [p for p in pts if np.all(p.x >= lo) and np.all(p.x <= hi)]
+
+    def trajectory(self, x0, duration: float, dt: float = 0.01, method: str = "rk4"):
+        from neurodyn.integrate import solve
+
+        sol = solve(
+            lambda t, y: self.f(y, *self.args),
+            jnp.asarray(x0, float),
+            (0.0, duration),
+            dt=dt,
+            method=method,
+        )
+        return np.asarray(sol.ts), np.asarray(sol.ys)
+
+    def plot(self, ax=None, trajectories: Sequence = (), duration: float = 50.0):
+        from ._plots import _plt
+
+        plt = _plt()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 5))
+        X, Y, U, V = vector_field(self.f, self.x_range, self.y_range, 20, self.args)
+        ax.streamplot(
+            np.asarray(X), np.asarray(Y), np.asarray(U), np.asarray(V), color="0.8", density=1.0
+        )
+        for i, color in ((0, "C0"), (1, "C1")):
+            p = self.nullclines()[i]
+            ax.plot(p[:, 0], p[:, 1], ".", ms=1.5, color=color, label=f"d{self.labels[i]}/dt = 0")
+        for fp in self.fixed_points():
+            ax.plot(*fp.x, "o", mfc="k" if fp.stable else "w", mec="k")
+            ax.annotate(fp.kind, fp.x, textcoords="offset points", xytext=(5, 5), fontsize=8)
+        for x0 in trajectories:
+            _, ys = self.trajectory(x0, duration)
+            ax.plot(ys[:, 0], ys[:, 1], "k-", lw=0.8)
+        ax.set_xlim(*self.x_range)
+        ax.set_ylim(*self.y_range)
+        ax.set_xlabel(self.labels[0])
+        ax.set_ylabel(self.labels[1])
+        ax.legend(loc="best", fontsize=8)
+        return ax
