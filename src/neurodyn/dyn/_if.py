@@ -14,7 +14,7 @@ from neurodyn.integrate import ExponentialEuler
 from neurodyn.state import Hidden, random
 
 from . import _clock
-from ._base import SpikingNeuron, param
+from ._base import SpikingNeuron, materialize, param
 from ._init import initialize
 
 __all__ = [
@@ -123,7 +123,7 @@ class AbstractIF(SpikingNeuron):
         def f(t, y):
             return self.derivatives(t, y, self.input_current(y["V"], extra))
 
-        y_new = _EXP_EULER.step(f, y, t, dt)
+        y_new = materialize(lambda y: _EXP_EULER.step(f, y, t, dt), t, y)
         V = y_new["V"]
         if self.noise is not None:
             xi = random.normal(size=jnp.shape(V.mantissa))
