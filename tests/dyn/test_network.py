@@ -198,3 +198,25 @@ def test_population_views_feed_projections():
     )
     assert float(np.asarray(res["a"].to_value(u.nS)).max()) > 0
     assert float(np.asarray(res["b"].to_value(u.nS)).max()) == 0.0
+
+
+def test_per_synapse_delays():
+    src = SpikeTimeGroup(2, [0, 1], [1.0, 1.0] * u.ms)
+    post = LIF(1, V_th=100 * u.mV)
+    conn = event.CSR(jnp.array([1.0, 2.0]) * u.nS, np.array([0, 0]), np.array([0, 1, 2]), (2, 1))
+    proj = Projection(
+        src, post, conn, synapse=Expon(1000 * u.ms), delay=jnp.array([1.0, 3.0]) * u.ms
+    )
+    net = nd.Network()
+    net.src, net.post, net.proj = src, post, proj
+    res = nd.run(net, 8 * u.ms, dt=0.1 * u.ms, monitors={"g": proj.synapse.g})
+    g = np.asarray(res["g"].to_value(u.nS))[:, 0]
+    ts = np.asarray(res.times.to_value(u.ms))
+    steps = ts[1:][np.diff(g) > 0.5]  # times at which g jumps
+    # the undelayed arrival (see test_synapse_kernels...) is one step after emission;
+    # the two synapses arrive 1 ms and 3 ms after that
+    base = ts[np.argmax(np.asarray(_g_trace(OneSpike(Expon(5 * u.ms)))[1]) > 0)]
+    np.testing.assert_allclose(steps, [base + 1.0, base + 3.0], atol=1e-6)
+    np.testing.assert_allclose(np.diff(g)[np.diff(g) > 0.5], [1.0, 2.0], rtol=1e-3)
+    with pytest.raises(ValueError, match="one delay per synapse"):
+        Projection(src, post, conn, delay=jnp.array([1.0, 2.0, 3.0]) * u.ms)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -36,7 +37,8 @@ class Projection(Module):
         output: an :class:`Output` (default :class:`COBA` with E = 0 mV).
         delay: extra transmission delay (a time, a whole number of steps of the
             run's dt). Spikes always reach the synapse one step after they are
-            emitted; ``delay`` adds to that.
+            emitted; ``delay`` adds to that. One delay per synapse (an array with
+            one value per CSR entry) gives heterogeneous delays (O(synapses) per step).
         name: key under which the current is registered on ``post``.
         stp: a :class:`~neurodyn.dyn.STP` (short-term plasticity of release).
         stdp: a :class:`~neurodyn.dyn.STDP` (long-term plasticity of the weights).
@@ -96,6 +98,16 @@ class Projection(Module):
         self._w_unit = w_unit
         self.delay = None if delay is None else u.Quantity(delay).to(u.ms)
         self._delay_steps = None
+        self._hetero = self.delay is not None and jnp.ndim(self.delay.mantissa) > 0
+        if self._hetero:
+            from neurodyn.event import CSR
+
+            if not isinstance(conn, CSR) or jnp.shape(self.delay.mantissa) != (conn.nnz,):
+                raise ValueError(
+                    "Per-synapse delays need a CSR connectivity and one delay per synapse "
+                    f"({getattr(conn, 'nnz', '?')}); got delays of shape "
+                    f"{jnp.shape(self.delay.mantissa)} for {type(conn).__name__}."
+                )
         self.synapse.init(post.varshape, w_unit)
         self.stp = copy.copy(stp) if stp is not None else None
         if self.stp is not None:
@@ -139,12 +151,20 @@ class Projection(Module):
         """Size the delay buffer for the time step (called by the runner before compiling)."""
         if self.delay is None:
             return
-        steps = float(self.delay / dt)
-        n = int(np.round(steps))
-        if abs(n - steps) > 1e-6:
+        steps = np.asarray(self.delay.mantissa, float) / float(dt.to_value(u.ms))
+        n = np.round(steps).astype(np.int64)
+        if np.any(np.abs(n - steps) > 1e-6) or np.any(n < 0):
             raise ValueError(
                 f"Projection delay {self.delay} is not a whole number of steps of dt = {dt}."
             )
+        if self._hetero:
+            self._syn_steps = jnp.asarray(n, jnp.int32)
+            length = int(n.max()) + 1
+            if length != self._delay_steps:
+                self._delay_steps = length
+                self._init_buffer()
+            return
+        n = int(n)
         if n != self._delay_steps:
             self._delay_steps = n
             if n:
@@ -164,7 +184,30 @@ class Projection(Module):
         self.cursor.value = (i + 1) % self._delay_steps
         return out
 
+    def _hetero_input(self):
+        """Per-synapse delays: the ring buffer holds the last D steps of presynaptic
+        spikes; synapse k reads its presynaptic neuron d_k steps back (O(synapses))."""
+        spikes = self.pre.spike.value
+        i = self.cursor.value
+        buf = self.buffer.value.at[i].set(spikes)
+        self.buffer.value = buf
+        self.cursor.value = (i + 1) % self._delay_steps
+        conn = self.conn
+        rows = conn.row_ids()
+        slot = (i - self._syn_steps) % self._delay_steps
+        s_k = buf[slot, ..., rows] if buf.ndim == 2 else jnp.moveaxis(buf[slot, :, rows], 0, -1)
+        w, unit = (
+            (conn.data.mantissa, conn.data.unit)
+            if isinstance(conn.data, u.Quantity)
+            else (conn.data, u.dimensionless)
+        )
+        contrib = s_k.astype(jnp.result_type(w)) * w
+        x = jax.ops.segment_sum(contrib, conn.indices, conn.n_post)
+        return x * unit if unit is not u.dimensionless else x
+
     def update(self):
+        if self._hetero:
+            return self.synapse.update(self._hetero_input())
         spikes = self._delayed_spikes()
         conn = self.conn if self.stdp is None else self.stdp.conn_with_weights(self.conn)
         pre_spikes = spikes
