@@ -120,3 +120,21 @@ def test_clock_is_required_and_refractory_holds_v():
     first = int(np.nonzero(np.asarray(res["s"])[:, 0])[0][0])
     np.testing.assert_allclose(v[first : first + 50], -65.0)  # held at reset for 5 ms
     assert v[first + 51] > -65.0
+
+
+def test_adaptation_composes_with_lif():
+    from neurodyn.dyn import Adaptation
+
+    plain = LIF(1, I_ext=400 * u.pA, tau_ref=2 * u.ms)
+    alif = LIF(
+        1,
+        I_ext=400 * u.pA,
+        tau_ref=2 * u.ms,
+        adaptation=Adaptation(a=0 * u.nS, b=50 * u.pA, tau_w=100 * u.ms),
+    )
+    counts = []
+    for neuron in (plain, alif):
+        res = nd.run(Single(neuron), 500 * u.ms, dt=0.1 * u.ms, monitors={"s": neuron.spike})
+        counts.append(int(np.asarray(res["s"]).sum()))
+    assert counts[1] < 0.7 * counts[0]
+    assert float(alif.w.value.to_value(u.pA)[0]) > 0

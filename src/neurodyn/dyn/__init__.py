@@ -18,7 +18,18 @@ from . import _surrogate as surrogate
 from ._base import Dynamics, SpikingNeuron, param
 from ._clock import Clock, clock, current_clock, dt, t
 from ._hh import HH, HHTraub, MorrisLecar, WangBuzsaki
-from ._if import GIF, LIF, AbstractIF, AdEx, AdQuaIF, ExpIF, Izhikevich, QuaIF, heaviside
+from ._if import (
+    GIF,
+    LIF,
+    AbstractIF,
+    Adaptation,
+    AdEx,
+    AdQuaIF,
+    ExpIF,
+    Izhikevich,
+    QuaIF,
+    heaviside,
+)
 from ._init import Constant, Normal, Uniform, initialize
 from ._inputs import (
     OUProcess,
@@ -39,6 +50,7 @@ from ._runner import Monitor, RunResult, run
 from ._synapses import COBA, CUBA, NMDA, Alpha, DualExpon, Expon, MgBlock, Output, Synapse
 
 __all__ = [
+    "Adaptation",
     "FitzHughNagumo",
     "HindmarshRose",
     "surrogate",

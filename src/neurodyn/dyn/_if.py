@@ -19,6 +19,7 @@ from ._init import initialize
 
 __all__ = [
     "AbstractIF",
+    "Adaptation",
     "LIF",
     "ExpIF",
     "AdEx",
@@ -35,6 +36,25 @@ _EXP_EULER = ExponentialEuler()
 def heaviside(x):
     """The default spike function: ``x >= 0`` (x = V - V_th, in mV)."""
     return x >= 0
+
+
+class Adaptation:
+    """A spike-triggered adaptation current ``w`` that composes with any IF model::
+
+        tau_w dw/dt = a (V - V_rest) - w ;  on a spike: w <- w + b
+
+    ``w`` is subtracted from the neuron's input current. ``ExpIF(...,
+    adaptation=Adaptation(...))`` is the AdEx model; with ``LIF`` it is an
+    adaptive LIF.
+    """
+
+    def __init__(self, a=1.0 * u.nS, b=10.0 * u.pA, tau_w=30.0 * u.ms):
+        self.a = param(a, u.nS, "a", "Adaptation")
+        self.b = param(b, u.pA, "b", "Adaptation")
+        self.tau_w = param(tau_w, u.ms, "tau_w", "Adaptation")
+
+    def derivative(self, V, w, V_rest):
+        return (self.a * (V - V_rest) - w) / self.tau_w
 
 
 class AbstractIF(SpikingNeuron):
@@ -54,6 +74,7 @@ class AbstractIF(SpikingNeuron):
         V_rest,
         V_reset,
         V_th,
+        adaptation: Adaptation | None = None,
         tau_ref=0.0 * u.ms,
         V_initializer=None,
         noise=None,
@@ -71,18 +92,25 @@ class AbstractIF(SpikingNeuron):
         self.noise = None if noise is None else param(noise, u.mV / u.ms**0.5, "noise", owner)
         self.V_initializer = V_initializer if V_initializer is not None else self.V_rest
         self.spike_fn = spike_fn
+        self.adaptation = adaptation
         self.init_state()
 
     # -- states ------------------------------------------------------------------------
     def _extra_init(self, shape) -> dict[str, Any]:
         return {}
 
+    def _all_extra_init(self, shape) -> dict[str, Any]:
+        extra = dict(self._extra_init(shape))
+        if self.adaptation is not None:
+            extra["w"] = jnp.zeros(shape) * u.pA
+        return extra
+
     def init_state(self, batch_size: int | None = None, **kwargs):
         shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
         self.V = Hidden(initialize(self.V_initializer, shape, u.mV, f"{self.name}.V"))
         self.spike = Hidden(jnp.zeros(shape, self._spike_dtype()))
         self.t_last_spike = Hidden(jnp.full(shape, -1e7) * u.ms)
-        for key, value in self._extra_init(shape).items():
+        for key, value in self._all_extra_init(shape).items():
             setattr(self, key, Hidden(value))
 
     def _spike_dtype(self):
@@ -101,7 +129,7 @@ class AbstractIF(SpikingNeuron):
         self.V.value = initialize(self.V_initializer, shape, u.mV, f"{self.name}.V")
         self.spike.value = jnp.zeros(shape, self._spike_dtype())
         self.t_last_spike.value = jnp.full(shape, -1e7) * u.ms
-        for key, value in self._extra_init(shape).items():
+        for key, value in self._all_extra_init(shape).items():
             getattr(self, key).value = value
 
     def _variables(self) -> dict[str, Any]:
@@ -120,8 +148,20 @@ class AbstractIF(SpikingNeuron):
         y = {k: s.value for k, s in states.items()}
         extra = self.I_ext if I_ext is None else self.I_ext + I_ext
 
+        adapt = self.adaptation
+        if adapt is not None:
+            states["w"] = self.w
+            y["w"] = self.w.value
+
         def f(t, y):
-            return self.derivatives(t, y, self.input_current(y["V"], extra))
+            current = self.input_current(y["V"], extra)
+            if adapt is None:
+                return self.derivatives(t, y, current)
+            out = dict(
+                self.derivatives(t, {k: v for k, v in y.items() if k != "w"}, current - y["w"])
+            )
+            out["w"] = adapt.derivative(y["V"], y["w"], self.V_rest)
+            return out
 
         y_new = materialize(lambda y: _EXP_EULER.step(f, y, t, dt), t, y)
         V = y_new["V"]
@@ -143,6 +183,8 @@ class AbstractIF(SpikingNeuron):
             s_reset = jax.lax.stop_gradient(spike)
             y_new["V"] = V * (1.0 - s_reset) + self.V_reset * s_reset
         y_new = self.on_spike(y_new, is_spike)
+        if adapt is not None:
+            y_new["w"] = u.math.where(is_spike, y_new["w"] + adapt.b, y_new["w"])
         for k, s in states.items():
             s.value = y_new[k]
         self.spike.value = (
@@ -215,53 +257,16 @@ class ExpIF(AbstractIF):
         return {"V": (self.V_rest - V + spike_term + self.R * I) / self.tau}
 
 
-class AdEx(AbstractIF):
-    """Adaptive exponential integrate-and-fire (Brette & Gerstner 2005)::
+def AdEx(size, a=1.0 * u.nS, b=10.0 * u.pA, tau_w=30.0 * u.ms, **kwargs) -> ExpIF:
+    """Adaptive exponential integrate-and-fire (Brette & Gerstner 2005): an
+    :class:`ExpIF` with an :class:`Adaptation` current::
 
-    tau dV/dt   = V_rest - V + delta_T exp((V - V_T)/delta_T) - R w + R I
-    tau_w dw/dt = a (V - V_rest) - w ;   on spike: V <- V_reset, w <- w + b
+        tau dV/dt   = V_rest - V + delta_T exp((V - V_T)/delta_T) + R (I - w)
+        tau_w dw/dt = a (V - V_rest) - w ;   on spike: V <- V_reset, w <- w + b
     """
-
-    def __init__(
-        self,
-        size,
-        tau=10.0 * u.ms,
-        R=100.0 * u.Mohm,
-        V_rest=-65.0 * u.mV,
-        V_reset=-68.0 * u.mV,
-        V_th=-30.0 * u.mV,
-        V_T=-59.9 * u.mV,
-        delta_T=3.48 * u.mV,
-        a=1.0 * u.nS,
-        b=10.0 * u.pA,
-        tau_w=30.0 * u.ms,
-        **kwargs,
-    ):
-        self.tau = param(tau, u.ms, "tau", "AdEx")
-        self.R = param(R, u.Mohm, "R", "AdEx")
-        self.V_T = param(V_T, u.mV, "V_T", "AdEx")
-        self.delta_T = param(delta_T, u.mV, "delta_T", "AdEx")
-        self.a = param(a, u.nS, "a", "AdEx")
-        self.b = param(b, u.pA, "b", "AdEx")
-        self.tau_w = param(tau_w, u.ms, "tau_w", "AdEx")
-        super().__init__(size, V_rest=V_rest, V_reset=V_reset, V_th=V_th, **kwargs)
-
-    def _extra_init(self, shape):
-        return {"w": jnp.zeros(shape) * u.pA}
-
-    def _variables(self):
-        return {"V": self.V, "w": self.w}
-
-    def derivatives(self, t, y, I):
-        V, w = y["V"], y["w"]
-        spike_term = self.delta_T * u.math.exp((V - self.V_T) / self.delta_T)
-        dV = (self.V_rest - V + spike_term - self.R * w + self.R * I) / self.tau
-        dw = (self.a * (V - self.V_rest) - w) / self.tau_w
-        return {"V": dV, "w": dw}
-
-    def on_spike(self, y, spike):
-        y["w"] = u.math.where(spike, y["w"] + self.b, y["w"])
-        return y
+    return ExpIF(
+        size, adaptation=Adaptation(a, b, tau_w), name=kwargs.pop("name", "AdEx"), **kwargs
+    )
 
 
 class QuaIF(AbstractIF):
@@ -290,47 +295,12 @@ class QuaIF(AbstractIF):
         return {"V": (self.c * (V - self.V_rest) * (V - self.V_c) + self.R * I) / self.tau}
 
 
-class AdQuaIF(AbstractIF):
-    """Adaptive quadratic integrate-and-fire (quadratic V, linear adaptation w)."""
-
-    def __init__(
-        self,
-        size,
-        tau=10.0 * u.ms,
-        R=100.0 * u.Mohm,
-        V_rest=-65.0 * u.mV,
-        V_reset=-68.0 * u.mV,
-        V_th=-30.0 * u.mV,
-        V_c=-50.0 * u.mV,
-        c=0.07 / u.mV,
-        a=1.0 * u.nS,
-        b=10.0 * u.pA,
-        tau_w=30.0 * u.ms,
-        **kwargs,
-    ):
-        self.tau = param(tau, u.ms, "tau", "AdQuaIF")
-        self.R = param(R, u.Mohm, "R", "AdQuaIF")
-        self.V_c = param(V_c, u.mV, "V_c", "AdQuaIF")
-        self.c = param(c, u.mV**-1, "c", "AdQuaIF")
-        self.a = param(a, u.nS, "a", "AdQuaIF")
-        self.b = param(b, u.pA, "b", "AdQuaIF")
-        self.tau_w = param(tau_w, u.ms, "tau_w", "AdQuaIF")
-        super().__init__(size, V_rest=V_rest, V_reset=V_reset, V_th=V_th, **kwargs)
-
-    def _extra_init(self, shape):
-        return {"w": jnp.zeros(shape) * u.pA}
-
-    def _variables(self):
-        return {"V": self.V, "w": self.w}
-
-    def derivatives(self, t, y, I):
-        V, w = y["V"], y["w"]
-        dV = (self.c * (V - self.V_rest) * (V - self.V_c) - self.R * w + self.R * I) / self.tau
-        return {"V": dV, "w": (self.a * (V - self.V_rest) - w) / self.tau_w}
-
-    def on_spike(self, y, spike):
-        y["w"] = u.math.where(spike, y["w"] + self.b, y["w"])
-        return y
+def AdQuaIF(size, a=1.0 * u.nS, b=10.0 * u.pA, tau_w=30.0 * u.ms, **kwargs) -> QuaIF:
+    """Adaptive quadratic integrate-and-fire: a :class:`QuaIF` with an
+    :class:`Adaptation` current."""
+    return QuaIF(
+        size, adaptation=Adaptation(a, b, tau_w), name=kwargs.pop("name", "AdQuaIF"), **kwargs
+    )
 
 
 class Izhikevich(AbstractIF):
