@@ -10,12 +10,10 @@ numbers; writes a raster plot when matplotlib is installed.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import time
 
 import numpy as np
+from _bench import parse, run_and_report
 
 import neurodyn as nd
 import neurodyn.units as u
@@ -63,55 +61,16 @@ class COBANet(nd.Network):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=4000)
-    ap.add_argument("--t", type=float, default=1000.0, help="biological time in ms")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-plot", action="store_true")
-    args = ap.parse_args()
-
-    nd.random.seed(args.seed)
-    t0 = time.perf_counter()
-    net = COBANet(args.n, args.seed)
-    build_s = time.perf_counter() - t0
-    duration, dt = args.t * u.ms, 0.1 * u.ms
-    monitors = {"spike": net.N.spike}
-
-    t0 = time.perf_counter()
-    res = nd.run(net, duration, dt=dt, monitors=monitors)
-    first_s = time.perf_counter() - t0  # compile + run
-    # a second run of the same length reuses the compiled program: pure run time
-    net.reset_state()
-    t0 = time.perf_counter()
-    nd.run(net, duration, dt=dt, monitors=monitors)
-    run_s = time.perf_counter() - t0
-
-    seconds = args.t / 1000
-    spikes = np.asarray(res["spike"])
-    n_e = net.E.num
-    rate_e = float(spikes[:, :n_e].sum() / n_e / seconds)
-    rate_i = float(spikes[:, n_e:].sum() / net.I.num / seconds)
-    print(f"COBA network: {args.n} neurons, {args.t:g} ms at dt = 0.1 ms")
-    print(f"  excitatory rate {rate_e:.1f} Hz, inhibitory rate {rate_i:.1f} Hz")
-    print(f"  build {build_s:.2f} s, compile {max(first_s - run_s, 0):.2f} s, run {run_s:.3f} s")
-    if not args.no_plot:
-        _raster(res, net, os.path.join(os.path.dirname(__file__), "figures", "coba_raster.png"))
-    print(
-        json.dumps(
-            {
-                "rate_E_hz": round(rate_e, 3),
-                "rate_I_hz": round(rate_i, 3),
-                "n": args.n,
-                "t_ms": args.t,
-                "build_s": round(build_s, 3),
-                "compile_s": round(max(first_s - run_s, 0.0), 3),
-                "run_s": round(run_s, 4),
-            }
-        )
+    args = parse(
+        __doc__.splitlines()[0], extra=lambda ap: ap.add_argument("--no-plot", action="store_true")
     )
+    raster = {} if args.no_plot else {"spike": "N.spike"}
+    net, res = run_and_report("COBA network", COBANet, args, monitors=raster)
+    if not args.no_plot:
+        _raster(res, os.path.join(os.path.dirname(__file__), "figures", "coba_raster.png"))
 
 
-def _raster(res, net, path: str) -> None:
+def _raster(res, path: str) -> None:
     try:
         import matplotlib
 

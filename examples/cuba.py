@@ -6,16 +6,12 @@ synapses (Brette et al. 2007, benchmark 2 of the LIF family).
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-
-import numpy as np
+from _bench import parse, run_and_report
 
 import neurodyn as nd
 import neurodyn.units as u
 from neurodyn import event
-from neurodyn.dyn import CUBA, LIF, Expon, Monitor, Projection, Uniform
+from neurodyn.dyn import CUBA, LIF, Expon, Projection, Uniform
 
 
 class CUBANet(nd.Network):
@@ -43,40 +39,8 @@ class CUBANet(nd.Network):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=4000)
-    ap.add_argument("--t", type=float, default=1000.0, help="biological time in ms")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    nd.random.seed(args.seed)
-    t0 = time.perf_counter()
-    net = CUBANet(args.n, args.seed)
-    build_s = time.perf_counter() - t0
-    T = args.t * u.ms
-    mons = {"E": Monitor(net.E.spike, every=T), "I": Monitor(net.I.spike, every=T)}
-    t0 = time.perf_counter()
-    res = nd.run(net, T, dt=0.1 * u.ms, monitors=mons)
-    first_s = time.perf_counter() - t0
-    net.reset_state()
-    t0 = time.perf_counter()
-    nd.run(net, T, dt=0.1 * u.ms, monitors=mons)
-    run_s = time.perf_counter() - t0
-    rate_e = float(np.asarray(res["E"]).sum() / net.E.num / (args.t / 1000))
-    rate_i = float(np.asarray(res["I"]).sum() / net.I.num / (args.t / 1000))
-    print(f"CUBA network: {args.n} neurons, {args.t:g} ms: E {rate_e:.1f} Hz, I {rate_i:.1f} Hz")
-    print(
-        json.dumps(
-            {
-                "rate_E_hz": round(rate_e, 3),
-                "rate_I_hz": round(rate_i, 3),
-                "n": args.n,
-                "t_ms": args.t,
-                "build_s": round(build_s, 3),
-                "compile_s": round(max(first_s - run_s, 0.0), 3),
-                "run_s": round(run_s, 4),
-            }
-        )
-    )
+    args = parse(__doc__.splitlines()[0])
+    run_and_report("CUBA network", CUBANet, args)
 
 
 if __name__ == "__main__":
