@@ -1,0 +1,85 @@
+"""Offline (closed-form) and online (FORCE) training of linear readouts."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from neurodyn.state import Memory, Module
+
+__all__ = ["ridge", "RidgeAccumulator", "FORCE"]
+
+
+def ridge(X, Y, alpha: float = 1e-6, bias: bool = True):
+    """Ridge regression ``W = (XᵀX + alpha I)⁻¹ XᵀY`` (closed form).
+
+    ``X`` is ``[samples, features]`` (e.g. reservoir states stacked over time),
+    ``Y`` is ``[samples, outputs]``. With ``bias`` a constant feature is appended
+    (not penalised) and ``(W, b)`` is returned.
+    """
+    acc = RidgeAccumulator(X.shape[-1], Y.shape[-1], bias=bias, dtype=jnp.result_type(X))
+    acc.update(X, Y)
+    return acc.solve(alpha)
+
+
+class RidgeAccumulator:
+    """Streaming ridge regression: accumulate ``XᵀX`` and ``XᵀY`` batch by batch (so the
+    whole state history never needs to be in memory), then :meth:`solve`."""
+
+    def __init__(self, n_features: int, n_outputs: int, bias: bool = True, dtype=None):
+        dtype = dtype or jnp.result_type(float)
+        n = n_features + (1 if bias else 0)
+        self.bias = bias
+        self.xtx = jnp.zeros((n, n), dtype)
+        self.xty = jnp.zeros((n, n_outputs), dtype)
+        self.count = 0
+
+    def _aug(self, X):
+        X = jnp.reshape(X, (-1, X.shape[-1]))
+        return jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1) if self.bias else X
+
+    def update(self, X, Y) -> None:
+        Xa = self._aug(X)
+        Y = jnp.reshape(Y, (Xa.shape[0], -1))
+        self.xtx = self.xtx + Xa.T @ Xa
+        self.xty = self.xty + Xa.T @ Y
+        self.count += Xa.shape[0]
+
+    def solve(self, alpha: float = 1e-6):
+        n = self.xtx.shape[0]
+        reg = alpha * jnp.eye(n, dtype=self.xtx.dtype)
+        if self.bias:
+            reg = reg.at[-1, -1].set(0.0)
+        W = jnp.linalg.solve(self.xtx + reg, self.xty)
+        return (W[:-1], W[-1]) if self.bias else W
+
+
+class FORCE(Module):
+    """FORCE learning (Sussillo & Abbott 2009) of a linear readout ``z = w · r`` by
+    recursive least squares, online::
+
+        e = z - target ;  P <- P - (P r)(P r)ᵀ / (1 + rᵀ P r) ;  w <- w - e (P r)
+
+    Call :meth:`step` with the current rates ``r`` and target each time step (inside a
+    ``for_loop`` of the network's run); ``w`` and ``P`` are States.
+    """
+
+    def __init__(self, n_inputs: int, n_outputs: int = 1, alpha: float = 1.0):
+        self.w = Memory(jnp.zeros((n_inputs, n_outputs)))
+        self.P = Memory(jnp.eye(n_inputs) / alpha)
+
+    def readout(self, r):
+        return r @ self.w.value
+
+    def step(self, r, target, learn=True):
+        """Update on one sample (``learn`` may be a traced bool); returns the output
+        before the update."""
+        z = r @ self.w.value
+        P = self.P.value
+        Pr = P @ r
+        k = Pr / (1.0 + r @ Pr)
+        e = z - target
+        new_P = P - jnp.outer(k, Pr)
+        new_w = self.w.value - jnp.outer(k, e)
+        self.P.value = jnp.where(learn, new_P, P)
+        self.w.value = jnp.where(learn, new_w, self.w.value)
+        return z
