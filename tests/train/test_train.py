@@ -1,5 +1,6 @@
 """BPTT through a spiking layer, ridge readouts vs numpy, FORCE on a reservoir."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -113,3 +114,65 @@ def test_bptt_refuses_a_model_without_params():
 
     with pytest.raises(ValueError, match="no Param"):
         BPTT(Empty(), lambda m, x, y: 0.0, optax.sgd(0.1))
+
+
+def test_bptt_gradient_of_a_tiny_recurrent_network_equals_finite_differences():
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(3)
+
+        class RNN(nd.Module):
+            def __init__(self):
+                self.W = nd.Param(jnp.asarray(0.5 * rng.normal(size=(4, 4))))
+                self.U = nd.Param(jnp.asarray(rng.normal(size=(2, 4))))
+                self.h = nd.Hidden(jnp.zeros(4))
+
+            def reset_state(self, batch_size=None, **kw):
+                self.h.value = jnp.zeros(4)
+
+        m = RNN()
+        xs = jnp.asarray(rng.normal(size=(15, 2)))
+
+        def loss_fn(model):
+            def step(x):
+                model.h.value = jnp.tanh(model.h.value @ model.W.value + x @ model.U.value)
+                return model.h.value
+
+            return jnp.sum(nd.for_loop(step, xs)[-1] ** 2)
+
+        g = nd.grad(lambda: loss_fn(m), m.states(nd.Param))()
+        for name in ("W", "U"):
+            p = m.states(nd.Param)[name]
+            base = p.value
+            num = np.zeros(base.shape)
+            for idx in np.ndindex(base.shape):
+                eps = 1e-6
+                p.value = base.at[idx].add(eps)
+                m.reset_state()
+                up = float(loss_fn(m))
+                p.value = base.at[idx].add(-eps)
+                m.reset_state()
+                down = float(loss_fn(m))
+                num[idx] = (up - down) / (2 * eps)
+            p.value = base
+            np.testing.assert_allclose(g[name], num, rtol=1e-5, atol=1e-8)
+
+
+def test_bptt_reports_non_finite_gradients():
+    class M(nd.Module):
+        def __init__(self):
+            self.w = nd.Param(jnp.array([1.0]))
+
+    trainer = BPTT(M(), lambda m, x, y: jnp.sum(jnp.sqrt(m.w.value - 1.0)), optax.sgd(0.1))
+    with pytest.raises(FloatingPointError, match="step 0: non-finite gradients for w"):
+        trainer.step(0.0, 0.0)
+
+
+def test_surrogates_by_name_and_bad_width():
+    from neurodyn.train import surrogate as s
+
+    assert set(s.all()) >= {"sigmoid", "arctan", "super_spike", "piecewise_linear", "gaussian"}
+    assert float(jax.grad(lambda x: s.piecewise_linear(x, 2.0))(1.0)) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="must be positive"):
+        s.gaussian(0.0, 0.0)
+    with pytest.raises(ValueError, match="Unknown surrogate"):
+        s.get("nope")

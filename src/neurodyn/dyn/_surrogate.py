@@ -41,6 +41,18 @@ class Surrogate:
     differentiable = True
 
     def __init__(self):
+        for key, value in vars(self).items():
+            if (
+                not key.startswith("_")
+                and isinstance(value, (int, float))
+                and value <= 0
+                and key != "h"
+            ):
+                raise ValueError(
+                    f"{type(self).__name__}: {key} must be positive (it sets the width or slope "
+                    f"of the surrogate derivative), got {value}."
+                )
+
         @jax.custom_jvp
         def fn(x):
             return (x >= 0).astype(jnp.result_type(x, float))

@@ -5,7 +5,8 @@ Surrogate spike functions live one layer below, in :mod:`neurodyn.dyn.surrogate`
 (every integrate-and-fire model takes one as ``spike_fn``).
 """
 
+from . import surrogate
 from ._bptt import BPTT
 from ._offline import FORCE, RidgeAccumulator, ridge
 
-__all__ = ["BPTT", "ridge", "RidgeAccumulator", "FORCE"]
+__all__ = ["surrogate", "BPTT", "ridge", "RidgeAccumulator", "FORCE"]

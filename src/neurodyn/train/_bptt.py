@@ -80,6 +80,12 @@ class BPTT:
             return self.loss_fn(self.model, inputs, targets)
 
         loss_value, grads = value_and_grad(loss, self.params)()
+        finite = {
+            k: jnp.all(
+                jnp.asarray([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(g)])
+            )
+            for k, g in grads.items()
+        }
         if self.clip is not None:
             grads, _ = self.clip.update(grads, self.clip.init(grads))
         values = {k: p.value for k, p in self.params.items()}
@@ -88,11 +94,19 @@ class BPTT:
         for k, p in self.params.items():
             p.value = new_values[k]
         self.opt_state.value = new_opt
-        return loss_value
+        return loss_value, finite
 
     def step(self, inputs, targets) -> jax.Array:
         """One update on a batch; returns the loss before the update."""
-        loss = self._step(inputs, targets)
+        loss, finite = self._step(inputs, targets)
+        bad = [k for k, ok in finite.items() if not bool(ok)]
+        if bad or not bool(jnp.isfinite(loss)):
+            raise FloatingPointError(
+                f"BPTT step {len(self.history)}: non-finite "
+                + (f"gradients for {', '.join(bad)}" if bad else f"loss {float(loss)}")
+                + ". The parameters were updated with them; lower the learning rate, clip "
+                "gradients (clip_norm=...) or check the model for overflow."
+            )
         self.history.append(float(loss))
         return loss
 
