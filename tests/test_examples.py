@@ -31,3 +31,18 @@ def test_units_state_example_runs():
         timeout=300,
     ).stdout
     assert "rheobase (analytic): 0.15 nA" in out
+
+
+@pytest.mark.parametrize(
+    "name, key", [("force_sines.py", "rms_error"), ("esn_mackey_glass.py", "nrmse")]
+)
+def test_training_examples_reach_their_targets(name, key):
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    ).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    assert data[key] <= 0.1, data

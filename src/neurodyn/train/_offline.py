@@ -14,11 +14,23 @@ def ridge(X, Y, alpha: float = 1e-6, bias: bool = True):
 
     ``X`` is ``[samples, features]`` (e.g. reservoir states stacked over time),
     ``Y`` is ``[samples, outputs]``. With ``bias`` a constant feature is appended
-    (not penalised) and ``(W, b)`` is returned.
+    (not penalised) and ``(W, b)`` is returned. Solved as the least-squares problem
+    ``[X; sqrt(alpha) I] W = [Y; 0]`` (better conditioned than the normal equations,
+    which :class:`RidgeAccumulator` uses); for large, closed-loop-sensitive readouts
+    prefer float64 (``jax.config.update("jax_enable_x64", True)``).
     """
-    acc = RidgeAccumulator(X.shape[-1], Y.shape[-1], bias=bias, dtype=jnp.result_type(X))
-    acc.update(X, Y)
-    return acc.solve(alpha)
+    X = jnp.reshape(X, (-1, X.shape[-1]))
+    Y = jnp.reshape(Y, (X.shape[0], -1))
+    if bias:
+        X = jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)
+    n = X.shape[1]
+    reg = jnp.sqrt(alpha) * jnp.eye(n, dtype=X.dtype)
+    if bias:
+        reg = reg.at[-1, -1].set(0.0)
+    A = jnp.concatenate([X, reg], axis=0)
+    B = jnp.concatenate([Y, jnp.zeros((n, Y.shape[1]), Y.dtype)], axis=0)
+    W = jnp.linalg.lstsq(A, B)[0]
+    return (W[:-1], W[-1]) if bias else W
 
 
 class RidgeAccumulator:
