@@ -176,3 +176,55 @@ def test_surrogates_by_name_and_bad_width():
         s.gaussian(0.0, 0.0)
     with pytest.raises(ValueError, match="Unknown surrogate"):
         s.get("nope")
+
+
+def test_checkpointed_loop_gives_the_same_values_and_gradients():
+    from neurodyn.train import checkpointed_for_loop
+
+    w = nd.Param(jnp.array([0.9, -0.3]))
+    h = nd.Hidden(jnp.zeros(2))
+    xs = jnp.sin(jnp.arange(64.0))[:, None] * jnp.ones((64, 2))
+
+    def step(x):
+        h.value = jnp.tanh(h.value * w.value + x)
+        return h.value
+
+    def loss(loop):
+        h.value = jnp.zeros(2)
+        return jnp.sum(loop(step, xs) ** 2)
+
+    g1 = nd.grad(lambda: loss(nd.for_loop), w)()
+    g2 = nd.grad(lambda: loss(checkpointed_for_loop), w)()
+    np.testing.assert_allclose(g1, g2, rtol=1e-5)
+    h.value = jnp.zeros(2)
+    a = checkpointed_for_loop(step, xs, segments=4)
+    h.value = jnp.zeros(2)
+    np.testing.assert_allclose(a, nd.for_loop(step, xs), rtol=1e-6)
+
+
+def test_lasso_elastic_net_lms_rls_nvar():
+    from neurodyn.train import elastic_net, lms_step, nvar_features
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(400, 10))
+    w_true = np.zeros(10)
+    w_true[[1, 4]] = [2.0, -3.0]
+    y = X @ w_true + 0.5 + 0.01 * rng.normal(size=400)
+    W, b = elastic_net(jnp.asarray(X), jnp.asarray(y), alpha=0.05, l1_ratio=1.0)
+    W = np.asarray(W)[:, 0]
+    assert np.all(np.abs(W[[0, 2, 3, 5, 6, 7, 8, 9]]) < 1e-6)  # exact zeros (sparsity)
+    np.testing.assert_allclose(W[[1, 4]], [2.0 - 0.05, -3.0 + 0.05], atol=0.01)  # shrunk by alpha
+    assert float(b[0]) == pytest.approx(0.5, abs=0.02)
+    # LMS and RLS (FORCE) converge on a noiseless linear problem
+    w = jnp.zeros((10, 1))
+    rls = FORCE(10, 1, alpha=1.0)
+    for x, t in zip(X, X @ w_true):
+        w, _ = lms_step(w, jnp.asarray(x), jnp.asarray([t]), lr=0.05)
+        rls.step(jnp.asarray(x), jnp.asarray([t]))
+    np.testing.assert_allclose(np.asarray(w)[:, 0], w_true, atol=0.05)
+    np.testing.assert_allclose(np.asarray(rls.w.value)[:, 0], w_true, atol=1e-2)
+    # NVAR features: constant, k lagged copies, unique quadratic monomials
+    u = jnp.arange(10.0)[:, None]
+    f = nvar_features(u, k=2, skip=1)
+    assert f.shape == (9, 1 + 2 + 3)
+    np.testing.assert_allclose(f[0], [1.0, 1.0, 0.0, 1.0, 0.0, 0.0])

@@ -7,6 +7,17 @@ Surrogate spike functions live one layer below, in :mod:`neurodyn.dyn.surrogate`
 
 from . import surrogate
 from ._bptt import BPTT
-from ._offline import FORCE, RidgeAccumulator, ridge
+from ._checkpoint import checkpointed_for_loop
+from ._offline import FORCE, RidgeAccumulator, elastic_net, lms_step, nvar_features, ridge
 
-__all__ = ["surrogate", "BPTT", "ridge", "RidgeAccumulator", "FORCE"]
+__all__ = [
+    "surrogate",
+    "BPTT",
+    "checkpointed_for_loop",
+    "elastic_net",
+    "lms_step",
+    "nvar_features",
+    "ridge",
+    "RidgeAccumulator",
+    "FORCE",
+]

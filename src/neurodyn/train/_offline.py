@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from neurodyn.state import Memory, Module
 
-__all__ = ["ridge", "RidgeAccumulator", "FORCE"]
+__all__ = ["ridge", "RidgeAccumulator", "FORCE", "elastic_net", "lms_step", "nvar_features"]
 
 
 def ridge(X, Y, alpha: float = 1e-6, bias: bool = True):
@@ -95,3 +96,55 @@ class FORCE(Module):
         self.P.value = jnp.where(learn, new_P, P)
         self.w.value = jnp.where(learn, new_w, self.w.value)
         return z
+
+
+def elastic_net(
+    X, Y, alpha: float = 1e-3, l1_ratio: float = 1.0, n_iter: int = 2000, bias: bool = True
+):
+    """Lasso (``l1_ratio=1``) or elastic-net regression by proximal gradient (ISTA)::
+
+        min_W  ||X W + b - Y||² / (2 n) + alpha (l1_ratio |W|_1 + (1 - l1_ratio) ||W||² / 2)
+
+    Returns ``(W, b)`` (or ``W`` without bias).
+    """
+    X = jnp.reshape(X, (-1, X.shape[-1]))
+    Y = jnp.reshape(Y, (X.shape[0], -1))
+    n = X.shape[0]
+    x_mean = X.mean(axis=0) if bias else 0.0
+    y_mean = Y.mean(axis=0) if bias else 0.0
+    Xc, Yc = X - x_mean, Y - y_mean
+    lipschitz = jnp.linalg.norm(Xc, ord=2) ** 2 / n + alpha * (1 - l1_ratio)
+    step = 1.0 / lipschitz
+    l1 = alpha * l1_ratio
+
+    def body(W, _):
+        g = Xc.T @ (Xc @ W - Yc) / n + alpha * (1 - l1_ratio) * W
+        Z = W - step * g
+        return jnp.sign(Z) * jnp.maximum(jnp.abs(Z) - step * l1, 0.0), None
+
+    W = jax.lax.scan(body, jnp.zeros((X.shape[1], Y.shape[1]), X.dtype), None, length=n_iter)[0]
+    if not bias:
+        return W
+    return W, y_mean - x_mean @ W
+
+
+def lms_step(w, x, target, lr: float):
+    """One least-mean-squares update: ``w <- w - lr (x·w - target) x``; returns (w, output)."""
+    z = x @ w
+    return w - lr * jnp.outer(x, z - target), z
+
+
+def nvar_features(u, k: int = 2, skip: int = 1, quadratic: bool = True):
+    """Next-generation reservoir features (Gauthier et al. 2021): a constant, ``k``
+    time-delayed copies of the input ``u`` (``[time, dims]``, spaced ``skip`` steps)
+    and, with ``quadratic``, all their unique pairwise products. Rows start at the
+    first time with a full history."""
+    u = jnp.reshape(u, (u.shape[0], -1))
+    T = u.shape[0]
+    start = (k - 1) * skip
+    lin = jnp.concatenate([u[start - j * skip : T - j * skip] for j in range(k)], axis=1)
+    feats = [jnp.ones((lin.shape[0], 1), lin.dtype), lin]
+    if quadratic:
+        i, j = jnp.triu_indices(lin.shape[1])
+        feats.append(lin[:, i] * lin[:, j])
+    return jnp.concatenate(feats, axis=1)
