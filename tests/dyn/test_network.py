@@ -220,3 +220,24 @@ def test_per_synapse_delays():
     np.testing.assert_allclose(np.diff(g)[np.diff(g) > 0.5], [1.0, 2.0], rtol=1e-3)
     with pytest.raises(ValueError, match="one delay per synapse"):
         Projection(src, post, conn, delay=jnp.array([1.0, 2.0, 3.0]) * u.ms)
+
+
+def test_ampa_kinetics_match_the_analytic_pulse_response():
+    from neurodyn.dyn import AMPA
+
+    net = OneSpike(AMPA(), weight=1.0 * u.nS)
+    res = nd.run(
+        net, 10 * u.ms, dt=0.01 * u.ms, monitors={"r": net.proj.synapse.r, "g": net.proj.synapse.g}
+    )
+    r = np.asarray(res["r"])[:, 0]
+    ts = np.asarray(res.times.to_value(u.ms))
+    alpha, beta, T, dur = 0.98, 0.18, 0.5, 0.5
+    onset = ts[np.argmax(r > 0)] - 0.01  # start of the pulse
+    rate = alpha * T + beta
+    r_end = alpha * T / rate * (1 - np.exp(-rate * dur))
+    k_end = np.argmin(np.abs(ts - (onset + dur)))
+    assert r[k_end] == pytest.approx(r_end, rel=1e-3)
+    later = ts > onset + dur + 0.5
+    expected = r_end * np.exp(-beta * (ts[later] - onset - dur))
+    np.testing.assert_allclose(r[later], expected, rtol=2e-3)
+    np.testing.assert_allclose(np.asarray(res["g"].to_value(u.nS))[:, 0], r, rtol=1e-6)

@@ -47,9 +47,23 @@ from ._polynomial import FitzHughNagumo, HindmarshRose
 from ._projection import Projection
 from ._rates import JansenRit, QIFMeanField, RateModel, StuartLandau, ThresholdLinear, WilsonCowan
 from ._runner import Monitor, RunResult, run
-from ._synapses import COBA, CUBA, NMDA, Alpha, DualExpon, Expon, MgBlock, Output, Synapse
+from ._synapses import (
+    AMPA,
+    COBA,
+    CUBA,
+    NMDA,
+    Alpha,
+    DualExpon,
+    Expon,
+    GABAa,
+    MgBlock,
+    Output,
+    Synapse,
+)
 
 __all__ = [
+    "AMPA",
+    "GABAa",
     "Adaptation",
     "FitzHughNagumo",
     "HindmarshRose",

@@ -108,7 +108,10 @@ class Projection(Module):
                     f"({getattr(conn, 'nnz', '?')}); got delays of shape "
                     f"{jnp.shape(self.delay.mantissa)} for {type(conn).__name__}."
                 )
-        self.synapse.init(post.varshape, w_unit)
+        if getattr(self.synapse, "pre_aligned", False):
+            self.synapse.init_pre(pre.varshape, post.varshape, w_unit)
+        else:
+            self.synapse.init(post.varshape, w_unit)
         self.stp = copy.copy(stp) if stp is not None else None
         if self.stp is not None:
             self.stp.init(pre.varshape)
@@ -130,8 +133,11 @@ class Projection(Module):
     def reset_state(self, batch_size: int | None = None, **kwargs):
         if batch_size is not None:
             return self.init_state(batch_size)
-        for st in self.synapse.states().values():
-            st.value = st.value * 0
+        if hasattr(self.synapse, "reset"):
+            self.synapse.reset()
+        else:
+            for st in self.synapse.states().values():
+                st.value = st.value * 0
         if self._delay_steps:
             self.buffer.value = (
                 self.buffer.value & False
@@ -213,7 +219,13 @@ class Projection(Module):
         pre_spikes = spikes
         if self.stp is not None:
             spikes = self.stp.update(spikes)
-        out = self.synapse.update(spikes @ conn)
+        if getattr(self.synapse, "pre_aligned", False):
+            # receptor kinetics per presynaptic neuron, summed through the weights
+            r = self.synapse.update_pre(spikes)
+            self.synapse.g.value = r @ conn
+            out = self.synapse.g.value
+        else:
+            out = self.synapse.update(spikes @ conn)
         if self.stdp is not None:
             self.stdp.update(self.conn, pre_spikes, self.post.spike.value)
         return out
