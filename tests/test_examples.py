@@ -54,3 +54,16 @@ def test_training_examples_reach_their_targets(name, key, target):
         assert data[key] >= target, data
     else:
         assert data[key] <= target, data
+
+
+def test_wang2002_decision_follows_the_coherence():
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "wang2002.py"), "--coherence", "51.2"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    ).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    assert data["winner"] == "A", data
+    assert data["rate_A_hz"] > 15 and data["rate_B_hz"] < 8, data

@@ -386,3 +386,16 @@ def test_tracer_from_plain_jax_transform_is_caught():
     with pytest.raises(StateLeakError, match="nested inside jit"):
         outer(jnp.ones(2))
     np.testing.assert_array_equal(s.value, np.zeros(2))  # untouched
+
+
+def test_poisson_small_matches_the_poisson_distribution():
+    from scipy import stats
+
+    nd.random.seed(3)
+    for lam in (0.05, 0.24, 2.0):
+        k = np.asarray(nd.random.poisson_small(lam, size=200_000))
+        freq = np.bincount(k, minlength=6)[:6] / k.size
+        np.testing.assert_allclose(freq, stats.poisson.pmf(np.arange(6), lam), atol=3e-3)
+        assert abs(k.mean() - lam) < 5 * np.sqrt(lam / k.size) + 1e-4
+    with pytest.raises(ValueError, match="lam must be >= 0"):
+        nd.random.poisson_small(-1.0)

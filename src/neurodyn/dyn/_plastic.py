@@ -172,6 +172,6 @@ class PoissonInput(Dynamics):
         )
 
     def update(self):
-        lam = self.num_inputs * self.rate * _clock.dt()
-        counts = random.poisson(lam, size=self.post.varshape)
+        lam = float(self.num_inputs * self.rate * _clock.dt())  # static: a Python float
+        counts = random.poisson_small(lam, size=self.post.varshape)
         return self.synapse.update(counts * self.weight)
