@@ -241,3 +241,11 @@ def test_ampa_kinetics_match_the_analytic_pulse_response():
     expected = r_end * np.exp(-beta * (ts[later] - onset - dur))
     np.testing.assert_allclose(r[later], expected, rtol=2e-3)
     np.testing.assert_allclose(np.asarray(res["g"].to_value(u.nS))[:, 0], r, rtol=1e-6)
+
+
+def test_delta_synapse_acts_for_one_step():
+    from neurodyn.dyn import Delta
+
+    net = OneSpike(Delta(), weight=3.0 * u.nS)
+    ts, g = _g_trace(net, T=5.0)
+    assert np.count_nonzero(g) == 1 and g.max() == pytest.approx(3.0)

@@ -62,6 +62,7 @@ from ._synapses import (
 )
 
 __all__ = [
+    "Delta",
     "AMPA",
     "GABAa",
     "Adaptation",

@@ -13,6 +13,7 @@ from . import _clock
 from ._base import param
 
 __all__ = [
+    "Delta",
     "AMPA",
     "GABAa",
     "Synapse",
@@ -54,6 +55,19 @@ class Expon(Synapse):
     def update(self, x):
         decay = u.math.exp(-_clock.dt() / self.tau)
         self.g.value = self.g.value * decay + x
+        return self.g.value
+
+
+class Delta(Synapse):
+    """Instantaneous synapse: the input of a step acts during that step only
+    (``g = x``; no memory). With :class:`CUBA` and weights ``w`` in pA, a spike
+    delivers the charge ``w dt`` (a voltage jump of about ``R w dt / tau``)."""
+
+    def init(self, shape, unit):
+        self.g = Hidden(jnp.zeros(shape) * unit)
+
+    def update(self, x):
+        self.g.value = x + 0 * self.g.value
         return self.g.value
 
 
