@@ -53,6 +53,7 @@ from ._synapses import (
     CUBA,
     NMDA,
     Alpha,
+    Delta,
     DualExpon,
     Expon,
     GABAa,
