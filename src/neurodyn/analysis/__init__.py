@@ -1,5 +1,6 @@
 """Analysis: spike-train statistics, phase planes (nullclines, fixed points with
-stability) and plots; continuation and slow points are planned.
+stability), one-parameter continuation with fold/Hopf detection, and plots; periodic-orbit
+and two-parameter continuation and slow points are planned.
 
 Example:
     >>> import jax.numpy as jnp
@@ -12,6 +13,7 @@ Example:
     0.0
 """
 
+from ._continuation import Branch, continuation
 from ._phase import FixedPoint, PhasePlane, classify, fixed_points, nullclines, vector_field
 from ._plots import line, raster
 from ._spikes import (
@@ -30,6 +32,8 @@ from ._spikes import (
 )
 
 __all__ = [
+    "Branch",
+    "continuation",
     "FixedPoint",
     "PhasePlane",
     "classify",
