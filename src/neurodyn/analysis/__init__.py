@@ -1,6 +1,6 @@
 """Analysis: spike-train statistics, phase planes (nullclines, fixed points with
 stability), one-parameter continuation with fold/Hopf detection, and plots; periodic-orbit
-and two-parameter continuation and slow points are planned.
+and two-parameter continuation are planned; slow points of high-dimensional systems.
 
 Example:
     >>> import jax.numpy as jnp
@@ -16,6 +16,7 @@ Example:
 from ._continuation import Branch, continuation
 from ._phase import FixedPoint, PhasePlane, classify, fixed_points, nullclines, vector_field
 from ._plots import line, raster
+from ._slow import SlowPoint, slow_points
 from ._spikes import (
     bin_counts,
     cross_correlogram,
@@ -32,6 +33,8 @@ from ._spikes import (
 )
 
 __all__ = [
+    "SlowPoint",
+    "slow_points",
     "Branch",
     "continuation",
     "FixedPoint",
