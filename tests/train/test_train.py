@@ -228,3 +228,22 @@ def test_lasso_elastic_net_lms_rls_nvar():
     f = nvar_features(u, k=2, skip=1)
     assert f.shape == (9, 1 + 2 + 3)
     np.testing.assert_allclose(f[0], [1.0, 1.0, 0.0, 1.0, 0.0, 0.0])
+
+
+def test_esn_and_nvar_models():
+    from neurodyn.train import ESN, NVAR
+
+    t = jnp.arange(1200.0) * 0.1
+    sig = jnp.sin(t) * jnp.cos(0.3 * t)
+    esn = ESN(200, seed=0).fit(sig[:-1], sig[1:], washout=100, alpha=1e-6)
+    pred = esn.predict(sig[:-1])[100:, 0]
+    assert float(jnp.sqrt(jnp.mean((pred - sig[101:]) ** 2))) < 0.02
+    with pytest.raises(ValueError, match="input steps but"):
+        ESN(10).fit(sig[:10], sig[:5])
+    # NVAR reproduces a quadratic map of the last two samples exactly
+    u = jnp.asarray(np.random.default_rng(0).normal(size=300))
+    y = 0.5 * u + 0.2 * jnp.roll(u, 1) + 0.3 * u * jnp.roll(u, 1)
+    m = NVAR(k=2).fit(u, y)
+    np.testing.assert_allclose(m.predict(u)[:, 0], y[1:], atol=1e-4)
+    with pytest.raises(RuntimeError, match="fit"):
+        NVAR().predict(u)

@@ -9,8 +9,11 @@ from . import surrogate
 from ._bptt import BPTT
 from ._checkpoint import checkpointed_for_loop
 from ._offline import FORCE, RidgeAccumulator, elastic_net, lms_step, nvar_features, ridge
+from ._reservoir import ESN, NVAR
 
 __all__ = [
+    "ESN",
+    "NVAR",
     "surrogate",
     "BPTT",
     "checkpointed_for_loop",
