@@ -26,24 +26,65 @@ test: lint
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow -q
 
-# Benchmarks against the anchors run in their own environment (.venv-bench).
-BENCH_VENV := .venv-bench
-$(BENCH_VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[bench]"
-	touch $(BENCH_VENV)/.installed
+# Benchmarks (benchmarks/README.md): neurodyn runs from $(VENV); each anchor from its own
+# venv under benchmarks/.envs/, so their pins never touch ours. bench-setup is idempotent
+# (stamp files); an anchor whose install fails is skipped by the runner, with the reason.
+ENVS      := benchmarks/.envs
+BENCH_PY  := $(PY) benchmarks/run.py
+PIP_Q     := -m pip install --quiet --disable-pip-version-check
 
-bench: $(BENCH_VENV)/.installed
-	cd benchmarks && ../$(BENCH_VENV)/bin/python units.py
-	cd benchmarks && ../$(BENCH_VENV)/bin/python state.py
-	cd benchmarks && ../$(BENCH_VENV)/bin/python integrate.py
-	cd benchmarks && ../$(BENCH_VENV)/bin/python event.py
-	cd benchmarks && ../$(BENCH_VENV)/bin/python coba.py --n 4000
+.PHONY: bench bench-full bench-setup bench-gpu bench-wheelhouse
+
+# BrainPy 2.x + brainevent + numba + brainunit + brainstate, with neurodyn (editable) so
+# the in-process microbenchmarks (units, state, event, integrate) can time both sides.
+$(ENVS)/anchors/.installed: pyproject.toml
+	$(PYTHON) -m venv $(ENVS)/anchors
+	$(ENVS)/anchors/bin/python $(PIP_Q) --upgrade pip
+	$(ENVS)/anchors/bin/python $(PIP_Q) -e ".[bench]"
+	touch $@
+
+# Brian2 2.9 needs numpy < 2.4; Cython for its runtime mode (a C++ compiler is needed
+# too). An existing benchmarks/envs/brian2 (the old location) is reused.
+$(ENVS)/brian2/.installed:
+	mkdir -p $(ENVS)
+	if [ -x benchmarks/envs/brian2/bin/python ] && [ ! -e $(ENVS)/brian2 ]; then \
+	  ln -s ../envs/brian2 $(ENVS)/brian2; \
+	else \
+	  $(PYTHON) -m venv $(ENVS)/brian2 && \
+	  $(ENVS)/brian2/bin/python $(PIP_Q) "brian2==2.9.*" "numpy<2.4" cython; \
+	fi
+	touch $@
+
+# NEST from PyPI (nest-simulator, a manylinux wheel for CPython 3.11 x86_64). Optional:
+# a failed install leaves a .failed note and the NEST rows are skipped.
+$(ENVS)/nest/.installed:
+	mkdir -p $(ENVS)
+	( $(PYTHON) -m venv $(ENVS)/nest && \
+	  $(ENVS)/nest/bin/python $(PIP_Q) nest-simulator && \
+	  $(ENVS)/nest/bin/python -c "import nest" >/dev/null 2>&1 && rm -f $(ENVS)/nest.failed ) \
+	  || echo "pip install nest-simulator failed" > $(ENVS)/nest.failed
+	touch $@
+
+bench-setup: $(STAMP) $(ENVS)/anchors/.installed $(ENVS)/brian2/.installed $(ENVS)/nest/.installed
+
+# quick (<= 10 min on a 2-core CPU): units, state, small event sweep, COBA-LIF 4k, COBA-HH 4k
+bench: bench-setup
+	$(BENCH_PY) --quick
+
+# all cases: COBA-LIF 4k-256k, COBA-HH 4k/16k, 1M procedural, full event sweep, ...
+bench-full: bench-setup
+	$(BENCH_PY) --full
+
+# GPU mode: wheels for an offline GPU machine, then `bash benchmarks/gpu.sh` there
+bench-wheelhouse:
+	bash benchmarks/gpu.sh --download
+
+bench-gpu:
+	bash benchmarks/gpu.sh
 
 # Rebuild the native kernels in place after editing src/neurodyn/event/_native/kernels.cc
 native: $(STAMP)
 	$(PY) setup.py -q build_ext --inplace
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(ENVS) build dist src/*.egg-info .pytest_cache
