@@ -13,9 +13,11 @@ Example:
     0.0
 """
 
-from ._continuation import Branch, continuation
+from ._codim2 import Codim2Branch, continue_fold, continue_hopf
+from ._continuation import EquilibriumBranch, SpecialPoint, continue_equilibria
+from ._fastslow import FastSlowAnalysis, critical_manifold, fast_slow_diagram
 from ._phase import FixedPoint, PhasePlane, classify, fixed_points, nullclines, vector_field
-from ._plots import line, raster
+from ._plots import bifurcation_diagram, line, raster
 from ._slow import SlowPoint, slow_points
 from ._spikes import (
     bin_counts,
@@ -35,8 +37,16 @@ from ._spikes import (
 __all__ = [
     "SlowPoint",
     "slow_points",
-    "Branch",
-    "continuation",
+    "EquilibriumBranch",
+    "SpecialPoint",
+    "continue_equilibria",
+    "Codim2Branch",
+    "continue_fold",
+    "continue_hopf",
+    "FastSlowAnalysis",
+    "critical_manifold",
+    "fast_slow_diagram",
+    "bifurcation_diagram",
     "FixedPoint",
     "PhasePlane",
     "classify",
