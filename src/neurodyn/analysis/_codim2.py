@@ -203,8 +203,9 @@ def _follow(kind, sys, x0, pv, lo, hi, ds, ds_max, max_steps, tol, direction):
     z, _ = tr.correct(z0, e2, pv[1])
     if z is None:
         raise ValueError(
-            f"Newton on the {kind} system did not converge at {tuple(pv)}: the point is not a "
-            f"{kind} of f(x, [p1, p2]) with p2 = {pv[1]}. Pass the p2 used for the branch."
+            f"Newton on the {kind} system did not converge from {tuple(pv)}: no {kind} of "
+            f"f(x, [p1, p2]) near this point with p2 = {pv[1]}. Pass the p2 used for the "
+            "one-parameter branch the point comes from."
         )
     if kind == "hopf":
         ref["c"] = _new_phase(sys, z)
