@@ -13,6 +13,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+from _timing import out_arg, record, write_json
 
 from neurodyn.integrate import get_method
 
@@ -97,6 +98,7 @@ def timeit(runs: dict, repeats=7):
 
 
 def main():
+    args = out_arg(__doc__.splitlines()[0])
     print(
         f"HH population N={N}, {STEPS} steps of dt={DT} ms, jax {jax.__version__}"
         + ("" if bp is None else f", brainpy {bp.__version__}")
@@ -109,11 +111,17 @@ def main():
         rates = timeit(runs)
         a, b = rates["nd"], rates.get("bp", float("nan"))
         print(f"  {ours:<12}{a:>18.0f}{b:>18.0f}{a / b:>7.2f}x")
+        case = f"HH population {ours}, {STEPS} steps"
+        record(case, "neurodyn", STEPS / a, baseline="brainpy", N=N)
+        if bp is not None:
+            record(case, "brainpy", STEPS / b, baseline="brainpy", N=N)
         if bp is not None:  # same trajectory check (both float32)
             ya, yb = runs["nd"](init()), runs["bp"](init())
             diff = float(jnp.max(jnp.abs(ya[0] - yb[0])))
             print(f"    max |V_neurodyn - V_brainpy| after {STEPS} steps: {diff:.2e} mV")
     sys.stdout.flush()
+    versions = {"jax": jax.__version__, "brainpy": None if bp is None else bp.__version__}
+    write_json(args.out, f"integrator throughput (HH, N={N})", versions)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import time
 
 import jax
 import jax.numpy as jnp
-from _timing import interleaved, report
+from _timing import interleaved, out_arg, record, report, write_json
 
 import neurodyn as nd
 
@@ -103,12 +103,16 @@ def bench_trace_time(n=1000):
     print(f"\nfirst call (trace + compile), {n} States")
     for name, t in rows.items():
         print(f"  {name:<28}{t * 1e3:>10.1f} ms{t / base:>8.2f}x")
+        record(f"first call (trace + compile), {n} States", name, t, baseline="pure jax.jit")
 
 
 if __name__ == "__main__":
+    args = out_arg(__doc__.splitlines()[0])
     print(
         f"jax {jax.__version__}, backend {jax.default_backend()}"
         + ("" if bst is None else f", brainstate {bst.__version__}")
     )
     bench_call_overhead()
     bench_trace_time()
+    versions = {"jax": jax.__version__, "brainstate": None if bst is None else bst.__version__}
+    write_json(args.out, "state transforms overhead", versions)

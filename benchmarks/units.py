@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from _timing import interleaved, report
+from _timing import interleaved, out_arg, report, write_json
 
 import neurodyn.units as u
 
@@ -24,6 +24,7 @@ N = 1000
 
 
 def main() -> None:
+    args = out_arg(__doc__.splitlines()[0])
     a = jnp.linspace(-70.0, -50.0, N)
     b = jnp.ones(N)
     plain = dict(v=a, i=b * 0.2, tau=20.0, r=100.0, v_rest=-65.0, v_th=-50.0, v_reset=-70.0, dt=0.1)
@@ -83,9 +84,11 @@ def main() -> None:
         f"jax {jax.__version__}, backend {jax.default_backend()}, N={N}"
         + ("" if bu is None else f", brainunit {bu.__version__}")
     )
-    report("eager a + b", interleaved(eager_add, number=2000), "plain jax")
-    report("eager 7-op LIF step", interleaved(eager_lif, number=300), "plain jax")
-    report("jit 7-op LIF step", interleaved(jitted, number=2000), "plain jax")
+    report("eager a + b", interleaved(eager_add, number=2000), "plain jax", N=N)
+    report("eager 7-op LIF step", interleaved(eager_lif, number=300), "plain jax", N=N)
+    report("jit 7-op LIF step", interleaved(jitted, number=2000), "plain jax", N=N)
+    versions = {"jax": jax.__version__, "brainunit": None if bu is None else bu.__version__}
+    write_json(args.out, "units overhead (N=1000)", versions)
 
 
 if __name__ == "__main__":
