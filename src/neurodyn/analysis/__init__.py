@@ -20,18 +20,28 @@ from ._phase import FixedPoint, PhasePlane, classify, fixed_points, nullclines, 
 from ._plots import bifurcation_diagram, line, raster
 from ._slow import SlowPoint, slow_points
 from ._spikes import (
+    SpikeTrains,
     bin_counts,
+    coherence,
     cross_correlogram,
     cv,
     cv2,
+    cv_isi,
     fano_factor,
     firing_rate,
+    instantaneous_rate,
+    isi,
     isi_statistics,
     lv,
     population_rate,
+    power_spectrum,
     spike_count_correlation,
+    spike_time_tiling_coefficient,
+    spike_trains,
     synchrony,
+    to_raster,
     van_rossum_distance,
+    victor_purpura_distance,
 )
 
 __all__ = [
@@ -67,4 +77,14 @@ __all__ = [
     "synchrony",
     "van_rossum_distance",
     "bin_counts",
+    "SpikeTrains",
+    "spike_trains",
+    "to_raster",
+    "instantaneous_rate",
+    "isi",
+    "cv_isi",
+    "victor_purpura_distance",
+    "spike_time_tiling_coefficient",
+    "power_spectrum",
+    "coherence",
 ]

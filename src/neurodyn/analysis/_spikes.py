@@ -1,21 +1,44 @@
-"""Spike-train statistics on rasters ``[time, neurons]`` (bool or counts), jit-able
-and vmappable: everything is computed with array operations or one ``scan`` over
-time, never with per-neuron Python loops or ragged spike-time lists.
+"""Spike-train statistics, jit-able and vmappable.
 
-Times are in the unit of ``dt`` (a time Quantity, or a float in ms).
+Two representations of spikes are accepted:
+
+* a **raster** ``[time, neurons]`` (bool, or spike counts) with its step ``dt``;
+* **spike times**: a :class:`SpikeTrains` (a padded array ``[neurons, max_spikes]`` of
+  sorted times in ms, padded with NaN, plus ``t_start``/``t_stop``), or a list of
+  per-neuron spike-time arrays (Quantities or floats in ms) that is converted to one.
+
+Everything is computed with array operations or one ``scan``, never with per-neuron
+Python loops, so functions work under ``jax.jit`` and ``jax.vmap`` (with a static
+``max_spikes`` for spike times). Times are Quantities or floats in ms; rates are in Hz.
+
+Conventions (chosen to agree with Elephant): CV and Fano factor use the population
+variance (``ddof=0``) by default; bins are half-open ``[t, t + bin)``; the van Rossum
+distance uses van Rossum's (2001) normalisation (one spike against none gives
+``1/sqrt(2)``; Elephant's is ``sqrt(2)`` times ours); kernel widths are the kernel's
+standard deviation (Elephant's ``sigma``).
 """
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import neurodyn.units as u
 
 __all__ = [
+    "SpikeTrains",
+    "spike_trains",
+    "to_raster",
     "firing_rate",
     "population_rate",
+    "instantaneous_rate",
+    "bin_counts",
+    "isi",
     "isi_statistics",
+    "cv_isi",
     "cv",
     "cv2",
     "lv",
@@ -24,58 +47,400 @@ __all__ = [
     "cross_correlogram",
     "synchrony",
     "van_rossum_distance",
-    "bin_counts",
+    "victor_purpura_distance",
+    "spike_time_tiling_coefficient",
+    "power_spectrum",
+    "coherence",
 ]
 
 
-def _dt_ms(dt) -> float:
-    if isinstance(dt, u.Quantity):
-        return float(dt.to_value(u.ms))
-    return float(dt)
+# ----------------------------------------------------------------------------- helpers
+def _ms(x, name: str = "time") -> float:
+    """A time (Quantity, or float in ms) as a Python float in ms."""
+    if isinstance(x, u.Quantity):
+        try:
+            return float(x.to_value(u.ms))
+        except Exception as err:
+            raise TypeError(f"{name} must be a time (e.g. 1 * u.ms); got {x}") from err
+    if isinstance(x, (int, float, np.integer, np.floating)):
+        return float(x)
+    raise TypeError(
+        f"{name} must be a time Quantity or a number in ms; got {type(x).__name__} {x!r}"
+    )
+
+
+_dt_ms = _ms  # kept for older callers
+
+
+def _ms_array(x):
+    """Spike times (Quantity or numbers in ms) as a float array in ms."""
+    if isinstance(x, u.Quantity):
+        return jnp.asarray(x.to_value(u.ms), jnp.result_type(float))
+    if isinstance(x, (list, tuple)):  # e.g. [1 * u.ms, 5 * u.ms]
+        return jnp.asarray([_ms_array(e) for e in x], jnp.result_type(float))
+    return jnp.asarray(x, jnp.result_type(float))
+
+
+def _per_ms(q, name: str) -> float:
+    """A rate/cost (Quantity in 1/time, or float per ms) as a float per ms."""
+    if isinstance(q, u.Quantity):
+        try:
+            return float(q.to_value(u.kHz))
+        except Exception as err:
+            raise TypeError(
+                f"{name} must be a rate (e.g. 0.1 / u.ms or 100 * u.Hz); got {q}"
+            ) from err
+    return float(q)
 
 
 def _counts(raster):
-    r = jnp.asarray(raster)
+    r = jnp.asarray(u.get_mantissa(raster))
     return r.astype(jnp.result_type(float)) if r.dtype == jnp.bool_ else r
 
 
-def firing_rate(raster, dt) -> u.Quantity:
-    """Mean firing rate of each neuron over the whole raster (Hz)."""
+def _raster2d(raster, fn: str):
     c = _counts(raster)
-    seconds = c.shape[0] * _dt_ms(dt) * 1e-3
-    return c.sum(axis=0) / seconds * u.Hz
+    if c.ndim != 2:
+        raise ValueError(
+            f"{fn}: expected a raster [time, neurons]; got shape {c.shape}. "
+            "Use raster[:, None] for a single neuron."
+        )
+    return c
 
 
-def population_rate(raster, dt, width=None) -> u.Quantity:
-    """Instantaneous population rate (Hz per neuron), optionally smoothed with a
-    Gaussian kernel of standard deviation ``width`` (a time)."""
-    c = _counts(raster)
-    rate = c.mean(axis=1) / (_dt_ms(dt) * 1e-3)
-    if width is not None:
-        sd = _dt_ms(width) / _dt_ms(dt)
-        half = int(4 * sd) + 1
-        k = jnp.exp(-0.5 * (jnp.arange(-half, half + 1) / sd) ** 2)
-        rate = jnp.convolve(rate, k / k.sum(), mode="same")
-    return rate * u.Hz
+# ------------------------------------------------------------------------ spike times
+@jax.tree_util.register_pytree_node_class
+class SpikeTrains:
+    """Spike times of ``N`` neurons as a padded array: ``times`` is ``[N, max_spikes]``
+    in ms, each row sorted, padded with NaN; ``t_start`` and ``t_stop`` (ms, static)
+    delimit the recording (spikes outside ``[t_start, t_stop]`` are ignored).
 
+    A pytree: ``jax.jit``/``jax.vmap`` see ``times`` as the only array.
 
-def bin_counts(raster, bin_steps: int):
-    """Spike counts in consecutive bins of ``bin_steps`` steps: ``[bins, neurons]``."""
-    c = _counts(raster)
-    n = (c.shape[0] // bin_steps) * bin_steps
-    return c[:n].reshape(-1, bin_steps, *c.shape[1:]).sum(axis=1)
+    Parameters
+    ----------
+    trains : list of 1-D arrays (Quantity or ms), or a 2-D padded array
+    t_stop, t_start : time (Quantity or ms); without ``t_stop`` (infinite) only the
+        ISI statistics and distances work, rates and binning need it.
+    max_spikes : int, optional, pad to this many spikes (longer trains raise).
 
-
-def isi_statistics(raster, dt) -> dict:
-    """Per-neuron interspike-interval statistics from one scan over time.
-
-    Returns a dict of arrays (one value per neuron; NaN where undefined):
-    ``n_isi``, ``mean`` (ms), ``std`` (ms), ``cv``, ``cv2`` (Holt et al. 1996),
-    ``lv`` (Shinomoto et al. 2003).
+    Example
+    -------
+    >>> import neurodyn.units as u
+    >>> st = SpikeTrains([[1.0, 5.0], [2.0]], t_stop=10 * u.ms)   # times in ms
+    >>> st.times
+    Array([[ 1.,  5.],
+           [ 2., nan]], dtype=float32)
+    >>> st.counts
+    Array([2, 1], dtype=int32)
     """
-    s = jnp.asarray(raster) > 0
+
+    def __init__(self, trains, t_stop=None, t_start=0.0, max_spikes: int | None = None):
+        if isinstance(trains, SpikeTrains):
+            times = trains.times
+        elif isinstance(trains, (list, tuple)):
+            rows = [np.sort(np.asarray(_ms_array(t), float).ravel()) for t in trains]
+            k = max([len(r) for r in rows] + [1]) if max_spikes is None else max_spikes
+            if any(len(r) > k for r in rows):
+                raise ValueError(
+                    f"SpikeTrains: a train has {max(len(r) for r in rows)} spikes, more than "
+                    f"max_spikes={k}; raise max_spikes or leave it None."
+                )
+            arr = np.full((len(rows), k), np.nan)
+            for i, r in enumerate(rows):
+                arr[i, : len(r)] = r
+            times = jnp.asarray(arr, jnp.result_type(float))
+        else:
+            times = _ms_array(trains)
+            if times.ndim == 1:
+                times = times[None]
+            if times.ndim != 2:
+                raise ValueError(
+                    "SpikeTrains: expected a list of spike-time arrays or a padded array "
+                    f"[neurons, max_spikes]; got shape {times.shape}."
+                )
+            times = jnp.sort(times, axis=1)  # NaN sorts last
+        self.times = times
+        self.t_start = _ms(t_start, "t_start")
+        self.t_stop = math.inf if t_stop is None else _ms(t_stop, "t_stop")
+
+    def tree_flatten(self):
+        return (self.times,), (self.t_start, self.t_stop)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        obj = object.__new__(cls)
+        obj.times, (obj.t_start, obj.t_stop) = children[0], aux
+        return obj
+
+    @property
+    def n_neurons(self) -> int:
+        return self.times.shape[-2]
+
+    @property
+    def valid(self):
+        """Mask of real spikes inside ``[t_start, t_stop]``."""
+        t = self.times
+        return jnp.isfinite(t) & (t >= self.t_start) & (t <= self.t_stop)
+
+    @property
+    def counts(self):
+        """Number of spikes of each neuron."""
+        return self.valid.sum(axis=-1)
+
+    @property
+    def duration_ms(self) -> float:
+        if not math.isfinite(self.t_stop):
+            raise ValueError(
+                "SpikeTrains without t_stop: rates and binning need the recording's end; "
+                "pass t_stop=... (e.g. SpikeTrains(trains, t_stop=1 * u.second))."
+            )
+        return self.t_stop - self.t_start
+
+    def __repr__(self) -> str:
+        return (
+            f"SpikeTrains({self.n_neurons} neurons, max {self.times.shape[-1]} spikes, "
+            f"[{self.t_start}, {self.t_stop}) ms)"
+        )
+
+
+def spike_trains(raster, dt, max_spikes: int | None = None, t_start=0.0) -> SpikeTrains:
+    """Spike times of a raster ``[time, neurons]``: step ``k`` becomes ``t_start + k dt``.
+
+    ``max_spikes`` must be given under ``jit`` (the padded width is a static shape);
+    otherwise it is the largest spike count. Steps with counts > 1 give one spike.
+
+    Example
+    -------
+    >>> import jax.numpy as jnp, neurodyn.units as u
+    >>> r = jnp.zeros((10, 2), bool).at[jnp.array([2, 7]), 0].set(True)
+    >>> spike_trains(r, dt=0.5 * u.ms).times
+    Array([[1. , 3.5],
+           [nan, nan]], dtype=float32)
+    """
+    s = _raster2d(raster, "spike_trains") > 0
+    dtm, t0 = _ms(dt, "dt"), _ms(t_start, "t_start")
+    if max_spikes is None:
+        max_spikes = max(int(np.asarray(s.sum(axis=0)).max(initial=0)), 1)
+
+    def row(col):
+        idx = jnp.nonzero(col, size=max_spikes, fill_value=-1)[0]
+        return jnp.where(idx >= 0, t0 + idx * dtm, jnp.nan)
+
+    times = jax.vmap(row, in_axes=1)(s).astype(jnp.result_type(float))
+    out = object.__new__(SpikeTrains)
+    out.times, out.t_start, out.t_stop = times, t0, t0 + s.shape[0] * dtm
+    return out
+
+
+def _as_trains(spikes, t_stop=None, fn: str = "") -> SpikeTrains:
+    if isinstance(spikes, SpikeTrains):
+        return spikes
+    if isinstance(spikes, (list, tuple)):
+        return SpikeTrains(spikes, t_stop=t_stop)
+    raise TypeError(
+        f"{fn}: expected a SpikeTrains or a list of spike-time arrays (or a raster with "
+        f"dt=...); got {type(spikes).__name__}."
+    )
+
+
+def _is_times(spikes) -> bool:
+    return isinstance(spikes, (SpikeTrains, list, tuple))
+
+
+def to_raster(trains, dt, t_stop=None):
+    """Spike counts ``[bins, neurons]`` of spike times in bins of ``dt`` from
+    ``t_start`` (half-open bins; spikes within 1e-6 bin below an edge count in the
+    upper bin, so that times like ``7 * 0.1`` land where expected).
+
+    Example
+    -------
+    >>> to_raster(SpikeTrains([[0.0, 0.7, 2.9]], t_stop=3.0), dt=1.0)[:, 0]
+    Array([2., 0., 1.], dtype=float32)
+    """
+    st = _as_trains(trains, t_stop, "to_raster")
+    dtm = _ms(dt, "dt")
+    n_bins = int(math.floor(st.duration_ms / dtm + 1e-6))
+    x = (st.times - st.t_start) / dtm
+    idx = jnp.floor(x + 1e-6 * jnp.maximum(1.0, jnp.abs(x)))
+    ok = st.valid & (idx >= 0) & (idx < n_bins)
+    idx = jnp.where(ok, idx, n_bins).astype(jnp.int32)
+    n = jnp.broadcast_to(jnp.arange(st.n_neurons)[:, None], idx.shape)
+    out = jnp.zeros((n_bins + 1, st.n_neurons), jnp.result_type(float))
+    return out.at[idx, n].add(1.0)[:n_bins]
+
+
+def _binned(spikes, bin_size, dt, fn):
+    """Counts ``[bins, neurons]`` from a raster (``bin_size`` in steps or a time) or
+    from spike times (``bin_size`` a time)."""
+    if _is_times(spikes):
+        return to_raster(spikes, bin_size)
+    c = _raster2d(spikes, fn)
+    if isinstance(bin_size, (int, np.integer)):
+        steps = int(bin_size)
+    else:
+        if dt is None:
+            raise ValueError(f"{fn}: a bin given as a time needs dt=...; or give it in steps.")
+        ratio = _ms(bin_size, "bin_size") / _ms(dt, "dt")
+        steps = int(round(ratio))
+        if abs(ratio - steps) > 1e-6 * max(1.0, ratio):
+            raise ValueError(f"{fn}: bin_size must be a multiple of dt; got {ratio} steps.")
+    if steps < 1 or steps > c.shape[0]:
+        raise ValueError(f"{fn}: bin of {steps} steps for a raster of {c.shape[0]} steps.")
+    n = (c.shape[0] // steps) * steps
+    return c[:n].reshape(-1, steps, c.shape[1]).sum(axis=1)
+
+
+# ------------------------------------------------------------------------------ rates
+def firing_rate(spikes, dt=None, t_stop=None) -> u.Quantity:
+    """Mean firing rate of each neuron (Hz): spike count / duration.
+
+    Example
+    -------
+    >>> firing_rate([[10.0, 20.0], []], t_stop=1000.0)
+    Quantity([2., 0.], "Hz")
+    """
+    if _is_times(spikes):
+        st = _as_trains(spikes, t_stop, "firing_rate")
+        return st.counts * (1e3 / st.duration_ms) * u.Hz
+    if dt is None:
+        raise ValueError("firing_rate: a raster needs dt=... (the time step).")
+    c = _raster2d(spikes, "firing_rate")
+    return c.sum(axis=0) * (1e3 / (c.shape[0] * _ms(dt, "dt"))) * u.Hz
+
+
+def _kernel(kind: str, width_ms: float, dt_ms: float, cutoff: float):
+    """Kernel values (1/ms, unit area) at ``k dt`` for ``|k dt| <= cutoff * width``."""
+    half = int(math.floor(cutoff * width_ms / dt_ms + 1e-9))
+    t = np.arange(-half, half + 1) * dt_ms
+    if kind == "gaussian":
+        k = np.exp(-0.5 * (t / width_ms) ** 2) / (np.sqrt(2 * np.pi) * width_ms)
+    elif kind == "exponential":  # std = tau
+        k = np.where(t >= 0, np.exp(-np.abs(t) / width_ms) / width_ms, 0.0)
+    elif kind == "alpha":  # std = sqrt(2) tau
+        tau = width_ms / np.sqrt(2.0)
+        k = np.where(t >= 0, t / tau**2 * np.exp(-np.abs(t) / tau), 0.0)
+    else:
+        raise ValueError(f"kernel must be 'gaussian', 'exponential' or 'alpha'; got {kind!r}.")
+    return jnp.asarray(k, jnp.result_type(float))
+
+
+def instantaneous_rate(
+    spikes, width, dt, kernel: str = "gaussian", cutoff: float = 5.0, t_stop=None
+) -> u.Quantity:
+    """Kernel-smoothed rate of each neuron, ``[time, neurons]`` in Hz.
+
+    ``r(t) = sum_i K(t - t_i)`` on the grid ``t_start + k dt``, with ``K`` of unit area
+    truncated at ``cutoff * width``. ``width`` is the kernel's standard deviation (as
+    Elephant's ``sigma``): Gaussian ``sigma``; exponential ``exp(-t/tau)/tau`` (t >= 0)
+    with ``tau = width``; alpha ``t exp(-t/tau)/tau**2`` with ``tau = width/sqrt(2)``.
+    Causal kernels are not shifted (Elephant's ``center_kernel=False``). Spike times
+    are first binned at ``dt`` (the raster's step, or the sampling period).
+
+    Example
+    -------
+    >>> import jax.numpy as jnp, neurodyn.units as u
+    >>> r = jnp.zeros((200, 1), bool).at[100, 0].set(True)
+    >>> rate = instantaneous_rate(r, width=5 * u.ms, dt=1 * u.ms)
+    >>> round(float(rate.to_value(u.Hz)[100, 0]), 3)   # 1 / (sqrt(2 pi) 5 ms)
+    79.788
+    """
+    dtm = _ms(dt, "dt")
+    c = to_raster(spikes, dt, t_stop) if _is_times(spikes) else _raster2d(spikes, "rate")
+    k = _kernel(kernel, _ms(width, "width"), dtm, cutoff)
+    kk = jnp.broadcast_to(k[:, None], (k.shape[0], c.shape[1]))
+    rate = jax.scipy.signal.fftconvolve(c, kk, mode="same", axes=0)
+    return jnp.maximum(rate, 0.0) * 1e3 * u.Hz
+
+
+def population_rate(spikes, dt, width=None, kernel: str = "gaussian") -> u.Quantity:
+    """Population rate (Hz per neuron) at each step, optionally smoothed with a kernel
+    of standard deviation ``width`` (see :func:`instantaneous_rate`).
+
+    Example
+    -------
+    >>> import jax.numpy as jnp, neurodyn.units as u
+    >>> population_rate(jnp.ones((3, 4), bool), dt=1 * u.ms)
+    Quantity([1000., 1000., 1000.], "Hz")
+    """
+    if width is not None:
+        return instantaneous_rate(spikes, width, dt, kernel).mean(axis=1)
+    c = to_raster(spikes, dt) if _is_times(spikes) else _raster2d(spikes, "population_rate")
+    return c.mean(axis=1) * (1e3 / _ms(dt, "dt")) * u.Hz
+
+
+def bin_counts(spikes, bin_size, dt=None):
+    """Spike counts ``[bins, neurons]`` in consecutive bins: ``bin_size`` in steps (int)
+    or a time (needs ``dt`` for a raster); incomplete last bins are dropped.
+
+    Example
+    -------
+    >>> import jax.numpy as jnp
+    >>> bin_counts(jnp.ones((5, 1), bool), 2)[:, 0]
+    Array([2., 2.], dtype=float32)
+    """
+    return _binned(spikes, bin_size, dt, "bin_counts")
+
+
+# ------------------------------------------------------------------------------- ISIs
+def isi(spikes, dt=None, max_spikes: int | None = None) -> u.Quantity:
+    """Interspike intervals ``[neurons, max_spikes - 1]`` (ms, NaN-padded).
+
+    Example
+    -------
+    >>> isi([[1.0, 4.0, 9.0]]).to_value(u.ms)
+    Array([[3., 5.]], dtype=float32)
+    """
+    st = spike_trains(spikes, dt, max_spikes) if not _is_times(spikes) else _as_trains(spikes)
+    t = jnp.where(st.valid, st.times, jnp.nan)
+    return (t[..., 1:] - t[..., :-1]) * u.ms
+
+
+def _isi_stats_times(st: SpikeTrains, ddof):
+    t = jnp.where(st.valid, st.times, jnp.nan)
+    d = t[..., 1:] - t[..., :-1]
+    ok = jnp.isfinite(d)
+    n = ok.sum(axis=-1).astype(d.dtype)
+    d0 = jnp.where(ok, d, 0.0)
+    mean = jnp.where(n > 0, d0.sum(-1) / jnp.maximum(n, 1), jnp.nan)
+    var = jnp.where(ok, (d0 - mean[..., None]) ** 2, 0.0).sum(-1) / jnp.maximum(n - ddof, 1)
+    var = jnp.where(n > ddof, var, jnp.nan)
+    a, b = d[..., :-1], d[..., 1:]
+    pair = jnp.isfinite(a) & jnp.isfinite(b)
+    ratio = jnp.where(pair, jnp.abs(a - b) / jnp.where(pair, a + b, 1.0), 0.0)
+    n_pairs = pair.sum(-1)
+    m = jnp.maximum(n_pairs, 1)
+    return n, mean, jnp.sqrt(var), ratio.sum(-1) * 2, (ratio**2).sum(-1) * 3, n_pairs, m
+
+
+def isi_statistics(spikes, dt=None, ddof: int = 0) -> dict:
+    """Per-neuron interspike-interval statistics.
+
+    Returns a dict of arrays (one value per neuron; NaN where undefined): ``n_isi``,
+    ``mean`` (ms), ``std`` (ms, ``ddof`` as in numpy), ``cv`` (std / mean), ``cv2``
+    (Holt et al. 1996: mean of ``2|I[k+1]-I[k]|/(I[k+1]+I[k])``) and ``lv`` (Shinomoto
+    et al. 2003: ``3/(n-1) sum ((I[k]-I[k+1])/(I[k]+I[k+1]))**2``). A raster is read
+    in one ``scan`` over time (no padding needed).
+    """
+    if _is_times(spikes):
+        n, mean, std, cv2s, lvs, n_pairs, m = _isi_stats_times(_as_trains(spikes), ddof)
+    else:
+        if dt is None:
+            raise ValueError("isi_statistics: a raster needs dt=... (the time step).")
+        n, mean, std, cv2s, lvs, n_pairs, m = _isi_stats_raster(spikes, _ms(dt, "dt"), ddof)
+    return {
+        "n_isi": n,
+        "mean": mean,
+        "std": std,
+        "cv": std / mean,
+        "cv2": jnp.where(n_pairs > 0, cv2s / m, jnp.nan),
+        "lv": jnp.where(n_pairs > 0, lvs / m, jnp.nan),
+    }
+
+
+def _isi_stats_raster(raster, dtm: float, ddof):
+    s = _raster2d(raster, "isi_statistics") > 0
     n_neurons = s.shape[1]
-    dtm = _dt_ms(dt)
     f = jnp.result_type(float)
     zeros = jnp.zeros(n_neurons, f)
 
@@ -84,104 +449,374 @@ def isi_statistics(raster, dt) -> dict:
         last, prev_isi, n, s1, s2, cv2_sum, lv_sum, n_pairs = carry
         t = k.astype(f) * dtm
         has_last = last >= 0
-        isi = jnp.where(has_last, t - last, 0.0)
-        new_isi = spk & has_last
-        pair = new_isi & (prev_isi > 0)
-        ratio = jnp.where(pair, jnp.abs(isi - prev_isi) / (isi + prev_isi), 0.0)
+        d = jnp.where(has_last, t - last, 0.0)
+        new = spk & has_last
+        pair = new & (prev_isi > 0)
+        ratio = jnp.where(pair, jnp.abs(d - prev_isi) / jnp.where(pair, d + prev_isi, 1.0), 0.0)
         carry = (
             jnp.where(spk, t, last),
-            jnp.where(new_isi, isi, prev_isi),
-            n + new_isi,
-            s1 + jnp.where(new_isi, isi, 0.0),
-            s2 + jnp.where(new_isi, isi * isi, 0.0),
+            jnp.where(new, d, prev_isi),
+            n + new,
+            s1 + jnp.where(new, d, 0.0),
+            s2 + jnp.where(new, d * d, 0.0),
             cv2_sum + 2 * ratio,
-            lv_sum + ratio * ratio,
+            lv_sum + 3 * ratio * ratio,
             n_pairs + pair,
         )
         return carry, None
 
     init = (jnp.full(n_neurons, -1.0, f), zeros, zeros, zeros, zeros, zeros, zeros, zeros)
-    (last, prev, n, s1, s2, cv2_sum, lv_sum, n_pairs), _ = jax.lax.scan(
-        step, init, (jnp.arange(s.shape[0]), s)
-    )
+    (_, _, n, s1, s2, cv2s, lvs, n_pairs), _ = jax.lax.scan(step, init, (jnp.arange(s.shape[0]), s))
     mean = jnp.where(n > 0, s1 / jnp.maximum(n, 1), jnp.nan)
-    var = jnp.where(n > 1, (s2 - n * mean**2) / jnp.maximum(n - 1, 1), jnp.nan)
-    std = jnp.sqrt(jnp.maximum(var, 0.0))
-    return {
-        "n_isi": n,
-        "mean": mean,
-        "std": std,
-        "cv": std / mean,
-        "cv2": jnp.where(n_pairs > 0, cv2_sum / jnp.maximum(n_pairs, 1), jnp.nan),
-        "lv": jnp.where(n_pairs > 0, 3.0 * lv_sum / jnp.maximum(n_pairs, 1), jnp.nan),
-    }
+    var = (s2 - n * mean**2) / jnp.maximum(n - ddof, 1)
+    var = jnp.where(n > ddof, jnp.maximum(var, 0.0), jnp.nan)
+    return n, mean, jnp.sqrt(var), cv2s, lvs, n_pairs, jnp.maximum(n_pairs, 1)
 
 
-def cv(raster, dt):
-    """Coefficient of variation of the ISIs of each neuron (sample std / mean)."""
-    return isi_statistics(raster, dt)["cv"]
+def cv_isi(spikes, dt=None, ddof: int = 0):
+    """Coefficient of variation of each neuron's ISIs, ``std / mean`` with the
+    population std (``ddof=0``, as Elephant's ``cv``); NaN with fewer than 2 spikes.
+
+    Example
+    -------
+    >>> import jax.numpy as jnp, neurodyn.units as u
+    >>> r = jnp.zeros((1000, 1), bool).at[::100, 0].set(True)   # regular
+    >>> float(cv_isi(r, dt=1 * u.ms)[0])
+    0.0
+    >>> float(cv_isi([[0.0, 1.0, 4.0]])[0])                    # ISIs 1, 3
+    0.5
+    """
+    return isi_statistics(spikes, dt, ddof)["cv"]
 
 
-def cv2(raster, dt):
-    """Local variation CV2 (Holt et al. 1996): mean of 2|I_{k+1}-I_k|/(I_{k+1}+I_k)."""
-    return isi_statistics(raster, dt)["cv2"]
+cv = cv_isi
 
 
-def lv(raster, dt):
-    """Local variation LV (Shinomoto et al. 2003): 3/(n-1) sum ((I_k-I_{k+1})/(I_k+I_{k+1}))²."""
-    return isi_statistics(raster, dt)["lv"]
+def cv2(spikes, dt=None):
+    """Local coefficient of variation CV2 (Holt et al. 1996) of each neuron.
+
+    Example
+    -------
+    >>> float(cv2([[0.0, 1.0, 4.0]])[0])          # 2 |3 - 1| / (3 + 1)
+    1.0
+    """
+    return isi_statistics(spikes, dt)["cv2"]
 
 
-def fano_factor(raster, bin_steps: int):
-    """Fano factor of each neuron's spike counts in bins of ``bin_steps`` steps
-    (sample variance / mean)."""
-    c = bin_counts(raster, bin_steps)
+def lv(spikes, dt=None):
+    """Local variation LV (Shinomoto et al. 2003) of each neuron.
+
+    Example
+    -------
+    >>> float(lv([[0.0, 1.0, 4.0]])[0])           # 3 ((1 - 3) / 4)**2
+    0.75
+    """
+    return isi_statistics(spikes, dt)["lv"]
+
+
+def fano_factor(spikes, bin_size, dt=None, ddof: int = 0):
+    """Fano factor (variance / mean, ``ddof=0`` as Elephant) of each neuron's spike
+    counts in consecutive bins (``bin_size`` in steps, or a time).
+
+    Example
+    -------
+    >>> import jax.numpy as jnp
+    >>> r = jnp.zeros((40, 1), bool).at[jnp.array([0, 1, 2, 10, 20, 21]), 0].set(True)
+    >>> round(float(fano_factor(r, 10)[0]), 4)        # counts 3, 1, 2, 0
+    0.8333
+    """
+    c = _binned(spikes, bin_size, dt, "fano_factor")
     mean = c.mean(axis=0)
-    return jnp.where(mean > 0, c.var(axis=0, ddof=1) / mean, jnp.nan)
+    return jnp.where(mean > 0, c.var(axis=0, ddof=ddof) / mean, jnp.nan)
 
 
-def spike_count_correlation(raster, bin_steps: int):
-    """Pearson correlation matrix of binned spike counts ``[neurons, neurons]``
-    (NaN rows for silent neurons)."""
-    c = bin_counts(raster, bin_steps)
+def spike_count_correlation(spikes, bin_size, dt=None):
+    """Pearson correlation matrix ``[neurons, neurons]`` of binned spike counts (NaN
+    rows for silent neurons).
+
+    Example
+    -------
+    >>> import jax.numpy as jnp
+    >>> r = jnp.zeros((40, 2), bool).at[jnp.array([0, 1, 20]), :].set(True)
+    >>> r = r.at[30, 1].set(True)                       # counts (2,0,1,0), (2,0,1,1)
+    >>> round(float(spike_count_correlation(r, 10)[0, 1]), 4)
+    0.8528
+    """
+    c = _binned(spikes, bin_size, dt, "spike_count_correlation")
     z = c - c.mean(axis=0)
     sd = jnp.sqrt((z * z).sum(axis=0))
     return (z.T @ z) / (sd[:, None] * sd[None, :])
 
 
 def cross_correlogram(a, b, max_lag: int):
-    """Cross-correlogram of two spike trains (1-D rasters): ``cc[k]`` counts pairs with
-    ``b`` spiking ``k - max_lag`` steps after ``a``, for lags ``-max_lag..max_lag``."""
+    """Cross-correlogram of two 1-D rasters (or binned counts): ``cc[k]`` counts pairs
+    with ``b`` spiking ``k - max_lag`` steps after ``a``, lags ``-max_lag..max_lag``
+    (Elephant's ``cross_correlation_histogram`` without border correction).
+
+    Example
+    -------
+    >>> import jax.numpy as jnp
+    >>> a = jnp.zeros(20).at[5].set(1)
+    >>> cross_correlogram(a, jnp.roll(a, 2), 3)
+    Array([0., 0., 0., 0., 0., 1., 0.], dtype=float32)
+    """
     a, b = _counts(a), _counts(b)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(
+            f"cross_correlogram: expected two 1-D rasters of equal length; got {a.shape} "
+            f"and {b.shape}. Bin spike times first with to_raster."
+        )
     n = a.shape[0]
     size = 1 << (2 * n - 1).bit_length()
     fa, fb = jnp.fft.rfft(a, size), jnp.fft.rfft(b, size)
     full = jnp.fft.irfft(jnp.conj(fa) * fb, size)  # full[k] = sum_t a[t] b[t + k]
     lags = jnp.arange(-max_lag, max_lag + 1)
-    return jnp.round(full[lags % size])
+    return jnp.round(full[lags % size]) + 0.0  # + 0.0: no -0.0
 
 
 def synchrony(traces):
     """Golomb's synchrony measure chi (0: asynchronous, 1: synchronous) of signals
-    ``[time, neurons]`` (membrane potentials or filtered spike trains)."""
+    ``[time, neurons]`` (membrane potentials or filtered spike trains).
+
+    Example
+    -------
+    >>> import jax.numpy as jnp
+    >>> x = jnp.sin(jnp.linspace(0, 10, 100))[:, None] * jnp.ones((1, 3))
+    >>> round(float(synchrony(x)), 4)
+    1.0
+    """
     x = jnp.asarray(u.get_mantissa(traces))
     pop_var = jnp.var(x.mean(axis=1))
     ind_var = jnp.mean(jnp.var(x, axis=0))
     return jnp.sqrt(pop_var / ind_var)
 
 
-def van_rossum_distance(a, b, dt, tau):
-    """Van Rossum (2001) distance between two spike trains (1-D rasters): the L2 norm
-    of the difference of the trains filtered by ``exp(-t/tau)``, normalised by tau."""
+# -------------------------------------------------------------------------- distances
+def _one_train(x, dt, fn):
+    """A single spike train as a padded 1-D array of times in ms."""
+    if dt is not None:
+        c = _counts(x)
+        if c.ndim != 1:
+            raise ValueError(f"{fn}: with dt, a and b are 1-D rasters; got shape {c.shape}.")
+        try:  # outside jit: pad to the spike count; under jit: to the raster length
+            k = max(int(np.asarray(c > 0).sum()), 1)
+        except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+            k = c.shape[0]
+        return spike_trains(c[:, None], dt, max_spikes=k).times[0]
+    t = x.times if isinstance(x, SpikeTrains) else _ms_array(x)
+    if t.ndim != 1:
+        raise ValueError(
+            f"{fn}: expected one spike train (1-D times in ms, NaN-padded); got shape "
+            f"{t.shape}. Use jax.vmap for many pairs."
+        )
+    return t
+
+
+def van_rossum_distance(a, b, tau, dt=None):
+    """Van Rossum (2001) distance between two spike trains: the L2 norm of the
+    difference of the trains filtered by ``exp(-t/tau)``, divided by ``sqrt(tau)``:
+    ``D**2 = (1/tau) int (f_a - f_b)**2 dt``, computed exactly from the spike times
+    (``D**2 = 1/2 sum_ij s_i s_j exp(-|t_i - t_j|/tau)``, ``s = +1`` for ``a``, ``-1``
+    for ``b``). One spike against none gives ``1/sqrt(2)``; Elephant's
+    ``van_rossum_distance`` is ``sqrt(2)`` times this.
+
+    ``a``, ``b``: spike times (1-D, Quantity or ms, NaN-padded), or 1-D rasters with
+    ``dt``.
+
+    Example
+    -------
+    >>> import neurodyn.units as u
+    >>> round(float(van_rossum_distance([5.0], [jnp.nan], tau=10 * u.ms)), 6)
+    0.707107
+    """
+    tm = _ms(tau, "tau")
+    if dt is not None:
+        return _van_rossum_raster(a, b, tm, _ms(dt, "dt"))
+    ta, tb = _one_train(a, dt, "van_rossum_distance"), _one_train(b, dt, "van_rossum_distance")
+    t = jnp.concatenate([ta, tb])
+    s = jnp.concatenate([jnp.ones_like(ta), -jnp.ones_like(tb)])
+    ok = jnp.isfinite(t)
+    s = jnp.where(ok, s, 0.0)
+    t = jnp.where(ok, t, 0.0)
+    k = jnp.exp(-jnp.abs(t[:, None] - t[None, :]) / tm)
+    d2 = 0.5 * (s[:, None] * s[None, :] * k).sum()
+    return jnp.sqrt(jnp.maximum(d2, 0.0))
+
+
+def _van_rossum_raster(a, b, tm, dtm):
+    """Exact for spikes on the grid: between steps the filtered difference decays as
+    ``D_k exp(-(t - t_k)/tau)``, whose squared integral is ``D_k**2 tau/2 (1 - e**(-2dt/tau))``
+    (to infinity after the last step)."""
     a, b = _counts(a), _counts(b)
-    decay = jnp.exp(-_dt_ms(dt) / _dt_ms(tau))
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(
+            f"van_rossum_distance: expected two 1-D rasters of equal length; got {a.shape} "
+            f"and {b.shape}."
+        )
+    decay = jnp.exp(-dtm / tm)
 
-    def filt(x):
-        def step(c, s):
-            c = c * decay + s
-            return c, c
+    def step(c, s):
+        c = c * decay + s
+        return c, c
 
-        return jax.lax.scan(step, jnp.zeros(()), x)[1]
+    d = jax.lax.scan(step, jnp.zeros((), a.dtype), a - b)[1]
+    d2 = 0.5 * ((1 - decay**2) * jnp.sum(d[:-1] ** 2) + d[-1] ** 2)
+    return jnp.sqrt(d2)
 
-    d = filt(a) - filt(b)
-    return jnp.sqrt(jnp.sum(d * d) * _dt_ms(dt) / _dt_ms(tau))
+
+def victor_purpura_distance(a, b, q, dt=None):
+    """Victor-Purpura (1996) distance: the cheapest way to turn ``a`` into ``b`` by
+    deleting/inserting spikes (cost 1) and shifting them (cost ``q |dt|``).
+
+    Dynamic programming, one ``lax.scan`` over the spikes of ``a`` with a vectorised
+    row update (``cummin``). ``q`` is a cost per time (Quantity such as ``0.1 / u.ms``
+    or ``100 * u.Hz``, or a float per ms). ``a``, ``b``: spike times (NaN-padded) or
+    1-D rasters with ``dt``.
+
+    Example
+    -------
+    >>> float(victor_purpura_distance([1.0, 10.0], [2.0], q=0.5))   # shift 0.5 + delete 1
+    1.5
+    """
+    qm = _per_ms(q, "q")
+    ta = _one_train(a, dt, "victor_purpura_distance")
+    tb = _one_train(b, dt, "victor_purpura_distance")
+    ta, tb = jnp.sort(ta), jnp.sort(tb)
+    na, nb = jnp.isfinite(ta).sum(), jnp.isfinite(tb).sum()
+    f = jnp.result_type(float)
+    j = jnp.arange(tb.shape[0] + 1, dtype=f)
+
+    def row(prev, ai):
+        shift = qm * jnp.abs(ai - tb)
+        shift = jnp.where(jnp.isfinite(shift), shift, jnp.inf)
+        c = jnp.concatenate([prev[:1] + 1, jnp.minimum(prev[1:] + 1, prev[:-1] + shift)])
+        new = j + jax.lax.cummin(c - j)  # G[j] = min(c[j], G[j-1] + 1)
+        return new, new
+
+    g0 = j
+    _, rows = jax.lax.scan(row, g0, ta)
+    table = jnp.concatenate([g0[None], rows])
+    return table[na, nb]
+
+
+def spike_time_tiling_coefficient(a, b, window, t_start=None, t_stop=None):
+    """Spike time tiling coefficient (Cutts & Eglen 2014) of two spike trains:
+    ``(PA - TB)/(1 - PA TB)/2 + (PB - TA)/(1 - PB TA)/2`` where ``PA`` is the fraction
+    of spikes of ``a`` within ``±window`` of a spike of ``b`` and ``TA`` the fraction of
+    ``[t_start, t_stop]`` within ``±window`` of a spike of ``a``. NaN if a train is
+    empty.
+
+    ``a``, ``b``: 1-D spike times (ms or Quantity, NaN-padded) or a :class:`SpikeTrains`
+    pair's rows; ``t_start`` defaults to 0, ``t_stop`` to the last spike.
+
+    Example
+    -------
+    >>> round(float(spike_time_tiling_coefficient([10.0, 50.0], [11.0, 50.5],
+    ...     window=2.0, t_stop=100.0)), 4)
+    1.0
+    """
+    w = _ms(window, "window")
+    ta, tb = jnp.sort(_one_train(a, None, "sttc")), jnp.sort(_one_train(b, None, "sttc"))
+    t0 = 0.0 if t_start is None else _ms(t_start, "t_start")
+    if t_stop is None:
+        t1 = jnp.maximum(jnp.nanmax(ta), jnp.nanmax(tb))
+    else:
+        t1 = _ms(t_stop, "t_stop")
+
+    def prop(x, y):  # fraction of spikes of x within +-w of a spike of y
+        d = jnp.abs(x[:, None] - y[None, :])
+        near = jnp.any(jnp.where(jnp.isfinite(d), d <= w, False), axis=1)
+        ok = jnp.isfinite(x)
+        return (near & ok).sum() / ok.sum()
+
+    def tiled(x):  # fraction of [t0, t1] covered by the union of [x_i - w, x_i + w]
+        ok = jnp.isfinite(x)
+        lo = jnp.where(ok, jnp.maximum(x - w, t0), t0)
+        hi = jnp.where(ok, jnp.minimum(x + w, t1), t0)
+        prev_hi = jnp.concatenate([jnp.full((1,), t0, lo.dtype), jax.lax.cummax(hi)[:-1]])
+        return jnp.where(ok, jnp.maximum(hi - jnp.maximum(lo, prev_hi), 0.0), 0.0).sum() / (t1 - t0)
+
+    pa, pb, tA, tB = prop(ta, tb), prop(tb, ta), tiled(ta), tiled(tb)
+
+    def term(p, t):
+        return jnp.where(p * t == 1.0, 1.0, (p - t) / (1.0 - p * t))
+
+    out = 0.5 * (term(pa, tB) + term(pb, tA))
+    empty = (jnp.isfinite(ta).sum() == 0) | (jnp.isfinite(tb).sum() == 0)
+    return jnp.where(empty, jnp.nan, out)
+
+
+# --------------------------------------------------------------------------- spectra
+def _segments(x, nperseg: int, noverlap: int | None):
+    n = x.shape[0]
+    nperseg = min(int(nperseg), n)
+    noverlap = nperseg // 2 if noverlap is None else int(noverlap)
+    if not 0 <= noverlap < nperseg:
+        raise ValueError(f"noverlap must be in [0, nperseg={nperseg}); got {noverlap}.")
+    step = nperseg - noverlap
+    starts = np.arange(0, n - nperseg + 1, step)
+    idx = starts[:, None] + np.arange(nperseg)[None, :]
+    seg = x[idx]  # [segments, nperseg, ...]
+    seg = seg - seg.mean(axis=1, keepdims=True)  # detrend='constant'
+    win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nperseg) / nperseg)  # periodic Hann
+    win = jnp.asarray(win, seg.dtype).reshape((1, nperseg) + (1,) * (x.ndim - 1))
+    return jnp.fft.rfft(seg * win, axis=1), nperseg, float((win**2).sum())
+
+
+def _onesided(p, nperseg):
+    scale = np.full(nperseg // 2 + 1, 2.0)
+    scale[0] = 1.0
+    if nperseg % 2 == 0:
+        scale[-1] = 1.0
+    return p * jnp.asarray(scale, p.real.dtype).reshape((-1,) + (1,) * (p.ndim - 1))
+
+
+def power_spectrum(x, dt, nperseg: int = 256, noverlap: int | None = None):
+    """Welch power spectral density of signals ``[time, ...]`` sampled every ``dt``:
+    periodic Hann windows of ``nperseg`` samples overlapping by ``noverlap`` (default
+    half), mean removed per segment, one-sided density (as ``scipy.signal.welch``).
+
+    Returns ``(freqs, power)``: frequencies in Hz, power ``[freqs, ...]`` in
+    ``unit**2 / Hz`` (a Quantity when ``x`` is one, else per Hz).
+
+    Example
+    -------
+    >>> import jax.numpy as jnp, neurodyn.units as u
+    >>> t = jnp.arange(4096) * 1e-3                       # 1 kHz sampling
+    >>> f, p = power_spectrum(jnp.sin(2 * jnp.pi * 50 * t), dt=1 * u.ms)
+    >>> round(float(f.to_value(u.Hz)[jnp.argmax(p)]), 2)   # bin nearest 50 Hz
+    50.78
+    """
+    unit = x.unit if isinstance(x, u.Quantity) else None
+    v = jnp.asarray(u.get_mantissa(x), jnp.result_type(float))
+    fs = 1e3 / _ms(dt, "dt")
+    spec, nperseg, wss = _segments(v, nperseg, noverlap)
+    p = _onesided((jnp.abs(spec) ** 2).mean(axis=0) / (fs * wss), nperseg)
+    freqs = jnp.fft.rfftfreq(nperseg, 1.0 / fs) * u.Hz
+    return freqs, (p * (unit**2 / u.Hz) if unit is not None else p)
+
+
+def coherence(x, y, dt, nperseg: int = 256, noverlap: int | None = None):
+    """Magnitude-squared coherence ``|Pxy|**2 / (Pxx Pyy)`` of two signals ``[time,
+    ...]`` with Welch's method (as ``scipy.signal.coherence``). Returns ``(freqs in Hz,
+    coherence)``.
+
+    Example
+    -------
+    >>> import jax.numpy as jnp
+    >>> x = jnp.sin(jnp.arange(2048) * 0.3)
+    >>> f, c = coherence(x, 2 * x, dt=1.0)
+    >>> bool(jnp.allclose(c[1:], 1.0, atol=1e-4))
+    True
+    """
+    vx = jnp.asarray(u.get_mantissa(x), jnp.result_type(float))
+    vy = jnp.asarray(u.get_mantissa(y), jnp.result_type(float))
+    if vx.shape != vy.shape:
+        raise ValueError(f"coherence: x and y must have one shape; got {vx.shape}, {vy.shape}.")
+    fs = 1e3 / _ms(dt, "dt")
+    sx, nperseg, _ = _segments(vx, nperseg, noverlap)
+    sy, _, _ = _segments(vy, nperseg, noverlap)
+    pxx = (jnp.abs(sx) ** 2).mean(axis=0)
+    pyy = (jnp.abs(sy) ** 2).mean(axis=0)
+    pxy = (jnp.conj(sx) * sy).mean(axis=0)
+    return jnp.fft.rfftfreq(nperseg, 1.0 / fs) * u.Hz, jnp.abs(pxy) ** 2 / (pxx * pyy)
