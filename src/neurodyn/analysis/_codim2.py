@@ -236,20 +236,23 @@ def _follow(kind, sys, x0, pv, lo, hi, ds, ds_max, max_steps, tol, direction):
             break
         z_new, t_new, _, h, hit = res
         test_new, w_new = tests(z_new, w_ref["w"])
-        changed = np.nonzero(test_prev * test_new < 0)[0]
-        stop = False
-        if changed.size:
-            i = changed[0]  # BT has priority on Hopf curves (det J vanishes there too)
+        changed = list(np.nonzero(test_prev * test_new < 0)[0])
+        bt_on_hopf = kind == "hopf" and 0 in changed
+        if bt_on_hopf:  # det J vanishes at BT too: not a separate zero-Hopf point
+            changed = [0]
+        found = []
+        for i in changed:
             wa = w_ref["w"]
             z_s = tr.bisect(zs[-1], t, z_new, lambda zz, tt, i=i, wa=wa: tests(zz, wa)[0][i])
+            found.append((float(t @ (z_s - zs[-1])), i, z_s))
+        for _, i, z_s in sorted(found, key=lambda a: a[0]):
             zs.append(z_s)
             specials.append(
                 SpecialPoint(names[i], z_s[d : d + 2].copy(), z_s[:d].copy(), len(zs) - 1, {})
             )
-            stop = kind == "hopf" and names[i] == "bogdanov_takens"
-            if stop:
-                reason = "Bogdanov-Takens point (omega -> 0)"
-                break
+        if bt_on_hopf:
+            reason = "Bogdanov-Takens point (omega -> 0)"
+            break
         zs.append(z_new)
         t, test_prev, w_ref["w"] = t_new, test_new, w_new
         if kind == "hopf":
