@@ -138,3 +138,14 @@ def test_adaptation_composes_with_lif():
         counts.append(int(np.asarray(res["s"]).sum()))
     assert counts[1] < 0.7 * counts[0]
     assert float(alif.w.value.to_value(u.pA)[0]) > 0
+
+
+def test_method_argument_is_checked():
+    import neurodyn.dyn as dyn
+
+    with pytest.raises(ValueError, match="not a fixed-step ODE method"):
+        dyn.LIF(2, method="dopri5")
+    with pytest.raises(ValueError, match="Unknown integration method 'nope'"):
+        dyn.HH(2, method="nope")
+    with pytest.raises(TypeError, match="method must be a method name"):
+        dyn.ExpIF(2, method=4)

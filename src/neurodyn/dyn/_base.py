@@ -30,6 +30,28 @@ def materialize(step, t, y):
     return jax.lax.cond(pred, step, lambda y: y, y)
 
 
+def resolve_method(method, owner: str):
+    """An ODE method object from a name (``"exp_euler"``, ``"rk4"``, ``"euler"``, ...; see
+    :func:`neurodyn.integrate.methods`) or an :class:`~neurodyn.integrate.ODEMethod`."""
+    from neurodyn.integrate import ODEMethod, get_method
+
+    if isinstance(method, ODEMethod):
+        return method
+    if not isinstance(method, str):
+        raise TypeError(
+            f"{owner}: method must be a method name such as 'exp_euler' or 'rk4', or an "
+            f"ODEMethod; got {type(method).__name__}."
+        )
+    m = get_method(method)
+    if not isinstance(m, ODEMethod) or getattr(m, "adaptive", False):
+        raise ValueError(
+            f"{owner}: method {method!r} is not a fixed-step ODE method; neurons step with a "
+            "fixed dt. Use e.g. 'exp_euler' (default), 'euler', 'rk2', 'rk4'; noise is set by "
+            "the model's `noise` parameter."
+        )
+    return m
+
+
 def size_of(size) -> tuple[int, ...]:
     if isinstance(size, (int, np.integer)):
         if size <= 0:

@@ -3,7 +3,8 @@
 Parameters are densities (uF/cm², mS/cm²) times a membrane ``area``, so synaptic
 currents (pA, from projections) and densities combine with the right units.
 Spikes are upward crossings of ``V_th``. All variables are advanced together by
-exponential Euler (exact for the gating variables at fixed V).
+exponential Euler (exact for the gating variables at fixed V) unless ``method=`` names
+another fixed-step method (``"rk4"``, ...).
 """
 
 from __future__ import annotations
@@ -11,16 +12,14 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 import neurodyn.units as u
-from neurodyn.integrate import ExponentialEuler
 from neurodyn.state import Hidden
 
 from . import _clock
-from ._base import SpikingNeuron, param
+from ._base import SpikingNeuron, param, resolve_method
 from ._init import initialize
 
 __all__ = ["AbstractHH", "HH", "HHTraub", "WangBuzsaki", "MorrisLecar"]
 
-_EXP_EULER = ExponentialEuler()
 _PER_MS = 1.0 / u.ms
 
 
@@ -37,8 +36,20 @@ class AbstractHH(SpikingNeuron):
 
     gates: tuple[str, ...] = ()
 
-    def __init__(self, size, *, C, area, V_th, V_initializer, I_ext=0.0 * u.pA, name=None):
+    def __init__(
+        self,
+        size,
+        *,
+        C,
+        area,
+        V_th,
+        V_initializer,
+        I_ext=0.0 * u.pA,
+        method="exp_euler",
+        name=None,
+    ):
         super().__init__(size, name)
+        self.method = resolve_method(method, self.name)
         self.C = param(C, u.uF / u.cm**2, "C", self.name)
         self.area = param(area, u.um**2, "area", self.name)
         self.V_th = param(V_th, u.mV, "V_th", self.name)
@@ -88,7 +99,7 @@ class AbstractHH(SpikingNeuron):
         def f(t, y):
             return self.derivatives(t, y, self.input_current(y["V"], extra))
 
-        y_new = _EXP_EULER.step(f, y, t, dt)
+        y_new = self.method.step(f, y, t, dt)
         spike = (y_new["V"] >= self.V_th) & (y["V"] < self.V_th)
         for k, s in states.items():
             s.value = y_new[k]

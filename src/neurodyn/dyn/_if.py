@@ -10,11 +10,10 @@ import jax
 import jax.numpy as jnp
 
 import neurodyn.units as u
-from neurodyn.integrate import ExponentialEuler
 from neurodyn.state import Hidden, random
 
 from . import _clock
-from ._base import SpikingNeuron, materialize, param
+from ._base import SpikingNeuron, materialize, param, resolve_method
 from ._init import initialize
 
 __all__ = [
@@ -29,8 +28,6 @@ __all__ = [
     "GIF",
     "heaviside",
 ]
-
-_EXP_EULER = ExponentialEuler()
 
 
 def heaviside(x):
@@ -58,10 +55,11 @@ class Adaptation:
 
 
 class AbstractIF(SpikingNeuron):
-    """Mechanics shared by integrate-and-fire models: exponential-Euler integration of
-    ``derivatives``, threshold crossing through ``spike_fn``, reset, absolute
-    refractoriness ``tau_ref`` (V held at V_reset) and optional white noise
-    ``noise`` (standard deviation of V per sqrt(time), in mV/sqrt(ms)).
+    """Mechanics shared by integrate-and-fire models: integration of ``derivatives``
+    (exponential Euler by default; ``method="rk4"``, ``"euler"``, ... or any fixed-step
+    :class:`~neurodyn.integrate.ODEMethod`), threshold crossing through ``spike_fn``,
+    reset, absolute refractoriness ``tau_ref`` (V held at V_reset) and optional white
+    noise ``noise`` (standard deviation of V per sqrt(time), in mV/sqrt(ms)).
 
     Subclasses define ``derivatives(t, y, I)`` over the dict ``y`` of their
     variables (``{"V": ...}`` plus e.g. an adaptation current) and ``on_spike``.
@@ -80,10 +78,12 @@ class AbstractIF(SpikingNeuron):
         noise=None,
         spike_fn: Callable = heaviside,
         I_ext=0.0 * u.pA,
+        method="exp_euler",
         name=None,
     ):
         super().__init__(size, name)
         owner = self.name
+        self.method = resolve_method(method, owner)
         self.V_rest = param(V_rest, u.mV, "V_rest", owner, self.varshape)
         self.V_reset = param(V_reset, u.mV, "V_reset", owner, self.varshape)
         self.V_th = param(V_th, u.mV, "V_th", owner, self.varshape)
@@ -142,6 +142,10 @@ class AbstractIF(SpikingNeuron):
     def on_spike(self, y, spike) -> dict[str, Any]:
         return y
 
+    def _threshold(self, y_new):
+        """The threshold the new V is compared with (a model variable for GIF)."""
+        return self.V_th
+
     def update(self, I_ext=None):
         dt, t = _clock.dt(), _clock.t()
         states = self._variables()
@@ -163,7 +167,7 @@ class AbstractIF(SpikingNeuron):
             out["w"] = adapt.derivative(y["V"], y["w"], self.V_rest)
             return out
 
-        y_new = materialize(lambda y: _EXP_EULER.step(f, y, t, dt), t, y)
+        y_new = materialize(lambda y: self.method.step(f, y, t, dt), t, y)
         V = y_new["V"]
         if self.noise is not None:
             xi = random.normal(size=jnp.shape(V.mantissa))
@@ -172,7 +176,7 @@ class AbstractIF(SpikingNeuron):
         # rounding of t never adds or drops a step (Brian2 compares step counts)
         refractory = (t - self.t_last_spike.value) < self.tau_ref - 0.5 * dt
         V = u.math.where(refractory, self.V_reset, V)
-        spike = self.spike_fn((V - self.V_th).to_value(u.mV))
+        spike = self.spike_fn((V - self._threshold(y_new)).to_value(u.mV))
         is_spike = spike if spike.dtype == jnp.bool_ else spike > 0
         if spike.dtype == jnp.bool_:
             y_new["V"] = u.math.where(is_spike, self.V_reset, V)
@@ -402,9 +406,9 @@ class GIF(AbstractIF):
         dth = self.a * (V - self.V_rest) - self.b * (y["V_thr"] - self.V_th_inf)
         return {"V": dV, "I1": -self.k1 * y["I1"], "I2": -self.k2 * y["I2"], "V_thr": dth}
 
-    def update(self, I_ext=None):
-        self.V_th = self.V_thr.value  # the adaptive threshold drives the spike test
-        return super().update(I_ext)
+    def _threshold(self, y_new):
+        # the new V is tested against the threshold of the same time point (as Brian2)
+        return y_new["V_thr"]
 
     def on_spike(self, y, spike):
         y["I1"] = u.math.where(spike, self.R1 * y["I1"] + self.A1, y["I1"])
