@@ -282,3 +282,16 @@ def test_error_quantity_and_bad_signature():
         continue_equilibria(_sn, u.Quantity([-1.0], u.mV), -1.0, (-2, 1))
     with pytest.raises(TypeError, match="calling f\\(x0, p0\\) failed"):
         continue_equilibria(lambda x: x, [-1.0], -1.0, (-2, 1))
+
+
+def test_isola_closes_and_args_are_passed():
+    # x' = r^2 - x^2 - p^2: a circle of equilibria of radius r (passed through args)
+    br = continue_equilibria(
+        lambda x, p, r: r**2 - x**2 - p**2, [1.0], 0.0, (-2, 2), ds=0.1, args=(1.5,)
+    )
+    assert br.stop_reason == "closed loop"
+    np.testing.assert_allclose(br.states[:, 0] ** 2 + br.params**2, 1.5**2, atol=1e-9)
+    assert sorted(s.param for s in br.folds) == pytest.approx([-1.5, 1.5], abs=1e-10)
+    assert np.all(br.stable[br.states[:, 0] > 1e-6]) and not np.any(
+        br.stable[br.states[:, 0] < -1e-6]
+    )

@@ -448,6 +448,8 @@ def continue_equilibria(
         Newton tolerance (relative step size).
     direction : +1 or -1
         Whether ``p`` starts increasing or decreasing.
+    args : tuple
+        Extra arguments passed to ``f``.
 
     Returns
     -------
