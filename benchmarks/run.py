@@ -3,6 +3,7 @@
     python benchmarks/run.py --quick   # make bench: <= 10 min on a 2-core CPU
     python benchmarks/run.py --full    # make bench-full: every case of issue #7
     python benchmarks/run.py --gpu     # neurodyn-only cases on this machine's JAX backend
+    python benchmarks/run.py --gpu --smoke   # the same at tiny sizes (CPU smoke test)
 
 Cases (each a script of this folder that also runs on its own and writes its own JSON):
 
@@ -48,25 +49,28 @@ ANCHOR_SIMS = ("brainpy", "brian2 cython", "brian2 standalone", "nest")
 
 # name -> (script, arguments per mode, in-process microbenchmark?); None: not in that mode
 CASES: dict[str, tuple[str, dict[str, list[str] | None], bool]] = {
-    "units": ("units.py", {"quick": [], "full": [], "gpu": []}, True),
-    "state": ("state.py", {"quick": [], "full": [], "gpu": []}, True),
+    "units": ("units.py", {"quick": [], "full": [], "gpu": [], "smoke": []}, True),
+    "state": ("state.py", {"quick": [], "full": [], "gpu": [], "smoke": None}, True),
     "event": (
         "event.py",
         {
             "quick": ["--sizes", "1000", "10000", "--rates", "0.01", "0.05", "--calls", "20"],
             "full": [],
             "gpu": ["--sizes", "1000", "10000", "40000"],
+            "smoke": ["--sizes", "1000", "--rates", "0.05", "--calls", "5"],
         },
         True,
     ),
-    "integrate": ("integrate.py", {"quick": None, "full": [], "gpu": []}, True),
+    "integrate": ("integrate.py", {"quick": None, "full": [], "gpu": [], "smoke": None}, True),
     "coba-lif": (
         "coba.py",
         {
             "quick": ["--n", "4000", "--repeats", "2"],
             # NEST: ~2 min per 1 s run at 64k here, so not at 256k
             "full": ["--n", "4000", "16000", "64000", "256000", "--max-n", "nest=64000"],
-            "gpu": ["--n", "4000", "16000", "64000", "256000", "--skip", *ANCHOR_SIMS],
+            "gpu": ["--n", "4000", "16000", "64000", "256000", "--repeats", "2"]
+            + ["--skip", *ANCHOR_SIMS],
+            "smoke": ["--n", "2000", "--t", "100", "--repeats", "1", "--skip", *ANCHOR_SIMS],
         },
         False,
     ),
@@ -75,7 +79,10 @@ CASES: dict[str, tuple[str, dict[str, list[str] | None], bool]] = {
         {
             "quick": ["--model", "hh", "--n", "4000", "--repeats", "2"],
             "full": ["--model", "hh", "--n", "4000", "16000"],
-            "gpu": ["--model", "hh", "--n", "4000", "16000", "--skip", *ANCHOR_SIMS],
+            "gpu": ["--model", "hh", "--n", "4000", "16000", "--repeats", "2"]
+            + ["--skip", *ANCHOR_SIMS],
+            "smoke": ["--model", "hh", "--n", "2000", "--t", "100", "--repeats", "1"]
+            + ["--skip", *ANCHOR_SIMS],
         },
         False,
     ),
@@ -85,11 +92,12 @@ CASES: dict[str, tuple[str, dict[str, list[str] | None], bool]] = {
             "quick": None,
             "full": ["--conn", "jit", "--n", "1000000", "--t", "100", "--repeats", "2"],
             "gpu": ["--conn", "jit", "--n", "1000000", "--t", "100", "--repeats", "2"],
+            "smoke": ["--conn", "jit", "--n", "100000", "--t", "20", "--repeats", "1"],
         },
         False,
     ),
 }
-CASE_TIMEOUT_S = {"quick": 900, "full": 6 * 3600, "gpu": 1800}
+CASE_TIMEOUT_S = {"quick": 900, "full": 6 * 3600, "gpu": 1800, "smoke": 900}
 
 COLUMNS = (
     "case",
@@ -128,7 +136,7 @@ def run_case(name: str, mode: str, raw_dir: pathlib.Path) -> dict:
     """Run one case script in its interpreter; its JSON (or the error) back."""
     script, modes, in_process = CASES[name]
     python = sys.executable
-    if in_process and mode != "gpu" and ANCHORS_PY.exists():
+    if in_process and mode in ("quick", "full") and ANCHORS_PY.exists():
         python = str(ANCHORS_PY)
     out = raw_dir / f"{name}.json"
     out.unlink(missing_ok=True)
@@ -363,6 +371,9 @@ def main() -> None:
     mode.add_argument("--quick", action="store_const", dest="mode", const="quick")
     mode.add_argument("--full", action="store_const", dest="mode", const="full")
     mode.add_argument("--gpu", action="store_const", dest="mode", const="gpu")
+    ap.add_argument(
+        "--smoke", action="store_true", help="with --gpu: tiny sizes (a CPU smoke test)"
+    )
     ap.add_argument("--cases", nargs="+", choices=list(CASES), help="only these cases")
     ap.add_argument("--results", type=pathlib.Path, default=HERE / "results")
     ap.add_argument(
@@ -372,15 +383,16 @@ def main() -> None:
     )
     args = ap.parse_args()
     args.mode = args.mode or "quick"
+    if args.smoke:
+        args.mode = "smoke"
 
     if args.from_json:
         agg = json.loads(args.from_json.read_text())
         stem = args.from_json.with_suffix("")
     else:
         today = datetime.date.today().isoformat()
-        stem = args.results / f"{today}-{host()}" if args.mode != "gpu" else None
-        if stem is None:
-            stem = args.results / f"{today}-{host()}-gpu"
+        suffix = {"gpu": "-gpu", "smoke": "-smoke"}.get(args.mode, "")
+        stem = args.results / f"{today}-{host()}{suffix}"
         raw_dir = args.results / "raw" / stem.name
         raw_dir.mkdir(parents=True, exist_ok=True)
         load = os.getloadavg()
