@@ -16,8 +16,30 @@ Example:
 from ._codim2 import Codim2Branch, continue_fold, continue_hopf
 from ._continuation import EquilibriumBranch, SpecialPoint, continue_equilibria
 from ._fastslow import FastSlowAnalysis, critical_manifold, fast_slow_diagram
-from ._phase import FixedPoint, PhasePlane, classify, fixed_points, nullclines, vector_field
-from ._plots import bifurcation_diagram, line, raster
+from ._periodic import (
+    PeriodicBranch,
+    PeriodicSpecialPoint,
+    continue_periodic_orbits,
+    from_hopf,
+)
+from ._phase import (
+    FixedPoint,
+    PhasePlane,
+    classify,
+    find_fixed_points,
+    fixed_points,
+    nullclines,
+    vector_field,
+)
+from ._plots import (
+    bifurcation_diagram,
+    isi_histogram,
+    line,
+    phase_portrait,
+    population_rate_plot,
+    raster,
+    traces,
+)
 from ._slow import SlowPoint, slow_points
 from ._spikes import (
     SpikeTrains,
@@ -50,6 +72,10 @@ __all__ = [
     "EquilibriumBranch",
     "SpecialPoint",
     "continue_equilibria",
+    "PeriodicBranch",
+    "PeriodicSpecialPoint",
+    "continue_periodic_orbits",
+    "from_hopf",
     "Codim2Branch",
     "continue_fold",
     "continue_hopf",
@@ -87,4 +113,9 @@ __all__ = [
     "spike_time_tiling_coefficient",
     "power_spectrum",
     "coherence",
+    "find_fixed_points",
+    "traces",
+    "population_rate_plot",
+    "isi_histogram",
+    "phase_portrait",
 ]

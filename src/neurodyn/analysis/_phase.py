@@ -15,7 +15,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["FixedPoint", "fixed_points", "classify", "nullclines", "vector_field", "PhasePlane"]
+__all__ = [
+    "FixedPoint",
+    "fixed_points",
+    "find_fixed_points",
+    "classify",
+    "nullclines",
+    "vector_field",
+    "PhasePlane",
+]
 
 
 @dataclass
@@ -112,6 +120,29 @@ def fixed_points(
         J = np.asarray(jac(jnp.asarray(x)))
         out.append(FixedPoint(x, J, np.linalg.eigvals(np.atleast_2d(J)), classify(J)))
     return out
+
+
+def find_fixed_points(
+    f: Callable,
+    candidates,
+    args: Sequence = (),
+    tol: float | None = None,
+    n_iter: int = 40,
+    merge: float = 1e-4,
+) -> list[FixedPoint]:
+    """Fixed points of ``f(x, *args)`` refined from ``candidates`` ``[k, d]`` by Newton's
+    method, de-duplicated and classified: the public name of :func:`fixed_points` (same
+    arguments; see there).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from neurodyn.analysis import find_fixed_points
+        >>> f = lambda x, a: jnp.array([a - x[0] ** 2, -x[1]])      # saddle-node pair
+        >>> fps = find_fixed_points(f, jnp.array([[-2.0, 1.0], [2.0, 1.0]]), args=(1.0,))
+        >>> [(round(float(p.x[0]), 6), p.kind) for p in fps]
+        [(-1.0, 'saddle'), (1.0, 'stable node')]
+    """
+    return fixed_points(f, candidates, args, tol=tol, n_iter=n_iter, merge=merge)
 
 
 def vector_field(f: Callable, x_range, y_range, resolution: int = 30, args: Sequence = ()):
