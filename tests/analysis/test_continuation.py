@@ -94,19 +94,23 @@ def test_fitzhugh_nagumo_folds_and_hopfs_with_three_equilibria():
         assert sp.param == pytest.approx(i_of_v(v_h), rel=1e-8)
 
 
-def test_stuart_landau_hopf_is_exactly_at_zero():
+@pytest.mark.parametrize("c", [-1.0, 0.5])
+def test_stuart_landau_hopf_is_exactly_at_zero(c):
+    # z' = (mu + i omega) z + c |z|^2 z: supercritical for c < 0, subcritical for c > 0
     omega = 1.3
 
     def f(x, mu):
         r2 = x[0] ** 2 + x[1] ** 2
         return jnp.array(
-            [mu * x[0] - omega * x[1] - r2 * x[0], omega * x[0] + mu * x[1] - r2 * x[1]]
+            [mu * x[0] - omega * x[1] + c * r2 * x[0], omega * x[0] + mu * x[1] + c * r2 * x[1]]
         )
 
     br = continue_equilibria(f, [0.1, -0.1], -1.0, (-1.0, 1.0), ds=0.05)
     assert [s.kind for s in br.special_points] == ["hopf"]
     h = br.hopfs[0]
     assert abs(h.param) < 1e-8 and h.data["omega"] == pytest.approx(omega, rel=1e-10)
+    # l1 = Re c1 / omega with x = z q + conj(z q), |q| = 1, so that c1 = 2 c
+    assert h.data["l1"] == pytest.approx(2 * c / omega, rel=1e-8)
     np.testing.assert_allclose(br.states, 0.0, atol=1e-10)
     assert np.all(br.stable[br.params < -1e-9]) and not np.any(br.stable[br.params > 1e-9])
 
@@ -237,6 +241,7 @@ def test_hodgkin_huxley_hopf_near_9_78():
     assert h.param == pytest.approx(i_ref, rel=1e-4)
     assert h.state[0] == pytest.approx(v_h, abs=1e-3)
     assert 0.4 < h.data["omega"] < 0.8  # ~ 2π · 90 Hz in rad/ms
+    assert h.data["l1"] > 0  # the HH Hopf point is subcritical (Hodgkin-Huxley bistability)
     assert np.all(br.stable[br.params < h.param - 1e-6])
 
 

@@ -51,7 +51,9 @@ class SpecialPoint:
     ``kind`` is ``"fold"``, ``"hopf"``, ``"branch_point"`` (one parameter) or ``"cusp"``,
     ``"bogdanov_takens"``, ``"zero_hopf"`` (two parameters); ``param`` the parameter value
     (a float, or ``[p1, p2]``), ``state`` the equilibrium, ``index`` its row in the branch
-    arrays, ``data`` extras: ``omega`` (Hopf frequency, rad per time unit), ``v`` (null or
+    arrays, ``data`` extras: ``omega`` (Hopf frequency, rad per time unit), ``l1`` (first
+    Lyapunov coefficient, Kuznetsov's normalisation ``|q| = 1``: < 0 supercritical, > 0
+    subcritical Hopf), ``v`` (null or
     critical vector), ``a`` (fold normal-form coefficient ``w·D²f(v, v)/2`` with ``w·v = 1``),
     ``located`` (False when Newton on the augmented system failed and only bisection was
     used).
@@ -207,10 +209,17 @@ class _Systems:
         def bvv(x, pv, v):  # D²F(x)[v, v]
             return jax.jvp(lambda xx: jv(xx, pv, v), (x,), (v,))[1]
 
+        def b2(x, pv, a, b):  # D²F(x)[a, b]
+            return jax.jvp(lambda xx: jv(xx, pv, a), (x,), (b,))[1]
+
+        def c3(x, pv, a, b, c):  # D³F(x)[a, b, c]
+            return jax.jvp(lambda xx: b2(xx, pv, a, b), (x,), (c,))[1]
+
         self._eq, self._jeq = jax.jit(eq), jax.jit(jax.jacfwd(eq))
         self._fold, self._jfold = jax.jit(fold), jax.jit(jax.jacfwd(fold))
         self._hopf, self._jhopf = jax.jit(hopf), jax.jit(jax.jacfwd(hopf))
         self._jv, self._bvv = jax.jit(jv), jax.jit(bvv)
+        self._b2, self._c3 = jax.jit(b2), jax.jit(c3)
 
     @staticmethod
     def _np(fn, *a):
@@ -242,6 +251,23 @@ class _Systems:
 
     def bvv(self, x, pv, v):
         return self._np(self._bvv, x, pv, v)
+
+    def B(self, x, pv, a, b):
+        """``D²F[a, b]`` for complex ``a``, ``b`` (bilinear expansion of real parts)."""
+        out = 0j
+        for fa, ra in ((1, a.real), (1j, a.imag)):
+            for fb, rb in ((1, b.real), (1j, b.imag)):
+                out = out + fa * fb * self._np(self._b2, x, pv, ra, rb)
+        return out
+
+    def C(self, x, pv, a, b, c):
+        """``D³F[a, b, c]`` for complex vectors."""
+        out = 0j
+        for fa, ra in ((1, a.real), (1j, a.imag)):
+            for fb, rb in ((1, b.real), (1j, b.imag)):
+                for fc, rc in ((1, c.real), (1j, c.imag)):
+                    out = out + fa * fb * fc * self._np(self._c3, x, pv, ra, rb, rc)
+        return out
 
 
 def _solve(A, b):
@@ -401,6 +427,27 @@ def _fold_coefficient(sys: _Systems, x, pv, v) -> float:
     if abs(wv) < 1e-12:
         return float("nan")
     return float(0.5 * (w / wv) @ sys.bvv(x, pv, v))
+
+
+def _lyapunov(sys: _Systems, x, pv, omega: float) -> float:
+    """First Lyapunov coefficient at a Hopf point (Kuznetsov's formula with ``<q, q> = 1``,
+    ``<p, q> = 1``): negative for a supercritical, positive for a subcritical Hopf."""
+    A = sys.jx(np.concatenate([x, pv]))
+    n = A.shape[0]
+    ev, vr = np.linalg.eig(A)
+    q = vr[:, np.argmin(np.abs(ev - 1j * omega))]
+    q = q / np.linalg.norm(q)
+    evl, vl = np.linalg.eig(A.T)
+    p = vl[:, np.argmin(np.abs(evl + 1j * omega))]
+    p = p / np.conj(np.vdot(p, q))
+    h11 = _solve(A.astype(complex), sys.B(x, pv, q, q.conj()))
+    h20 = _solve(2j * omega * np.eye(n) - A, sys.B(x, pv, q, q))
+    g21 = (
+        np.vdot(p, sys.C(x, pv, q, q, q.conj()))
+        - 2 * np.vdot(p, sys.B(x, pv, q, h11))
+        + np.vdot(p, sys.B(x, pv, q.conj(), h20))
+    )
+    return float(np.real(g21) / (2 * omega))
 
 
 def _in_step(y_loc, y_a, t_a, y_b) -> bool:
@@ -592,5 +639,7 @@ def _locate_1p(sys, tr, y_a, t_a, y_b, test_a, test_b, tol):
                 i = _critical_pair(ev)
                 omega, v = (float(np.imag(ev[i])) if i is not None else float("nan")), None
             if omega > 0:
-                out.append((y_s, "hopf", {"omega": omega, "v": v, "located": bool(located)}))
+                l1 = _lyapunov(sys, y_s[:d], y_s[d:], omega)
+                data = {"omega": omega, "l1": l1, "v": v, "located": bool(located)}
+                out.append((y_s, "hopf", data))
     return out
