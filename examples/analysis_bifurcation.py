@@ -118,7 +118,9 @@ def main() -> None:
     ml_folds = sorted(round(s.param, 4) for s in ml_branch.folds)
     ml_hopf = [round(s.param, 4) for s in ml_branch.hopfs]
     print(f"HH Hopf points at I = {hh_hopf} µA/cm² (reference 9.78 and ~154.5)")
-    print(f"HH frequency at the first Hopf: {hh_branch.hopfs[0].data['omega']:.4f} rad/ms")
+    h0 = hh_branch.hopfs[0].data
+    kind = "subcritical" if h0["l1"] > 0 else "supercritical"
+    print(f"HH first Hopf: omega = {h0['omega']:.4f} rad/ms, l1 = {h0['l1']:.3g} ({kind})")
     print(f"Morris-Lecar folds at I = {ml_folds}, Hopf at I = {ml_hopf} µA/cm²")
     if bt is not None:
         print(f"Bogdanov-Takens point at (I, φ) = ({bt.param[0]:.4f}, {bt.param[1]:.4f})")
@@ -127,6 +129,7 @@ def main() -> None:
         json.dumps(
             {
                 "hh_hopf_I": hh_hopf,
+                "hh_hopf_l1": [float(f"{s.data['l1']:.4g}") for s in hh_branch.hopfs],
                 "ml_fold_I": ml_folds,
                 "ml_hopf_I": ml_hopf,
                 "ml_bt": [round(float(v), 4) for v in bt.param] if bt is not None else None,
