@@ -955,7 +955,7 @@ def main() -> None:
         pythons.pop(sim, None)
         missing[sim] = "skipped (--skip)"
     for sim in SIMS:
-        if sim not in SUPPORTED[args.model, args.conn]:
+        if sim not in SUPPORTED[args.model, args.conn] and sim not in args.skip:
             pythons.pop(sim, None)
             missing[sim] = f"no {sim} worker for {title(args)}"
     load = os.getloadavg()

@@ -190,7 +190,7 @@ def coba_rows(name: str, data: dict) -> list[dict]:
                 row["note"] = res["warning"]
             rows.append(row)
     for sim, why in data.get("unavailable", {}).items():
-        if "--skip" not in why:
+        if "--skip" not in why and "procedural" not in why:
             rows.append({"case": name, "N": None, "simulator": sim, "note": f"skipped: {why}"})
     return rows
 
