@@ -288,6 +288,27 @@ def cells(row: dict) -> list[str]:
     ]
 
 
+def summary(rows: list[dict]) -> list[str]:
+    """The short table (README): rows with a time and, for the microbenchmarks, a ratio."""
+    out = [
+        "| case | N | simulator | run (min) | neurodyn run | E rate Hz | nd/anchor | flag |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r.get("run_min_s") is None:
+            continue
+        coba = r["case"].startswith("coba")
+        if not coba and "ratio" not in r:
+            continue
+        c = cells(r)
+        nd = r["run_min_s"] if r["simulator"].startswith("neurodyn") else None
+        if "ratio" in r:
+            nd = r["run_min_s"] * r["ratio"]
+        nd_s = fmt_time(nd)
+        out.append(f"| {c[0]} | {c[1]} | {c[2]} | {c[6]} | {nd_s} | {c[8]} | {c[10]} | {c[11]} |")
+    return out
+
+
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = [
         f"# neurodyn benchmarks, {meta['date']}, {meta['host']} ({meta['mode']})",
@@ -302,6 +323,12 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "standalone: code generation + C++ build) are separate from run time. Rate: mean "
         "E rate of the first run; flag `rate`: outside the anchors' spread (widened by "
         "max(1.5 Hz, 10%)).",
+        "",
+        "## Summary",
+        "",
+        *summary(rows),
+        "",
+        "## All rows",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join("---" for _ in COLUMNS) + "|",
