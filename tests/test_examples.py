@@ -67,3 +67,44 @@ def test_wang2002_decision_follows_the_coherence():
     data = json.loads(out.strip().splitlines()[-1])
     assert data["winner"] == "A", data
     assert data["rate_A_hz"] > 15 and data["rate_B_hz"] < 8, data
+
+
+def _run_json(name, *args, timeout=300):
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_analysis_spikes_example_prints_its_statistics():
+    data = _run_json("analysis_spikes.py", "--n", "200", "--t", "500", "--no-plot")
+    assert data["n"] == 200 and data["t_ms"] == 500
+    assert data["rate_E_hz"] > 0 and data["rate_I_hz"] > 0
+    assert 0 < data["cv"] < 5 and 0 < data["cv2"] < 2 and 0 < data["lv"] < 3
+    assert data["fano_100ms"] > 0 and -1 <= data["sttc_5ms"] <= 1
+    assert data["victor_purpura"] >= 0 and data["van_rossum"] >= 0
+    assert 0 <= data["synchrony_chi"] <= 1 and data["psd_peak_hz"] >= 5
+
+
+def test_analysis_phase_plane_example_finds_the_fixed_points():
+    data = _run_json("analysis_phase_plane.py", "--t", "200", "--no-plot")
+    (fp0,) = data["fixed_points_I0"]
+    assert fp0["kind"] == "stable focus"
+    # the fixed point solves V - V^3/3 - w = 0 and V + 0.7 - 0.8 w = 0
+    assert abs(fp0["V"] - fp0["V"] ** 3 / 3 - fp0["w"]) < 1e-4
+    assert abs(fp0["V"] + 0.7 - 0.8 * fp0["w"]) < 1e-4
+    assert [fp["kind"] for fp in data["fixed_points_I"]] == ["unstable focus"]
+    assert 30 < data["period_ms"] < 50
+
+
+@pytest.mark.skipif(
+    not (EXAMPLES / "analysis_bifurcation.py").exists(), reason="bifurcation example not there"
+)
+def test_analysis_bifurcation_example_locates_the_hh_hopf_points():
+    data = _run_json("analysis_bifurcation.py", timeout=600)
+    assert data["hh_hopf_I"][0] == pytest.approx(9.78, abs=0.05)
+    assert len(data["ml_fold_I"]) == 2

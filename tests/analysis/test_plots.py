@@ -60,7 +60,7 @@ def test_isi_histogram_counts_every_interval():
     heights = [p.get_height() for p in ax.patches]
     assert len(heights) == 30 and sum(heights) == isis.size == 398
     assert ax.get_xlabel() == "ISI (ms)"
-    assert f"CV = {isis.std() / isis.mean():.2f}" in ax.get_title()
+    assert f"pooled CV = {isis.std() / isis.mean():.2f}" in ax.get_title()
     ax = analysis.isi_histogram(trains, bins=20, log=True)
     assert ax.get_xscale() == "log" and sum(p.get_height() for p in ax.patches) == 398
     r = jnp.zeros((100, 1), bool).at[::10, 0].set(True)  # raster: 9 ISIs of 10 ms

@@ -150,8 +150,8 @@ def population_rate_plot(spikes, dt, width=None, ax=None, t_start=0.0, **kwargs)
 
 def isi_histogram(spikes, dt=None, bins=50, ax=None, log: bool = False, **kwargs):
     """Histogram of the interspike intervals of all neurons (ms), from a raster with
-    ``dt`` or spike times; the title gives the number of ISIs and their pooled CV.
-    ``log=True`` uses logarithmic bins. Returns the Axes.
+    ``dt`` or spike times; the title gives the number of ISIs and their CV (all neurons
+    pooled). ``log=True`` uses logarithmic bins. Returns the Axes.
 
     Example:
         >>> import matplotlib
@@ -177,7 +177,7 @@ def isi_histogram(spikes, dt=None, bins=50, ax=None, log: bool = False, **kwargs
     ax.set_xlabel("ISI (ms)")
     ax.set_ylabel("count")
     cv = d.std() / d.mean() if d.size > 1 else float("nan")
-    ax.set_title(f"{d.size} ISIs, CV = {cv:.2f}", fontsize=9)
+    ax.set_title(f"{d.size} ISIs, pooled CV = {cv:.2f}", fontsize=9)
     return ax
 
 
@@ -253,8 +253,9 @@ def phase_portrait(
         n = np.hypot(U, V)
         n[n == 0] = 1.0
         ax.quiver(X, Y, U / n, V / n, color="0.7", angles="xy", pivot="mid")
+    null = pp.nullclines()
     for i, color in ((0, "tab:blue"), (1, "tab:orange")):
-        p = pp.nullclines()[i]
+        p = null[i]
         ax.plot(p[:, 0], p[:, 1], ".", ms=1.5, color=color, label=f"d{names[i]}/dt = 0")
     seen = set()
     for fp in pp.fixed_points():

@@ -21,6 +21,7 @@ standard deviation (Elephant's ``sigma``).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -223,14 +224,19 @@ def spike_trains(raster, dt, max_spikes: int | None = None, t_start=0.0) -> Spik
     if max_spikes is None:
         max_spikes = max(int(np.asarray(s.sum(axis=0)).max(initial=0)), 1)
 
+    times = _times_of(s, dtm, t0, int(max_spikes))
+    out = object.__new__(SpikeTrains)
+    out.times, out.t_start, out.t_stop = times, t0, t0 + s.shape[0] * dtm
+    return out
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3))
+def _times_of(s, dtm: float, t0: float, max_spikes: int):
     def row(col):
         idx = jnp.nonzero(col, size=max_spikes, fill_value=-1)[0]
         return jnp.where(idx >= 0, t0 + idx * dtm, jnp.nan)
 
-    times = jax.vmap(row, in_axes=1)(s).astype(jnp.result_type(float))
-    out = object.__new__(SpikeTrains)
-    out.times, out.t_start, out.t_stop = times, t0, t0 + s.shape[0] * dtm
-    return out
+    return jax.vmap(row, in_axes=1)(s).astype(jnp.result_type(float))
 
 
 def _as_trains(spikes, t_stop=None, fn: str = "") -> SpikeTrains:
@@ -348,9 +354,14 @@ def instantaneous_rate(
     dtm = _ms(dt, "dt")
     c = to_raster(spikes, dt, t_stop) if _is_times(spikes) else _raster2d(spikes, "rate")
     k = _kernel(kernel, _ms(width, "width"), dtm, cutoff)
+    return _smooth(c, k) * u.Hz
+
+
+@jax.jit
+def _smooth(c, k):
     kk = jnp.broadcast_to(k[:, None], (k.shape[0], c.shape[1]))
     rate = jax.scipy.signal.fftconvolve(c, kk, mode="same", axes=0)
-    return jnp.maximum(rate, 0.0) * 1e3 * u.Hz
+    return jnp.maximum(rate, 0.0) * 1e3
 
 
 def population_rate(spikes, dt, width=None, kernel: str = "gaussian") -> u.Quantity:
@@ -396,7 +407,8 @@ def isi(spikes, dt=None, max_spikes: int | None = None) -> u.Quantity:
     return (t[..., 1:] - t[..., :-1]) * u.ms
 
 
-def _isi_stats_times(st: SpikeTrains, ddof):
+@partial(jax.jit, static_argnums=1)
+def _isi_stats_times(st: SpikeTrains, ddof: int):
     t = jnp.where(st.valid, st.times, jnp.nan)
     d = t[..., 1:] - t[..., :-1]
     ok = jnp.isfinite(d)
@@ -438,8 +450,12 @@ def isi_statistics(spikes, dt=None, ddof: int = 0) -> dict:
     }
 
 
-def _isi_stats_raster(raster, dtm: float, ddof):
-    s = _raster2d(raster, "isi_statistics") > 0
+def _isi_stats_raster(raster, dtm: float, ddof: int):
+    return _isi_scan(_raster2d(raster, "isi_statistics") > 0, dtm, ddof)
+
+
+@partial(jax.jit, static_argnums=(1, 2))
+def _isi_scan(s, dtm: float, ddof: int):
     n_neurons = s.shape[1]
     f = jnp.result_type(float)
     zeros = jnp.zeros(n_neurons, f)
@@ -633,6 +649,11 @@ def van_rossum_distance(a, b, tau, dt=None):
     if dt is not None:
         return _van_rossum_raster(a, b, tm, _ms(dt, "dt"))
     ta, tb = _one_train(a, dt, "van_rossum_distance"), _one_train(b, dt, "van_rossum_distance")
+    return _van_rossum_times(ta, tb, tm)
+
+
+@jax.jit
+def _van_rossum_times(ta, tb, tm):
     t = jnp.concatenate([ta, tb])
     s = jnp.concatenate([jnp.ones_like(ta), -jnp.ones_like(tb)])
     ok = jnp.isfinite(t)
@@ -653,6 +674,11 @@ def _van_rossum_raster(a, b, tm, dtm):
             f"van_rossum_distance: expected two 1-D rasters of equal length; got {a.shape} "
             f"and {b.shape}."
         )
+    return _van_rossum_scan(a, b, tm, dtm)
+
+
+@jax.jit
+def _van_rossum_scan(a, b, tm, dtm):
     decay = jnp.exp(-dtm / tm)
 
     def step(c, s):
@@ -681,6 +707,11 @@ def victor_purpura_distance(a, b, q, dt=None):
     qm = _per_ms(q, "q")
     ta = _one_train(a, dt, "victor_purpura_distance")
     tb = _one_train(b, dt, "victor_purpura_distance")
+    return _victor_purpura(ta, tb, qm)
+
+
+@jax.jit
+def _victor_purpura(ta, tb, qm):
     ta, tb = jnp.sort(ta), jnp.sort(tb)
     na, nb = jnp.isfinite(ta).sum(), jnp.isfinite(tb).sum()
     f = jnp.result_type(float)
@@ -716,12 +747,16 @@ def spike_time_tiling_coefficient(a, b, window, t_start=None, t_stop=None):
     1.0
     """
     w = _ms(window, "window")
-    ta, tb = jnp.sort(_one_train(a, None, "sttc")), jnp.sort(_one_train(b, None, "sttc"))
+    ta, tb = _one_train(a, None, "sttc"), _one_train(b, None, "sttc")
     t0 = 0.0 if t_start is None else _ms(t_start, "t_start")
-    if t_stop is None:
-        t1 = jnp.maximum(jnp.nanmax(ta), jnp.nanmax(tb))
-    else:
-        t1 = _ms(t_stop, "t_stop")
+    t1 = jnp.nan if t_stop is None else _ms(t_stop, "t_stop")
+    return _sttc(ta, tb, w, t0, t1)
+
+
+@jax.jit
+def _sttc(ta, tb, w, t0, t1):
+    ta, tb = jnp.sort(ta), jnp.sort(tb)
+    t1 = jnp.where(jnp.isnan(t1), jnp.maximum(jnp.nanmax(ta), jnp.nanmax(tb)), t1)
 
     def prop(x, y):  # fraction of spikes of x within +-w of a spike of y
         d = jnp.abs(x[:, None] - y[None, :])
@@ -759,8 +794,9 @@ def _segments(x, nperseg: int, noverlap: int | None):
     seg = x[idx]  # [segments, nperseg, ...]
     seg = seg - seg.mean(axis=1, keepdims=True)  # detrend='constant'
     win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nperseg) / nperseg)  # periodic Hann
+    wss = float((win**2).sum())
     win = jnp.asarray(win, seg.dtype).reshape((1, nperseg) + (1,) * (x.ndim - 1))
-    return jnp.fft.rfft(seg * win, axis=1), nperseg, float((win**2).sum())
+    return jnp.fft.rfft(seg * win, axis=1), nperseg, wss
 
 
 def _onesided(p, nperseg):
@@ -790,10 +826,16 @@ def power_spectrum(x, dt, nperseg: int = 256, noverlap: int | None = None):
     unit = x.unit if isinstance(x, u.Quantity) else None
     v = jnp.asarray(u.get_mantissa(x), jnp.result_type(float))
     fs = 1e3 / _ms(dt, "dt")
-    spec, nperseg, wss = _segments(v, nperseg, noverlap)
-    p = _onesided((jnp.abs(spec) ** 2).mean(axis=0) / (fs * wss), nperseg)
+    nperseg = min(int(nperseg), v.shape[0])
+    p = _welch(v, fs, nperseg, noverlap)
     freqs = jnp.fft.rfftfreq(nperseg, 1.0 / fs) * u.Hz
     return freqs, (p * (unit**2 / u.Hz) if unit is not None else p)
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _welch(v, fs, nperseg: int, noverlap):
+    spec, nperseg, wss = _segments(v, nperseg, noverlap)
+    return _onesided((jnp.abs(spec) ** 2).mean(axis=0) / (fs * wss), nperseg)
 
 
 def coherence(x, y, dt, nperseg: int = 256, noverlap: int | None = None):
@@ -814,9 +856,15 @@ def coherence(x, y, dt, nperseg: int = 256, noverlap: int | None = None):
     if vx.shape != vy.shape:
         raise ValueError(f"coherence: x and y must have one shape; got {vx.shape}, {vy.shape}.")
     fs = 1e3 / _ms(dt, "dt")
+    nperseg = min(int(nperseg), vx.shape[0])
+    return jnp.fft.rfftfreq(nperseg, 1.0 / fs) * u.Hz, _coherence(vx, vy, nperseg, noverlap)
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _coherence(vx, vy, nperseg: int, noverlap):
     sx, nperseg, _ = _segments(vx, nperseg, noverlap)
     sy, _, _ = _segments(vy, nperseg, noverlap)
     pxx = (jnp.abs(sx) ** 2).mean(axis=0)
     pyy = (jnp.abs(sy) ** 2).mean(axis=0)
     pxy = (jnp.conj(sx) * sy).mean(axis=0)
-    return jnp.fft.rfftfreq(nperseg, 1.0 / fs) * u.Hz, jnp.abs(pxy) ** 2 / (pxx * pyy)
+    return jnp.abs(pxy) ** 2 / (pxx * pyy)
