@@ -101,6 +101,50 @@ def test_omega_and_special_point_like_input():
         from_hopf(supercritical, (np.zeros(2), 0.0), (-1.0, 0.3))
 
 
+def test_neimark_sacker_of_a_product_of_two_oscillators():
+    """Orbit z = sqrt(mu) e^(2it), w = 0 of z' = (mu + 2i) z - |z|^2 z,
+    w' = (mu - 1/2 + 1.3i) w - |w|^2 w: the w-multipliers exp((mu - 1/2) pi ± 1.3 pi i)
+    leave the unit circle at mu = 1/2 with angle 0.7 pi."""
+
+    def f(x, mu):
+        r2, s2, nu = x[0] ** 2 + x[1] ** 2, x[2] ** 2 + x[3] ** 2, mu - 0.5
+        return jnp.array(
+            [
+                mu * x[0] - 2 * x[1] - r2 * x[0],
+                2 * x[0] + mu * x[1] - r2 * x[1],
+                nu * x[2] - 1.3 * x[3] - s2 * x[2],
+                1.3 * x[2] + nu * x[3] - s2 * x[3],
+            ]
+        )
+
+    with _one_thread():
+        br = continue_periodic_orbits(f, np.zeros(4), 0.0, (-1.0, 0.8), ntst=8, ds=0.1)
+    (ns,) = br.special_points
+    assert ns.kind == "neimark_sacker" and ns.param == pytest.approx(0.5, abs=1e-6)
+    assert ns.data["theta"] == pytest.approx(0.7 * np.pi, abs=1e-6) and br.folds == []
+    pair = br.multipliers[np.abs(br.multipliers.imag) > 1e-6].reshape(len(br), 2)
+    np.testing.assert_allclose(
+        np.abs(pair), np.exp((br.params[:, None] - 0.5) * np.pi) * [1, 1], rtol=1e-6
+    )
+    np.testing.assert_array_equal(br.stable[1:], br.params[1:] < 0.5)
+
+
+def test_period_doubling_detection_on_given_multipliers():
+    """The detector alone (no analytic flow has a simple period doubling): a real multiplier
+    -exp(p - 1) crosses -1 at p = 1, located by interpolating log|mu|."""
+    from neurodyn.analysis._periodic import _Continuer
+
+    p = np.linspace(0.0, 2.0, 8)
+    mus = np.stack([np.ones_like(p), -np.exp(p - 1.0), 0.1 * np.ones_like(p)], 1).astype(complex)
+    nontriv = [m[1:] for m in mus]
+    orbits = np.zeros((len(p), 3, 3))
+    (pd,) = _Continuer._pd_ns(p, np.ones_like(p), orbits, mus, nontriv)
+    assert pd.kind == "period_doubling" and pd.param == pytest.approx(1.0, abs=1e-12)
+    assert pd.index == 4  # first point beyond the crossing
+    # a positive multiplier crossing +1 is not a period doubling
+    assert _Continuer._pd_ns(p, np.ones_like(p), orbits, -mus, [-m for m in nontriv]) == []
+
+
 # ---- bad input -------------------------------------------------------------------------
 
 

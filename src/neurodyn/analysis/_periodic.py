@@ -279,11 +279,11 @@ class _Continuer:
         self.h = np.full(ntst, 1.0 / ntst)  # current mesh (interval widths, sum 1)
         idx = np.arange(ntst)[:, None] * ncol + np.arange(ncol + 1)[None, :]
         self.idx = idx % self.N  # [ntst, ncol+1] node indices of each interval
-        self.njac = 0
 
     # ---- residual -------------------------------------------------------------------
     def _setup(self, d):
         self.d = d
+        ncol = self.ncol
         N, vals, ders, gw, idx = self.N, self.vals, self.ders, self.gw, jnp.asarray(self.idx)
         f, args = self.f, self.args
 
@@ -306,17 +306,31 @@ class _Continuer:
             jac, g = jax.jacfwd(lambda z: (G(z, ref_du, h),) * 2, has_aux=True)(y)
             return g, jac
 
-        self._G_and_jac = jax.jit(G_and_jac)
-        self._G = jax.jit(G)
+        rows_per, cols = ncol * d, np.asarray(self.idx)[:, :, None] * d + np.arange(d)
+
+        def transfer(J):
+            """Per-interval transfer matrices of the linearised collocation equations."""
+            # rows of interval j, columns of its ncol+1 nodes: eliminate the interior nodes
+            blk = J[: N * d, : N * d].reshape(self.ntst, rows_per, N * d)
+            A = jnp.take_along_axis(blk, jnp.asarray(cols.reshape(self.ntst, 1, -1)), axis=2)
+            X = -jnp.linalg.solve(A[:, :, d:], A[:, :, :d])  # [ntst, ncol d, d]
+            return X[:, -d:, :]
+
+        def bordered(y, ref_du, h, border, c):
+            """Solve ``[J; border] x = [-g, 0; -c, 1]``: the Newton step of the system closed
+            by ``border . y = c`` and the tangent normalised by ``border . t = 1``."""
+            g, J = G_and_jac(y, ref_du, h)
+            rhs = jnp.zeros((y.shape[0], 2)).at[:-1, 0].set(-g).at[-1].set(jnp.array([-c, 1.0]))
+            x = jnp.linalg.solve(jnp.vstack([J, border]), rhs)
+            return x, jnp.max(jnp.abs(g)), transfer(J)
+
+        # one compiled function does the Jacobian, the linear algebra (in XLA: no contention
+        # between BLAS threads on busy machines) and the Floquet transfer matrices
+        self._bordered = jax.jit(bordered)
         self._dU_gauss = jax.jit(lambda U, h: at_gauss(U, h)[1])
         n = N * d + 2
         self.wt = np.ones(n)
         self.wt[: N * d] = 1.0 / N  # discrete L2 norm of the orbit part
-
-    def G_and_jac(self, y, ref):
-        self.njac += 1
-        g, J = self._G_and_jac(jnp.asarray(y), ref, jnp.asarray(self.h))
-        return np.asarray(g), np.asarray(J)
 
     def _split(self, y):
         N, d = self.N, self.d
@@ -327,42 +341,32 @@ class _Continuer:
 
     def _newton(self, y_pred, t, y_prev, step, ref):
         y = np.array(y_pred)
-        wt_t = self.wt * t
+        wt_t, h = self.wt * t, jnp.asarray(self.h)
         self.iters = 0
         for _ in range(self.newton_iter):
             self.iters += 1
-            g, J = self.G_and_jac(y, ref)
-            r = np.concatenate([g, [wt_t @ (y - y_prev) - step]])
-            try:
-                dy = np.linalg.solve(np.vstack([J, wt_t]), -r)
-            except np.linalg.LinAlgError:
-                return y, False
+            c = wt_t @ (y - y_prev) - step
+            x, gmax, _ = self._bordered(jnp.asarray(y), ref, h, jnp.asarray(wt_t), np.float64(c))
+            dy = np.asarray(x[:, 0])
             if not np.all(np.isfinite(dy)):
                 return y, False
             y = y + dy
             if np.max(np.abs(dy)) < self.tol * (1.0 + np.max(np.abs(y))):
-                g = np.asarray(self._G(jnp.asarray(y), ref, jnp.asarray(self.h)))
-                return y, bool(np.max(np.abs(g)) < 1e-6 * (1.0 + np.max(np.abs(y))))
+                return y, bool(float(gmax) < 1e-6 * (1.0 + np.max(np.abs(y))))
         return y, False
 
     def _tangent(self, y, t_prev, ref):
-        _, J = self.G_and_jac(y, ref)
-        rhs = np.zeros(len(y))
-        rhs[-1] = 1.0
-        t = np.linalg.solve(np.vstack([J, self.wt * t_prev]), rhs)
-        t /= np.sqrt(np.sum(self.wt * t * t))
-        return t, J
+        """Tangent at ``y`` oriented like ``t_prev``, and the Floquet transfer matrices."""
+        wt_t = jnp.asarray(self.wt * t_prev)
+        x, _, X = self._bordered(jnp.asarray(y), ref, jnp.asarray(self.h), wt_t, np.float64(0))
+        t = np.asarray(x[:, 1])
+        return t / np.sqrt(np.sum(self.wt * t * t)), X
 
-    def _multipliers(self, J):
-        """Floquet multipliers from the collocation Jacobian (block transfer matrices)."""
-        d, ncol = self.d, self.ncol
-        M = np.eye(d)
-        rows_per = ncol * d
-        for j in range(self.ntst):
-            rows = J[j * rows_per : (j + 1) * rows_per]
-            cols = [rows[:, k * d : (k + 1) * d] for k in self.idx[j]]
-            X = -np.linalg.solve(np.hstack(cols[1:]), cols[0])
-            M = X[-d:] @ M
+    def _multipliers(self, X):
+        """Floquet multipliers: eigenvalues of the product of the transfer matrices."""
+        M = np.eye(self.d)
+        for Xj in np.asarray(X):
+            M = Xj @ M
         mu = np.linalg.eigvals(M)
         return mu[np.argsort(-np.abs(mu), kind="stable")]
 
@@ -631,7 +635,7 @@ class _Continuer:
     def _pd_ns(params, periods, orbits, mus, nontriv):
         """Period doubling (a real multiplier crosses -1) and Neimark-Sacker (a complex pair
         with angle > 0.05 rad crosses the unit circle) between consecutive points, located
-        by linear interpolation of ``|μ| - 1``."""
+        by linear interpolation of ``log |μ|``."""
         out = []
 
         def crossing(m, kind):
@@ -643,13 +647,13 @@ class _Continuer:
             if m.size == 0:
                 return None, None
             c = m[np.argmin(np.abs(np.abs(m) - 1.0))]
-            return float(np.abs(c) - 1.0), c
+            return float(np.log(np.abs(c))), c
 
         for k in range(1, len(params)):
             for kind in ("period_doubling", "neimark_sacker"):
                 ga, _ = crossing(nontriv[k - 1], kind)
                 gb, cb = crossing(nontriv[k], kind)
-                if ga is None or gb is None or ga * gb >= 0 or max(abs(ga), abs(gb)) > 0.5:
+                if ga is None or gb is None or ga * gb >= 0 or max(abs(ga), abs(gb)) > 0.7:
                     continue
                 w = ga / (ga - gb)
                 data = {"multipliers": mus[k]}
