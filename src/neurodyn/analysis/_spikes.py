@@ -341,7 +341,9 @@ def instantaneous_rate(
     Elephant's ``sigma``): Gaussian ``sigma``; exponential ``exp(-t/tau)/tau`` (t >= 0)
     with ``tau = width``; alpha ``t exp(-t/tau)/tau**2`` with ``tau = width/sqrt(2)``.
     Causal kernels are not shifted (Elephant's ``center_kernel=False``). Spike times
-    are first binned at ``dt`` (the raster's step, or the sampling period).
+    are first binned at ``dt`` (the raster's step, or the sampling period). Equals
+    Elephant's ``instantaneous_rate`` (same ``cutoff``) when ``cutoff * width`` is a
+    multiple of ``dt``; otherwise Elephant stretches its kernel grid, we do not.
 
     Example
     -------
