@@ -250,3 +250,16 @@ def test_delta_synapse_acts_for_one_step():
     net = OneSpike(Delta(), weight=3.0 * u.nS)
     ts, g = _g_trace(net, T=5.0)
     assert np.count_nonzero(g) == 1 and g.max() == pytest.approx(3.0)
+
+
+def test_projection_refuses_weight_with_built_connectivity():
+    import numpy as np
+
+    from neurodyn import event
+    from neurodyn.dyn import LIF, Projection
+
+    a, b = LIF(3), LIF(2)
+    conn = event.CSR.from_dense(np.ones((3, 2)) * u.nS)
+    with pytest.raises(TypeError, match="carries its own weights"):
+        Projection(a, b, conn, weight=2 * u.nS)
+    assert Projection(a, b, conn).conn is conn

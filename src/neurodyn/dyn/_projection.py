@@ -72,6 +72,12 @@ class Projection(Module):
                     f"(in {output.unit.name} for {type(output).__name__})."
                 )
             conn = conn.build(n_pre, n_post, weight=weight)
+        elif weight is not None:
+            raise TypeError(
+                "Projection: weight=... is for connectivity builders (FixedProb, ...); a built "
+                f"{type(conn).__name__} carries its own weights. Build it with them, e.g. "
+                f"CSR.from_dense(w * u.{output.unit.name}), and leave weight out."
+            )
         if not isinstance(conn, Connectivity):
             raise TypeError(
                 f"Projection: conn must be a neurodyn.event connectivity or builder, "
