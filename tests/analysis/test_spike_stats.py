@@ -200,5 +200,7 @@ def test_errors_say_what_was_expected():
         analysis.cross_correlogram(jnp.zeros(10), jnp.zeros(11), 2)
     with pytest.raises(ValueError, match="multiple of dt"):
         analysis.fano_factor(jnp.zeros((100, 2), bool), 1.5 * u.ms, dt=1 * u.ms)
+    with pytest.raises(ValueError, match="pass max_spikes"):
+        jax.jit(lambda r: analysis.isi(r, 1.0).mantissa)(jnp.zeros((10, 2), bool))
     with pytest.raises(ValueError, match="kernel must be"):
         analysis.instantaneous_rate(jnp.zeros((100, 2), bool), 5.0, 1.0, kernel="box")

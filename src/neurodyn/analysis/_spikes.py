@@ -222,7 +222,13 @@ def spike_trains(raster, dt, max_spikes: int | None = None, t_start=0.0) -> Spik
     s = _raster2d(raster, "spike_trains") > 0
     dtm, t0 = _ms(dt, "dt"), _ms(t_start, "t_start")
     if max_spikes is None:
-        max_spikes = max(int(np.asarray(s.sum(axis=0)).max(initial=0)), 1)
+        try:
+            max_spikes = max(int(np.asarray(s.sum(axis=0)).max(initial=0)), 1)
+        except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+            raise ValueError(
+                "spike times of a traced raster (under jit/vmap) need a static width: pass "
+                "max_spikes=... (an upper bound of any neuron's spike count)."
+            ) from None
 
     times = _times_of(s, dtm, t0, int(max_spikes))
     out = object.__new__(SpikeTrains)
