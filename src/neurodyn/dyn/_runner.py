@@ -118,21 +118,31 @@ class _Compiled:
                 self.net.update()
             self.net._nd_step.value = k + 1
 
+        # spike counts are summed in loop-carried accumulators (not stacked per step
+        # and summed afterwards: that would hold [inner, n] booleans per chunk)
+        summed = [k for k in self.spike_sum if k in self.monitors]
+        self._acc = {
+            k: Memory(jnp.zeros(jnp.shape(_read(self.monitors[k])), jnp.int32)) for k in summed
+        }
+
         def chunk(i):
             # `inner` steps, recording the monitors at the end (spike counts summed)
             if self.inner == 1:
                 one_step(i)
                 return {k: _read(m) for k, m in self.monitors.items()}
 
-            summed = [k for k in self.spike_sum if k in self.monitors]
+            for k in summed:
+                self._acc[k].value = jnp.zeros_like(self._acc[k].value)
 
             def sub(j):
                 one_step(i * self.inner + j)
-                return {k: _read(self.monitors[k]) for k in summed}
+                for k in summed:
+                    acc = self._acc[k]
+                    acc.value = acc.value + _read(self.monitors[k]).astype(jnp.int32)
 
-            sums = for_loop(sub, jnp.arange(self.inner))
+            for_loop(sub, jnp.arange(self.inner))
             out = {k: _read(m) for k, m in self.monitors.items() if k not in summed}
-            out.update({k: jnp.sum(v.astype(jnp.int32), axis=0) for k, v in sums.items()})
+            out.update({k: self._acc[k].value for k in summed})
             return out
 
         self.run_chunks = jit(lambda idx: for_loop(chunk, idx))
