@@ -5,7 +5,11 @@ conductance synapses, 1 s of biological time at dt = 0.1 ms — the definition o
 shared/BENCHMARK_MODELS.md. Prints the firing rates and a JSON line with the key
 numbers; writes a raster plot when matplotlib is installed.
 
-    python examples/coba.py [--n 4000] [--t 1000] [--seed 0] [--no-plot]
+``--variant brette`` runs the network as in Brette et al.'s original script instead:
+no external drive, V0 ~ N(-65, 5) mV and initial conductances g_e ~ N(4, 1.5) g_L,
+g_i ~ N(20, 12) g_L (g_L = 10 nS), from which the activity sustains itself.
+
+    python examples/coba.py [--n 4000] [--t 1000] [--seed 0] [--variant brette] [--no-plot]
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ class COBANet(nd.Network):
     """One population of 4000 LIF neurons; the first 80% are excitatory (``E`` is a
     view of them, as Brian2's subgroups), the rest inhibitory (``I``)."""
 
-    def __init__(self, n: int = 4000, seed: int = 0):
+    def __init__(self, n: int = 4000, seed: int = 0, variant: str = "benchmark"):
+        if variant not in ("benchmark", "brette"):
+            raise ValueError(f"variant must be 'benchmark' or 'brette', got {variant!r}.")
+        brette = variant == "brette"
         n_e = int(0.8 * n)
         self.N = LIF(
             n,
@@ -36,9 +43,11 @@ class COBANet(nd.Network):
             V_reset=-60 * u.mV,
             V_th=-50 * u.mV,
             tau_ref=5 * u.ms,
-            I_ext=200 * u.pA,  # 20 mV * g_L
-            V_initializer=Normal(-55 * u.mV, 2 * u.mV),
+            I_ext=0 * u.pA if brette else 200 * u.pA,  # 20 mV * g_L
+            V_initializer=Normal(-65 * u.mV, 5 * u.mV) if brette else Normal(-55 * u.mV, 2 * u.mV),
         )
+        g_e0 = Normal(40 * u.nS, 15 * u.nS) if brette else None
+        g_i0 = Normal(200 * u.nS, 120 * u.nS) if brette else None
         self.E, self.I = self.N[:n_e], self.N[n_e:]
         p = 80 / n  # ~64 E + 16 I inputs per neuron at every n
         # each (pre, post) pair independently with probability p: E -> all and I -> all
@@ -47,7 +56,7 @@ class COBANet(nd.Network):
             self.N,
             event.FixedProb(p, seed=seed + 1),
             weight=6 * u.nS,
-            synapse=Expon(5 * u.ms),
+            synapse=Expon(5 * u.ms, g_initializer=g_e0),
             output=COBA(E=0 * u.mV),
         )
         self.inh = Projection(
@@ -55,17 +64,24 @@ class COBANet(nd.Network):
             self.N,
             event.FixedProb(p, seed=seed + 2),
             weight=67 * u.nS,
-            synapse=Expon(10 * u.ms),
+            synapse=Expon(10 * u.ms, g_initializer=g_i0),
             output=COBA(E=-80 * u.mV),
         )
 
 
 def main() -> None:
-    args = parse(
-        __doc__.splitlines()[0], extra=lambda ap: ap.add_argument("--no-plot", action="store_true")
-    )
+    def extra(ap):
+        ap.add_argument("--no-plot", action="store_true")
+        ap.add_argument("--variant", choices=("benchmark", "brette"), default="benchmark")
+
+    args = parse(__doc__.splitlines()[0], extra=extra)
     raster = {} if args.no_plot else {"spike": "N.spike"}
-    net, res = run_and_report("COBA network", COBANet, args, monitors=raster)
+    net, res = run_and_report(
+        "COBA network",
+        lambda n, seed: COBANet(n, seed, args.variant),
+        args,
+        monitors=raster,
+    )
     if not args.no_plot:
         _raster(res, os.path.join(os.path.dirname(__file__), "figures", "coba_raster.png"))
 

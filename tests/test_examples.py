@@ -22,6 +22,15 @@ def test_network_examples_print_their_numbers(name):
         assert data[key] >= 0
 
 
+def test_coba_brette_variant_sustains_itself():
+    # no external drive: activity lives on from the initial conductances
+    args = [sys.executable, str(EXAMPLES / "coba.py"), "--n", "4000", "--t", "300"]
+    args += ["--variant", "brette", "--no-plot"]
+    out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=300).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    assert 10 < data["rate_E_hz"] < 30, data
+
+
 def test_units_state_example_runs():
     out = subprocess.run(
         [sys.executable, str(EXAMPLES / "lif_units_state.py")],

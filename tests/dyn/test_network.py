@@ -263,3 +263,33 @@ def test_projection_refuses_weight_with_built_connectivity():
     with pytest.raises(TypeError, match="carries its own weights"):
         Projection(a, b, conn, weight=2 * u.nS)
     assert Projection(a, b, conn).conn is conn
+
+
+def test_expon_initial_conductance_is_drawn_and_redrawn_on_reset():
+    from neurodyn import event
+    from neurodyn.dyn import COBA, LIF, Expon, Normal, Projection
+
+    nd.random.seed(3)
+    a, b = LIF(10), LIF(20000)
+    proj = Projection(
+        a,
+        b,
+        event.FixedProb(0.1, seed=1),
+        weight=1 * u.nS,
+        synapse=Expon(5 * u.ms, g_initializer=Normal(40 * u.nS, 15 * u.nS)),
+        output=COBA(E=0 * u.mV),
+    )
+    g0 = np.asarray(proj.synapse.g.value.to_value(u.nS))
+    assert abs(g0.mean() - 40) < 0.5 and abs(g0.std() - 15) < 0.5
+    proj.synapse.g.value = proj.synapse.g.value * 0
+    proj.reset_state()
+    g1 = np.asarray(proj.synapse.g.value.to_value(u.nS))
+    assert abs(g1.mean() - 40) < 0.5 and not np.allclose(g1, g0)
+    with pytest.raises(TypeError, match="must be in units of nS"):
+        Projection(
+            a,
+            b,
+            event.FixedProb(0.1, seed=1),
+            weight=1 * u.nS,
+            synapse=Expon(5 * u.ms, g_initializer=Normal(40 * u.mV, 15 * u.mV)),
+        )

@@ -11,6 +11,7 @@ from neurodyn.state import Hidden, Module
 
 from . import _clock
 from ._base import param
+from ._init import initialize
 
 __all__ = [
     "Delta",
@@ -44,13 +45,28 @@ class Synapse(Module):
 
 class Expon(Synapse):
     """Exponential decay with jumps: ``dg/dt = -g / tau``, ``g += x`` on input.
-    Integrated exactly (``g <- g exp(-dt/tau) + x``)."""
+    Integrated exactly (``g <- g exp(-dt/tau) + x``).
 
-    def __init__(self, tau=5.0 * u.ms):
+    ``g_initializer`` sets the initial ``g`` (a value or an initialiser such as
+    ``Normal(40 * u.nS, 15 * u.nS)``, in the unit of the projection's weights); it is
+    applied again by ``reset_state``. Default: zero.
+    """
+
+    def __init__(self, tau=5.0 * u.ms, g_initializer=None):
         self.tau = param(tau, u.ms, "tau", "Expon")
+        self.g_initializer = g_initializer
+
+    def _initial(self, shape, unit):
+        if self.g_initializer is None:
+            return jnp.zeros(shape) * unit
+        return initialize(self.g_initializer, shape, unit, "Expon.g_initializer")
 
     def init(self, shape, unit):
-        self.g = Hidden(jnp.zeros(shape) * unit)
+        self._shape_unit = (shape, unit)
+        self.g = Hidden(self._initial(shape, unit))
+
+    def reset(self):
+        self.g.value = self._initial(*self._shape_unit)
 
     def update(self, x):
         decay = u.math.exp(-_clock.dt() / self.tau)
