@@ -191,7 +191,7 @@ def continue_periodic_orbits(
     amplitude : float
         Size of the first orbit (multiplies the unit critical eigenvector).
     ntst, ncol : int
-        Mesh intervals and collocation points per interval (``ntst >= 2``, ``ncol >= 1``).
+        Mesh intervals and collocation points per interval (``ntst >= 2``, ``ncol >= 2``).
     ds, ds_min, ds_max : float
         Initial, smallest (default ``ds / 1000``) and largest (default ``10 ds``)
         pseudo-arclength steps in ``(u, T, p)`` (``u`` in the L2 norm over one period).
@@ -225,9 +225,9 @@ def continue_periodic_orbits(
     >>> round(float(br.periods[-1]), 6), bool(br.stable[-1])
     (6.283185, True)
     """
-    if int(ntst) < 2 or int(ncol) < 1:
+    if int(ntst) < 2 or int(ncol) < 2:
         raise ValueError(
-            f"continue_periodic_orbits expected ntst >= 2 and ncol >= 1; got ntst={ntst}, "
+            f"continue_periodic_orbits expected ntst >= 2 and ncol >= 2; got ntst={ntst}, "
             f"ncol={ncol}. Typical values are ntst=40, ncol=4."
         )
     if not (len(p_range) == 2 and p_range[0] < p_range[1]):
@@ -291,9 +291,10 @@ class _Continuer:
     # ---- residual -------------------------------------------------------------------
     def _setup(self, d):
         self.d = d
-        ncol = self.ncol
+        ntst, m = self.ntst, self.ncol
         N, vals, ders, gw, idx = self.N, self.vals, self.ders, self.gw, jnp.asarray(self.idx)
         f, args = self.f, self.args
+        md = m * d
 
         def at_gauss(U, h):
             blk = U[idx]  # [ntst, ncol+1, d]
@@ -301,36 +302,84 @@ class _Continuer:
             dug = jnp.einsum("ki,jid->jkd", ders, blk) / h[:, None, None]
             return ug, dug
 
-        def G(y, ref_du, h):
-            U = y[: N * d].reshape(N, d)
-            T, p = y[N * d], y[N * d + 1]
-            ug, dug = at_gauss(U, h)
-            fu = jax.vmap(jax.vmap(lambda u: jnp.atleast_1d(f(u, p, *args))))(ug)
-            col = (dug - T * fu).reshape(-1)
-            phase = jnp.sum(h[:, None] * gw[None, :] * jnp.sum(ug * ref_du, -1))
-            return jnp.concatenate([col, phase[None]])
+        def local(z, tp, hj):
+            """Collocation residual of one interval, ``z``: its ``ncol+1`` node values."""
+            ug, dug = vals @ z, ders @ z / hj
+            fu = jax.vmap(lambda u: jnp.atleast_1d(f(u, tp[1], *args)))(ug)
+            return (dug - tp[0] * fu).reshape(-1)
 
-        def G_and_jac(y, ref_du, h):
-            jac, g = jax.jacfwd(lambda z: (G(z, ref_du, h),) * 2, has_aux=True)(y)
-            return g, jac
+        def phase(U, ref_du, h):
+            ug = at_gauss(U, h)[0]
+            return jnp.sum(h[:, None] * gw[None, :] * jnp.sum(ug * ref_du, -1))
 
-        rows_per, cols = ncol * d, np.asarray(self.idx)[:, :, None] * d + np.arange(d)
-
-        def transfer(J):
-            """Per-interval transfer matrices of the linearised collocation equations."""
-            # rows of interval j, columns of its ncol+1 nodes: eliminate the interior nodes
-            blk = J[: N * d, : N * d].reshape(self.ntst, rows_per, N * d)
-            A = jnp.take_along_axis(blk, jnp.asarray(cols.reshape(self.ntst, 1, -1)), axis=2)
-            X = -jnp.linalg.solve(A[:, :, d:], A[:, :, :d])  # [ntst, ncol d, d]
-            return X[:, -d:, :]
+        local_jac = jax.vmap(jax.jacfwd(local, argnums=(0, 1)), in_axes=(0, None, 0))
+        rows = np.arange(ntst)[:, None] * d + np.arange(d)  # mesh point j -> reduced rows
+        rows1 = np.roll(rows, -1, axis=0)  # mesh point j + 1
+        n_red = ntst * d + 2
 
         def bordered(y, ref_du, h, border, c):
-            """Solve ``[J; border] x = [-g, 0; -c, 1]``: the Newton step of the system closed
-            by ``border . y = c`` and the tangent normalised by ``border . t = 1``."""
-            g, J = G_and_jac(y, ref_du, h)
-            rhs = jnp.zeros((y.shape[0], 2)).at[:-1, 0].set(-g).at[-1].set(jnp.array([-c, 1.0]))
-            x = jnp.linalg.solve(jnp.vstack([J, border]), rhs)
-            return x, jnp.max(jnp.abs(g)), transfer(J)
+            """Solve ``[J; border] x = [-g, 0; -c, 1]`` (``J``: Jacobian of collocation and
+            phase equations): the Newton step of the system closed by ``border . y = c`` and
+            the tangent normalised by ``border . t = 1``; also the Floquet transfer matrices.
+
+            The interior nodes of each interval are condensed out (QR of their columns), so
+            the dense solve has ``ntst d + 2`` unknowns instead of ``ntst ncol d + 2``."""
+            U = y[: N * d].reshape(N, d)
+            tp = y[N * d :]
+            Z = U[idx]  # [ntst, m+1, d]
+            r = jax.vmap(local, in_axes=(0, None, 0))(Z, tp, h)  # [ntst, m d]
+            Jz, Jtp = local_jac(Z, tp, h)  # [ntst, m d, m+1, d], [ntst, m d, 2]
+            Jz = Jz.reshape(ntst, md, (m + 1) * d)
+            A0, AI, A1 = Jz[:, :, :d], Jz[:, :, d:md], Jz[:, :, md:]
+            ph, gph = jax.value_and_grad(phase)(U, ref_du, h)  # gph: [N, d]
+            g = jnp.concatenate([r.reshape(-1), ph[None]])
+            # right-hand sides: column 0 Newton, column 1 tangent
+            R = jnp.stack([-r, jnp.zeros_like(r)], -1)  # [ntst, m d, 2]
+            r_ph = jnp.array([-ph, 0.0])
+            r_b = jnp.array([-c, 1.0])
+            # condense: Q^T AI = [Rt; 0]
+            Q, Rt = jnp.linalg.qr(AI, mode="complete")  # Q [ntst, md, md], Rt [ntst, md, (m-1)d]
+            Q1t, Q2t = jnp.swapaxes(Q[:, :, : md - d], 1, 2), jnp.swapaxes(Q[:, :, md - d :], 1, 2)
+            Rt = Rt[:, : md - d]
+            rhs_top = jnp.concatenate([Q1t @ A0, Q1t @ A1, Q1t @ Jtp, Q1t @ R], -1)
+            E = jax.scipy.linalg.solve_triangular(Rt, rhs_top, lower=False)
+            E0, E1, Etp, S = E[..., :d], E[..., d : 2 * d], E[..., 2 * d : 2 * d + 2], E[..., -2:]
+            # interior_j = S_j - E0_j v_j - E1_j v_{j+1} - Etp_j dtp
+            B0, B1, Btp, Sb = Q2t @ A0, Q2t @ A1, Q2t @ Jtp, Q2t @ R
+            M = jnp.zeros((n_red, n_red))
+            M = M.at[rows[:, :, None], rows[:, None, :]].add(B0)
+            M = M.at[rows[:, :, None], rows1[:, None, :]].add(B1)
+            M = M.at[rows.reshape(-1), -2:].add(Btp.reshape(-1, 2))
+            rhs = jnp.concatenate([Sb.reshape(-1, 2), jnp.zeros((2, 2))])
+
+            def dense_row(coef_nodes, coef_tp, rr):
+                """A row over all nodes (+T, p) with the interiors substituted."""
+                cn = coef_nodes.reshape(N, d)[idx]  # [ntst, m+1, d]
+                cmesh = cn[:, 0]  # each mesh point once (the last node is the next first)
+                ci = cn[:, 1:m].reshape(ntst, md - d)
+                row = jnp.zeros(n_red)
+                row = row.at[rows].add(cmesh - jnp.einsum("ja,jab->jb", ci, E0))
+                row = row.at[rows1].add(-jnp.einsum("ja,jab->jb", ci, E1))
+                row = row.at[-2:].add(coef_tp - jnp.einsum("ja,jab->b", ci, Etp))
+                return row, rr - jnp.einsum("ja,jak->k", ci, S)
+
+            row_ph, rhs_ph = dense_row(gph.reshape(-1), jnp.zeros(2), r_ph)
+            row_b, rhs_b = dense_row(border[: N * d], border[N * d :], r_b)
+            M = M.at[-2].set(row_ph).at[-1].set(row_b)
+            rhs = rhs.at[-2].set(rhs_ph).at[-1].set(rhs_b)
+            xr = jnp.linalg.solve(M, rhs)  # [n_red, 2]
+            v = xr[: ntst * d].reshape(ntst, d, 2)
+            dtp = xr[-2:]
+            interior = (
+                S
+                - jnp.einsum("jab,jbk->jak", E0, v)
+                - jnp.einsum("jab,jbk->jak", E1, jnp.roll(v, -1, axis=0))
+                - jnp.einsum("jab,bk->jak", Etp, dtp)
+            ).reshape(ntst, m - 1, d, 2)
+            x = jnp.concatenate([v[:, None], interior], 1).reshape(N * d, 2)
+            x = jnp.concatenate([x, dtp])
+            transfer = -jnp.linalg.solve(B1, B0)  # v_{j+1} = X_j v_j at fixed (T, p)
+            return x, jnp.max(jnp.abs(g)), transfer
 
         # one compiled function does the Jacobian, the linear algebra (in XLA: no contention
         # between BLAS threads on busy machines) and the Floquet transfer matrices
@@ -355,7 +404,7 @@ class _Continuer:
             self.iters += 1
             c = wt_t @ (y - y_prev) - step
             x, gmax, _ = self._bordered(jnp.asarray(y), ref, h, jnp.asarray(wt_t), np.float64(c))
-            dy = np.asarray(x[:, 0])
+            dy = np.asarray(x)[:, 0]
             if not np.all(np.isfinite(dy)):
                 return y, False
             y = y + dy
@@ -367,7 +416,7 @@ class _Continuer:
         """Tangent at ``y`` oriented like ``t_prev``, and the Floquet transfer matrices."""
         wt_t = jnp.asarray(self.wt * t_prev)
         x, _, X = self._bordered(jnp.asarray(y), ref, jnp.asarray(self.h), wt_t, np.float64(0))
-        t = np.asarray(x[:, 1])
+        t = np.asarray(x)[:, 1]
         return t / np.sqrt(np.sum(self.wt * t * t)), X
 
     def _multipliers(self, X):
@@ -428,6 +477,7 @@ class _Continuer:
                 f"needs two dimensions); got shape {x.shape}."
             )
 
+        @jax.jit
         def F(z):
             return jnp.atleast_1d(f(z, p, *args))
 
