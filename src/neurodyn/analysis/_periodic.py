@@ -46,6 +46,11 @@ the branch tangent changes sign; it is refined by an Illinois (regula falsi) ite
 that component along the branch and inserted into the branch. Period doubling (a real
 multiplier crosses -1) and Neimark-Sacker (a complex pair crosses the unit circle) are
 detected from the multipliers and located by linear interpolation of ``log |μ|``.
+
+Limitations: the mesh is fixed in size (``ntst``); the multipliers come from a plain
+product of transfer matrices, so they lose accuracy when that product has an extreme
+dynamic range (e.g. canard orbits of FitzHugh-Nagumo); period doublings and
+Neimark-Sacker points are located by interpolation only (no branch switching).
 """
 
 from __future__ import annotations
