@@ -940,7 +940,11 @@ def main() -> None:
         help="largest N to run a simulator at, e.g. nest=64000",
     )
     ap.add_argument(
-        "--nest-threads", type=int, default=os.cpu_count() or 1, help="NEST local_num_threads"
+        "--nest-threads",
+        type=int,
+        default=1,
+        help="NEST local_num_threads (default 1, as Brian2 standalone; OpenMP threads that "
+        "spin at barriers collapse on a loaded machine)",
     )
     ap.add_argument("--out", type=pathlib.Path, help="JSON path (default results/coba-...)")
     ap.add_argument("--worker", choices=SIMS, help=argparse.SUPPRESS)
