@@ -290,3 +290,15 @@ def test_hh_no_spiking_below_the_fold(hh_branch):
         sol = _simulate(current, x0, 400.0)
         late = sol.y[0, sol.t > 350.0]
         assert (np.ptp(late) > 50.0) == spiking, current
+
+
+def test_hh_fold_is_converged_in_the_mesh(hh_branch):
+    """A finer mesh (ntst=80) moves the fold of limit cycles and its period by < 1e-6."""
+    i_hopf, br = hh_branch
+    x_hopf, _ = _hh_equilibrium(brentq(_max_real_eig, -63.3, -56.1, xtol=1e-13))
+    with _one_thread():
+        fine = continue_periodic_orbits(hh, x_hopf, i_hopf, (5.0, 10.0), ntst=80, ds=0.5)
+    a, b = (min(x.folds, key=lambda s: s.param) for x in (br, fine))
+    assert b.param == pytest.approx(a.param, rel=1e-6)
+    assert b.period == pytest.approx(a.period, rel=1e-6)
+    assert "fold_lc at p=6.26" in repr(br)

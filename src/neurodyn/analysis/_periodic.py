@@ -138,6 +138,17 @@ class PeriodicBranch:
     def __len__(self) -> int:
         return len(self.params)
 
+    def __repr__(self) -> str:
+        if not len(self):
+            return "PeriodicBranch(0 orbits)"
+        kinds = ", ".join(f"{s.kind} at p={s.param:.6g}" for s in self.special_points)
+        return (
+            f"PeriodicBranch({len(self)} orbits, p in [{self.params.min():.6g}, "
+            f"{self.params.max():.6g}], period in [{self.periods.min():.6g}, "
+            f"{self.periods.max():.6g}], {int(self.stable.sum())} stable"
+            + (f"; {kinds})" if kinds else ")")
+        )
+
 
 def from_hopf(f: Callable, point: Any, p_range: tuple[float, float], **kwargs) -> PeriodicBranch:
     """Continue periodic orbits from a Hopf special point of an equilibrium branch.
