@@ -36,6 +36,23 @@ def test_fixed_prob_realised_probability_and_distinct_targets():
     np.testing.assert_array_equal(np.asarray(same.indices), idx)
 
 
+def test_fixed_prob_sparse_rows_are_bernoulli():
+    # few columns, so that repeated draws (redrawn by the builder) are frequent
+    n_pre, n_post, p = 40_000, 20, 0.09
+    mask = _dense_mask(event.FixedProb(p, seed=5).build(n_pre, n_post, weight=1.0))
+    # every column equally likely, and row counts Binomial(n_post, p)
+    assert stats.chisquare(mask.sum(axis=0)).pvalue > 1e-4
+    counts = np.bincount(mask.sum(axis=1), minlength=n_post + 1)
+    expected = stats.binom.pmf(np.arange(n_post + 1), n_post, p) * n_pre
+    keep = expected > 5
+    obs = np.append(counts[keep], counts[~keep].sum())
+    exp = np.append(expected[keep], expected[~keep].sum())
+    assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 1e-4
+    # pairs are independent: co-occurrence of columns 0 and 1 is p^2
+    both = np.mean(mask[:, 0] & mask[:, 1])
+    assert abs(both - p * p) < 5 * np.sqrt(p * p / n_pre)
+
+
 def test_no_self_connections_and_exact_degrees():
     n = 200
     conn = event.FixedProb(0.3, seed=2, allow_self=False).build(n, n)

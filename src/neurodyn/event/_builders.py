@@ -39,10 +39,13 @@ def _distinct_fixed_k(rng, n_rows: int, k: int, n_cols: int, exclude: np.ndarray
 
 def _bernoulli_rows(rng, n_rows: int, n_cols: int, p: float, allow_self: bool):
     """(rows, cols) of an n_rows x n_cols Bernoulli(p) matrix, sorted, built in row
-    blocks: geometric skipping for sparse p (exact, no duplicates), a mask otherwise."""
-    rows_out, cols_out = [], []
-    if p == 0.0:
+    blocks. Sparse p: the number of connections of each row is drawn from
+    Binomial(n_cols, p), then that many distinct columns uniformly (draw, sort each row,
+    redraw repeated entries: exact, as every column set is equally likely); dense p: a
+    mask."""
+    if p == 0.0 or n_rows == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rows_out, cols_out = [], []
     if p > 0.1:
         block = max(1, 2_000_000 // max(n_cols, 1))
         for start in range(0, n_rows, block):
@@ -51,15 +54,29 @@ def _bernoulli_rows(rng, n_rows: int, n_cols: int, p: float, allow_self: bool):
             rows_out.append(r + start)
             cols_out.append(c)
     else:
-        mean = n_cols * p
-        k = int(min(n_cols, np.ceil(mean + 12 * np.sqrt(mean * (1 - p) + 1) + 16)))
+        counts = rng.binomial(n_cols, p, size=n_rows)
+        k = int(counts.max())
+        if k == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        dtype = np.int32 if n_cols < 2**31 - 1 else np.int64
         block = max(1, 4_000_000 // k)
         for start in range(0, n_rows, block):
-            nb = min(block, n_rows - start)
-            cols = np.cumsum(rng.geometric(p, size=(nb, k)), axis=1) - 1
-            r, j = np.nonzero(cols < n_cols)
-            rows_out.append(r + start)
-            cols_out.append(cols[r, j])
+            c = counts[start : start + block]
+            valid = np.arange(k)[None, :] < c[:, None]
+            cols = rng.integers(0, n_cols, size=(len(c), k), dtype=dtype)
+            cols[~valid] = n_cols  # padding: sorts last
+            for _ in range(200):
+                cols.sort(axis=1)
+                dup = np.zeros(cols.shape, dtype=bool)
+                dup[:, 1:] = (cols[:, 1:] == cols[:, :-1]) & valid[:, 1:]
+                n_dup = int(dup.sum())
+                if n_dup == 0:
+                    break
+                cols[dup] = rng.integers(0, n_cols, size=n_dup, dtype=dtype)
+            else:  # pragma: no cover - needs p * n_cols close to n_cols
+                raise RuntimeError("could not draw distinct connections")
+            rows_out.append(np.repeat(np.arange(start, start + len(c)), c))
+            cols_out.append(cols[valid].astype(np.int64))
     rows, cols = np.concatenate(rows_out), np.concatenate(cols_out)
     if not allow_self:
         keep = rows != cols
