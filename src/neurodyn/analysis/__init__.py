@@ -1,6 +1,10 @@
-"""Analysis: spike-train statistics, phase planes (nullclines, fixed points with
-stability), one-parameter continuation with fold/Hopf detection, and plots; periodic-orbit
-and two-parameter continuation are planned; slow points of high-dimensional systems.
+"""Analysis: spike-train statistics (rasters or spike times; rates, ISI, CV/CV2/LV, Fano,
+correlations, synchrony, van Rossum / Victor-Purpura / STTC, spectra); phase planes
+(nullclines, fixed points with stability); continuation of equilibria with fold, Hopf and
+branch-point detection, of periodic orbits from a Hopf point (collocation, Floquet
+multipliers, folds of limit cycles, period doubling, Neimark-Sacker) and of fold and Hopf
+curves in two parameters (cusp, Bogdanov-Takens); fast-slow analysis; slow points of
+high-dimensional systems; plots.
 
 Example:
     >>> import jax.numpy as jnp
