@@ -1,28 +1,32 @@
-"""COBA-LIF network: neurodyn vs BrainPy and Brian2, side by side in one run.
+"""COBA networks: neurodyn vs BrainPy, Brian2 and NEST, side by side in one run.
 
-The model (shared/BENCHMARK_MODELS.md; Brette et al. 2007 benchmark 1 in the form of
-BrainPy's COBA example), identical in every simulator: N_E = 0.8 N, N_I = 0.2 N LIF
-neurons (tau_m 20 ms, V_rest = V_reset = -60 mV, V_th -50 mV, t_ref 5 ms, I_ext 20 mV,
+COBA-LIF (``--model lif``, shared/BENCHMARK_MODELS.md; Brette et al. 2007 benchmark 1 in
+the form of BrainPy's COBA example), identical in every simulator: N_E = 0.8 N, N_I = 0.2 N
+LIF neurons (tau_m 20 ms, V_rest = V_reset = -60 mV, V_th -50 mV, t_ref 5 ms, I_ext 20 mV,
 V0 ~ N(-55, 2) mV), conductances in units of g_L with exponential decay (tau_e 5 ms,
 tau_i 10 ms; jumps 0.6 and 6.7; E_e 0 mV, E_i -80 mV), each (pre, post) pair connected
 with p = 80 / N, spikes act one step (0.1 ms) after they are emitted, dt = 0.1 ms,
-exponential Euler.
+exponential Euler. COBA-HH (``--model hh``): the same network of Traub-Miles HH neurons
+(examples/coba_hh.py; Brian2's COBAHH example), V0 ~ N(-65, 5) mV, gates at steady state.
+``--conn jit``: COBA-LIF with procedural connectivity (``event.JitProb``; neurodyn only).
 
 Simulators (each runs in its own worker process, this same file with ``--worker``):
 
-  neurodyn           ``COBANet`` of examples/coba.py run by ``nd.run`` with spike-count
-                     monitors.
+  neurodyn           ``COBANet`` of examples/coba.py (``COBAHHNet`` of examples/coba_hh.py)
+                     run by ``nd.run`` with spike-count monitors; this interpreter.
   brainpy            ``bp.dyn.LifRef`` populations, ``FullProjAlignPostMg`` projections
                      (``EventCSRLinear`` on ``bp.conn.FixedProb``, ``Expon`` synapses,
-                     ``COBA`` outputs), one ``bm.jit``-ed ``bm.for_loop`` over the steps.
+                     ``COBA`` outputs), one ``bm.jit``-ed ``bm.for_loop`` over the steps
+                     (COBA-LIF only); venv benchmarks/.envs/anchors.
   brian2 cython      Brian2 runtime mode, Cython target (fresh Cython cache per worker,
-                     so the compile times are cold).
+                     so the compile times are cold); venv benchmarks/.envs/brian2 (or the
+                     old benchmarks/envs/brian2).
   brian2 standalone  Brian2 C++ standalone device (in a temporary directory).
+  nest               ``iaf_cond_exp`` / ``hh_cond_exp_traub``, same parameters in NEST's
+                     units; venv benchmarks/.envs/nest.
 
-Brian2 needs numpy < 2.4, so it runs from its own venv, benchmarks/envs/brian2
-(``python3 -m venv benchmarks/envs/brian2 && benchmarks/envs/brian2/bin/pip install
-brian2 "numpy<2.4" cython``); without it (and without brian2 importable here) its rows
-are skipped, and so are BrainPy's when brainpy is not installed.
+The venvs come from ``make bench-setup``; a simulator whose venv is missing (and that is
+not importable here) is skipped with the reason.
 
 Timing, per simulator and N:
   build    constructing the network (connectivity included). Brian2 cython: includes
@@ -33,13 +37,14 @@ Timing, per simulator and N:
   run      min over ``--repeats`` runs after the first (state reset in between, reset
            not timed); the repeats are interleaved across the simulators so that drift
            in machine load hits all alike. Brian2 standalone: the run time the binary
-           reports (``device._last_run_time``).
-Rates come from the first run's spike counts; a rate outside 17-25 Hz in any run is
-flagged.
+           reports (``device._last_run_time``). NEST continues the simulation instead.
+Rates come from the first run's spike counts; an E rate outside the anchors' spread in
+any run is flagged (``flag_rates``). Peak resident memory per worker is reported.
 
-    cd benchmarks && python coba.py [--n 4000 16000] [--t 1000] [--repeats 3]
+    cd benchmarks && python coba.py [--model lif|hh] [--conn csr|jit] [--n 4000 16000]
+        [--t 1000] [--repeats 3] [--skip SIM ...] [--max-n nest=64000] [--out PATH]
 
-Results are also written to results/coba-<YYYYMMDD>.json.
+Results are also written to results/coba-<YYYYMMDD>.json (or ``--out``).
 """
 
 from __future__ import annotations
