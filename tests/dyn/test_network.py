@@ -293,3 +293,34 @@ def test_expon_initial_conductance_is_drawn_and_redrawn_on_reset():
             weight=1 * u.nS,
             synapse=Expon(5 * u.ms, g_initializer=Normal(40 * u.mV, 15 * u.mV)),
         )
+
+
+@pytest.mark.parametrize("kind", ["hh", "fhn", "poisson", "wilson_cowan"])
+def test_reset_state_keeps_states_so_a_second_run_does_not_recompile(kind):
+    from neurodyn import dyn
+
+    pop = {
+        "hh": lambda: dyn.HH(3),
+        "fhn": lambda: dyn.FitzHughNagumo(3),
+        "poisson": lambda: dyn.PoissonGroup(3, 10 * u.Hz),
+        "wilson_cowan": lambda: dyn.WilsonCowan(3),
+    }[kind]()
+
+    class Net(nd.Network):
+        def __init__(self):
+            self.pop = pop
+
+        def update(self):
+            self.pop.update()
+
+    net = Net()
+    first = {k: np.asarray(u.get_mantissa(s.value)) for k, s in net.states().items()}
+    nd.run(net, 1 * u.ms, dt=0.1 * u.ms)
+    before = {k: id(s) for k, s in net.states().items()}
+    net.reset_state()
+    assert {k: id(s) for k, s in net.states().items()} == before
+    for k, s in net.states().items():
+        if k in first and kind != "poisson":
+            np.testing.assert_allclose(np.asarray(u.get_mantissa(s.value)), first[k])
+    nd.run(net, 1 * u.ms, dt=0.1 * u.ms)
+    assert len(net._nd_compiled) == 1

@@ -8,7 +8,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn.state import Module
+from neurodyn.state import Module, State
 from neurodyn.units import Quantity, Unit, UnitMismatchError, as_unit
 
 __all__ = ["Dynamics", "SpikingNeuron", "param", "size_of", "materialize"]
@@ -28,6 +28,24 @@ def materialize(step, t, y):
 
     pred = (t.mantissa if isinstance(t, Quantity) else t) > -1e30
     return jax.lax.cond(pred, step, lambda y: y, y)
+
+
+def reset_in_place(module, batch_size=None) -> None:
+    """``module.init_state(batch_size)``, but the new values are written into the
+    existing States when their shapes are unchanged, so compiled runs that use those
+    States stay valid (a new State object would force a recompilation)."""
+    old = {k: v for k, v in vars(module).items() if isinstance(v, State)}
+    module.init_state(batch_size)
+    for name, state in old.items():
+        new = getattr(module, name, None)
+        if (
+            isinstance(new, State)
+            and new is not state
+            and jnp.shape(new.value) == jnp.shape(state.value)
+            and jnp.result_type(new.value) == jnp.result_type(state.value)
+        ):
+            state.value = new.value
+            setattr(module, name, state)
 
 
 def resolve_method(method, owner: str):

@@ -15,7 +15,7 @@ import neurodyn.units as u
 from neurodyn.state import Hidden
 
 from . import _clock
-from ._base import SpikingNeuron, param, resolve_method
+from ._base import SpikingNeuron, param, reset_in_place, resolve_method
 from ._init import initialize
 
 __all__ = ["AbstractHH", "HH", "HHTraub", "WangBuzsaki", "MorrisLecar"]
@@ -70,7 +70,7 @@ class AbstractHH(SpikingNeuron):
         self.spike = Hidden(jnp.zeros(shape, bool))
 
     def reset_state(self, batch_size=None, **kwargs):
-        self.init_state(batch_size)
+        reset_in_place(self, batch_size)
 
     def rates(self, v) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -9,7 +9,7 @@ import neurodyn.units as u
 from neurodyn.state import Hidden, random
 
 from . import _clock
-from ._base import Dynamics, param, size_of
+from ._base import Dynamics, param, reset_in_place, size_of
 
 __all__ = [
     "PoissonGroup",
@@ -38,7 +38,7 @@ class PoissonGroup(Dynamics):
         self.spike = Hidden(jnp.zeros(shape, bool))
 
     def reset_state(self, batch_size=None, **kwargs):
-        self.init_state(batch_size)
+        reset_in_place(self, batch_size)
 
     def update(self):
         p = self.rates * _clock.dt()  # dimensionless: a plain array

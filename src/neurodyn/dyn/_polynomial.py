@@ -13,7 +13,7 @@ from neurodyn.integrate import get_method
 from neurodyn.state import Hidden
 
 from . import _clock
-from ._base import SpikingNeuron, param
+from ._base import SpikingNeuron, param, reset_in_place
 
 __all__ = ["FitzHughNagumo", "HindmarshRose"]
 
@@ -36,7 +36,7 @@ class _Polynomial(SpikingNeuron):
         self.spike = Hidden(jnp.zeros(shape, bool))
 
     def reset_state(self, batch_size=None, **kwargs):
-        self.init_state(batch_size)
+        reset_in_place(self, batch_size)
 
     def update(self, I_ext=None):
         inp = self.I_ext if I_ext is None else self.I_ext + I_ext

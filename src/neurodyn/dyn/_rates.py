@@ -10,7 +10,7 @@ from neurodyn.integrate import get_method
 from neurodyn.state import Hidden
 
 from . import _clock
-from ._base import Dynamics, param, size_of
+from ._base import Dynamics, param, reset_in_place, size_of
 
 __all__ = [
     "RateModel",
@@ -46,7 +46,7 @@ class RateModel(Dynamics):
             )
 
     def reset_state(self, batch_size=None, **kwargs):
-        self.init_state(batch_size)
+        reset_in_place(self, batch_size)
 
     def derivatives(self, t, y, inp):  # pragma: no cover - abstract
         raise NotImplementedError
