@@ -362,6 +362,7 @@ def plot(rows: list[dict], path: pathlib.Path, title: str) -> bool:
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    colors: dict[str, str] = {}
     for ax, (ptitle, keep) in zip(axes[0], panels, strict=True):
         series: dict[str, list[tuple[int, float]]] = {}
         for r in rows:
@@ -370,7 +371,9 @@ def plot(rows: list[dict], path: pathlib.Path, title: str) -> bool:
         for sim, pts in sorted(series.items()):
             pts.sort()
             style = "-o" if sim.startswith("neurodyn") else "--s"
-            ax.loglog([p[0] for p in pts], [p[1] for p in pts], style, label=sim, ms=4)
+            color = colors.setdefault(sim, f"C{len(colors) % 10}")  # one colour per simulator
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            ax.loglog(xs, ys, style, label=sim, ms=4, color=color)
         ax.set_title(ptitle)
         ax.set_xlabel("N (neurons)")
         ax.set_ylabel("run time (s)")
@@ -462,7 +465,8 @@ def main() -> None:
     title = f"neurodyn benchmarks {agg['date']} {agg['host']} ({agg['platform']['cpu_model']})"
     made = plot(rows, png, title)
     print(f"\ntotal {agg.get('total_s', 0):.0f} s")
-    for path in (stem.with_suffix(".json"), stem.with_suffix(".md"), png if made else None):
+    written = (None if args.from_json else stem.with_suffix(".json"), stem.with_suffix(".md"))
+    for path in (*written, png if made else None):
         if path is not None:
             print(f"wrote {path}")
 
