@@ -3,7 +3,7 @@
 Same equations (Hodgkin-Huxley squid axon, I = 10 uA/cm^2), same dt = 0.01 ms,
 float32, one jitted `lax.scan` of 1000 steps for each; methods RK4 and
 exponential Euler. Reports steps/s and the ratio to BrainPy (>1: we are faster).
-Run with `make bench`; BrainPy is optional (installed in .venv-bench).
+Run with `make bench`; BrainPy is optional (installed in benchmarks/.envs/anchors).
 """
 
 from __future__ import annotations

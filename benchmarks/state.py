@@ -5,7 +5,7 @@
    a pure function of a tuple of 100 arrays under jax.jit. Target <= 1.5x.
 2. Trace (first call) time for a module with 1000 States.
 
-Run with `make bench`; brainstate is optional (installed in .venv-bench).
+Run with `make bench`; brainstate is optional (installed in benchmarks/.envs/anchors).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Cases: one eager binary op (a + b, arrays of 1000), and a 7-op LIF step
 (eager and under jit). Targets: jit 1.00x plain jax; eager <= 3x plain jax.
 
-Run with `make bench` (brainunit is installed in .venv-bench only); without
+Run with `make bench` (brainunit is installed in benchmarks/.envs/anchors); without
 brainunit the anchor column is skipped.
 """
 
