@@ -326,7 +326,9 @@ class _BrainPyWorker:
 class _Brian2Worker:
     """Brian2, runtime mode with the Cython target, or the C++ standalone device."""
 
-    def __init__(self, n: int, t_ms: float, seed: int, standalone: bool, model: str = "lif"):
+    def __init__(
+        self, n: int, t_ms: float, seed: int, standalone: bool, model: str = "lif", threads=0
+    ):
         import brian2 as b2
 
         self.model = model
@@ -346,6 +348,8 @@ class _Brian2Worker:
         b2.prefs.codegen.runtime.cython.cache_dir = os.path.join(self.tmp, "cython")
         if standalone:
             b2.set_device("cpp_standalone", directory=self.tmp, build_on_run=False)
+            if threads > 1:
+                b2.prefs.devices.cpp_standalone.openmp_threads = threads
         self.runs = 0
 
     def _hh_group(self):
@@ -588,6 +592,9 @@ def _send(msg: dict) -> None:
 
 def worker_main(sim: str, n: int, t_ms: float, seed: int, args) -> None:
     """Serve commands from stdin: ``build``, ``run``, ``quit``; answer on stdout."""
+    if args.pin_cpu is not None:
+        # this process (and the threads it starts: JAX's, OpenMP's) on one core
+        os.sched_setaffinity(0, {args.pin_cpu})
     try:
         if sim == "neurodyn":
             w = _NeurodynWorker(n, t_ms, seed, args.model, args.conn)
@@ -595,7 +602,9 @@ def worker_main(sim: str, n: int, t_ms: float, seed: int, args) -> None:
             w = _BrainPyWorker(n, t_ms, seed)
         elif sim.startswith("brian2"):
             standalone = sim.endswith("standalone")
-            w = _Brian2Worker(n, t_ms, seed, standalone=standalone, model=args.model)
+            w = _Brian2Worker(
+                n, t_ms, seed, standalone=standalone, model=args.model, threads=args.brian2_threads
+            )
         elif sim == "nest":
             w = _NestWorker(n, t_ms, seed, args.model, args.nest_threads)
         else:
@@ -639,7 +648,9 @@ class Worker:
             [python, str(pathlib.Path(__file__).resolve()), "--worker", sim]
             + ["--n", str(n), "--t", str(args.t), "--seed", str(args.seed)]
             + ["--model", args.model, "--conn", args.conn]
-            + ["--nest-threads", str(args.nest_threads)],
+            + ["--nest-threads", str(args.nest_threads)]
+            + ["--brian2-threads", str(args.brian2_threads)]
+            + ([] if args.pin_cpu is None else ["--pin-cpu", str(args.pin_cpu)]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -950,6 +961,20 @@ def main() -> None:
         default=1,
         help="NEST local_num_threads (default 1, as Brian2 standalone; OpenMP threads that "
         "spin at barriers collapse on a loaded machine)",
+    )
+    ap.add_argument(
+        "--brian2-threads",
+        type=int,
+        default=1,
+        help="OpenMP threads of Brian2's C++ standalone device (default 1)",
+    )
+    ap.add_argument(
+        "--pin-cpu",
+        type=int,
+        default=None,
+        metavar="CPU",
+        help="run every worker on this one core (all simulators single-core; on small "
+        "machines JAX's and OpenMP's thread hand-offs cost more than they give)",
     )
     ap.add_argument("--out", type=pathlib.Path, help="JSON path (default results/coba-...)")
     ap.add_argument("--worker", choices=SIMS, help=argparse.SUPPRESS)

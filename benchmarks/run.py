@@ -23,6 +23,10 @@ the anchor in one process and run in benchmarks/.envs/anchors (neurodyn installe
 editable), or here when that venv is missing (then their anchor columns are empty). An
 anchor that is not installed is skipped with the reason, never a crash.
 
+The COBA cases run every simulator on one core (``--pin-cpu 0``): Brian2 standalone and NEST
+run one thread by default, and on a small machine JAX's thread hand-offs cost more than the
+second core gives (neurodyn COBA-LIF 64k: 2.3 s pinned vs 3.0-3.4 s on both of 2 cores).
+
 Output: results/<date>-<host>.json (all rows, plus each case's own JSON), results/
 <date>-<host>.md (the table of ratios, neurodyn time / anchor time) and results/
 <date>-<host>.png (run time vs N per simulator, log-log). The first-run (compile) vs
@@ -65,9 +69,10 @@ CASES: dict[str, tuple[str, dict[str, list[str] | None], bool]] = {
     "coba-lif": (
         "coba.py",
         {
-            "quick": ["--n", "4000", "--repeats", "2"],
+            "quick": ["--n", "4000", "--repeats", "2", "--pin-cpu", "0"],
             # NEST: ~2 min per 1 s run at 64k here, so not at 256k
-            "full": ["--n", "4000", "16000", "64000", "256000", "--max-n", "nest=64000"],
+            "full": ["--n", "4000", "16000", "64000", "256000", "--max-n", "nest=64000"]
+            + ["--pin-cpu", "0"],
             "gpu": ["--n", "4000", "16000", "64000", "256000", "--repeats", "2"]
             + ["--skip", *ANCHOR_SIMS],
             "smoke": ["--n", "2000", "--t", "100", "--repeats", "1", "--skip", *ANCHOR_SIMS],
@@ -77,8 +82,8 @@ CASES: dict[str, tuple[str, dict[str, list[str] | None], bool]] = {
     "coba-hh": (
         "coba.py",
         {
-            "quick": ["--model", "hh", "--n", "4000", "--repeats", "2"],
-            "full": ["--model", "hh", "--n", "4000", "16000"],
+            "quick": ["--model", "hh", "--n", "4000", "--repeats", "2", "--pin-cpu", "0"],
+            "full": ["--model", "hh", "--n", "4000", "16000", "--pin-cpu", "0"],
             "gpu": ["--model", "hh", "--n", "4000", "16000", "--repeats", "2"]
             + ["--skip", *ANCHOR_SIMS],
             "smoke": ["--model", "hh", "--n", "2000", "--t", "100", "--repeats", "1"]
