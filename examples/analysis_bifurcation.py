@@ -2,6 +2,9 @@
 
 (a) Hodgkin-Huxley (1952 parameters, V_rest = -65 mV): the resting state loses stability
 in a (subcritical) Hopf bifurcation at I ≈ 9.78 µA/cm² and regains it near 154.5 µA/cm².
+The unstable periodic orbits born at the Hopf point (continued by collocation, stability
+from their Floquet multipliers) turn at the fold of limit cycles, I ≈ 6.26 µA/cm², into
+the stable spiking branch: between the two the neuron is bistable.
 (b) Morris-Lecar with the Rinzel-Ermentrout "type I" parameters: an S-shaped branch with
 two folds (the lower one, I ≈ 39.96, is the saddle-node on invariant circle) and a Hopf
 point on the upper branch.
@@ -20,6 +23,7 @@ import os
 import time
 
 import jax.numpy as jnp
+import numpy as np
 
 from neurodyn import analysis
 
@@ -69,6 +73,9 @@ def main() -> None:
     hh_branch = analysis.continue_equilibria(
         hh, [-65.0, 0.05, 0.6, 0.32], 0.0, (0.0, 200.0), ds=0.5, ds_max=5.0
     )
+    hh_orbits = analysis.from_hopf(
+        hh, hh_branch.hopfs[0], (5.0, 20.0), ntst=40, ncol=4, ds=0.5, max_steps=80
+    )
     ml_branch = analysis.continue_equilibria(
         lambda x, i: morris_lecar(x, jnp.stack([i, PHI])),
         [-60.0, 0.0],
@@ -92,7 +99,24 @@ def main() -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     ax = analysis.bifurcation_diagram(hh_branch, ax=axes[0])
-    ax.set(xlabel="I (µA/cm²)", ylabel="V (mV)", title="(a) Hodgkin-Huxley equilibria")
+    v_max = hh_orbits.orbits[:, :, 0].max(axis=1)
+    for stable, style in ((True, "-"), (False, "--")):
+        # max V of the periodic orbits, split where the stability changes
+        seg = np.where(hh_orbits.stable == stable, v_max, np.nan)
+        ax.plot(hh_orbits.params, seg, style, color="tab:green", lw=1.2)
+    for sp in sorted(hh_orbits.folds, key=lambda sp: sp.param)[:1]:  # the lowest
+        ax.plot(sp.param, v_max[sp.index], "o", mfc="w", mec="tab:green")
+        ax.annotate(
+            "LPC",
+            (sp.param, v_max[sp.index]),
+            xytext=(4, -12),
+            textcoords="offset points",
+            fontsize=8,
+            color="tab:green",
+        )
+    ax.plot([], [], "-", color="tab:green", label="max V of cycles")
+    ax.set(xlabel="I (µA/cm²)", ylabel="V (mV)", title="(a) Hodgkin-Huxley")
+    ax.set_xlim(0, 25)
     ax = analysis.bifurcation_diagram(ml_branch, ax=axes[1])
     ax.set(xlabel="I (µA/cm²)", ylabel="V (mV)", title="(b) Morris-Lecar (type I)")
     ax = axes[2]
@@ -121,6 +145,8 @@ def main() -> None:
     h0 = hh_branch.hopfs[0].data
     kind = "subcritical" if h0["l1"] > 0 else "supercritical"
     print(f"HH first Hopf: omega = {h0['omega']:.4f} rad/ms, l1 = {h0['l1']:.3g} ({kind})")
+    hh_lpc = sorted(round(float(sp.param), 4) for sp in hh_orbits.folds)
+    print(f"HH folds of limit cycles at I = {hh_lpc} µA/cm² (the lowest: reference ~6.26)")
     print(f"Morris-Lecar folds at I = {ml_folds}, Hopf at I = {ml_hopf} µA/cm²")
     if bt is not None:
         print(f"Bogdanov-Takens point at (I, φ) = ({bt.param[0]:.4f}, {bt.param[1]:.4f})")
@@ -130,6 +156,7 @@ def main() -> None:
             {
                 "hh_hopf_I": hh_hopf,
                 "hh_hopf_l1": [float(f"{s.data['l1']:.4g}") for s in hh_branch.hopfs],
+                "hh_lpc_I": hh_lpc[0] if hh_lpc else None,
                 "ml_fold_I": ml_folds,
                 "ml_hopf_I": ml_hopf,
                 "ml_bt": [round(float(v), 4) for v in bt.param] if bt is not None else None,

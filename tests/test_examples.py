@@ -116,4 +116,5 @@ def test_analysis_phase_plane_example_finds_the_fixed_points():
 def test_analysis_bifurcation_example_locates_the_hh_hopf_points():
     data = _run_json("analysis_bifurcation.py", timeout=600)
     assert data["hh_hopf_I"][0] == pytest.approx(9.78, abs=0.05)
+    assert data["hh_lpc_I"] == pytest.approx(6.26, rel=0.02)
     assert len(data["ml_fold_I"]) == 2
