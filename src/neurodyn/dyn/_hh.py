@@ -9,6 +9,9 @@ another fixed-step method (``"rk4"``, ...).
 
 from __future__ import annotations
 
+import weakref
+
+import jax
 import jax.numpy as jnp
 
 import neurodyn.units as u
@@ -21,6 +24,7 @@ from ._init import initialize
 __all__ = ["AbstractHH", "HH", "HHTraub", "WangBuzsaki", "MorrisLecar"]
 
 _PER_MS = 1.0 / u.ms
+_STEADY_STATE_JIT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _exprel(x):
@@ -62,10 +66,18 @@ class AbstractHH(SpikingNeuron):
         v = V.to_value(u.mV)
         return {g: a / (a + b) for g, (a, b) in self.rates(v).items()}
 
+    def _steady_state_compiled(self, V) -> dict:
+        # one compiled call instead of ~100 eager ops, each compiled on first use (~1.5 s
+        # for the first HH population of a process); cached per population
+        fn = _STEADY_STATE_JIT.get(self)
+        if fn is None:
+            fn = _STEADY_STATE_JIT[self] = jax.jit(self.steady_state)
+        return fn(V)
+
     def init_state(self, batch_size=None, **kwargs):
         shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
         self.V = Hidden(initialize(self.V_initializer, shape, u.mV, f"{self.name}.V"))
-        for g, val in self.steady_state(self.V.value).items():
+        for g, val in self._steady_state_compiled(self.V.value).items():
             setattr(self, g, Hidden(jnp.broadcast_to(val, shape) * 1.0))
         self.spike = Hidden(jnp.zeros(shape, bool))
 
