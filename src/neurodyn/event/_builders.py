@@ -38,50 +38,58 @@ def _distinct_fixed_k(rng, n_rows: int, k: int, n_cols: int, exclude: np.ndarray
 
 
 def _bernoulli_rows(rng, n_rows: int, n_cols: int, p: float, allow_self: bool):
-    """(rows, cols) of an n_rows x n_cols Bernoulli(p) matrix, sorted, built in row
-    blocks. Sparse p: the number of connections of each row is drawn from
-    Binomial(n_cols, p), then that many distinct columns uniformly (draw, sort each row,
-    redraw repeated entries: exact, as every column set is equally likely); dense p: a
-    mask."""
+    """(counts per row, column indices) of an n_rows x n_cols Bernoulli(p) matrix, columns
+    sorted within each row, built in row blocks. Sparse p: the number of connections of
+    each row is drawn from Binomial(n_cols, p), then that many distinct columns uniformly
+    (draw, sort each row, redraw repeated entries: exact, as every column set is equally
+    likely), written into one preallocated int32 array; dense p: a mask."""
     if p == 0.0 or n_rows == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    rows_out, cols_out = [], []
+        return np.zeros(n_rows, np.int64), np.zeros(0, np.int32)
     if p > 0.1:
+        counts_out, cols_out = [], []
         block = max(1, 2_000_000 // max(n_cols, 1))
         for start in range(0, n_rows, block):
             mask = rng.random((min(block, n_rows - start), n_cols)) < p
-            r, c = np.nonzero(mask)
-            rows_out.append(r + start)
-            cols_out.append(c)
-    else:
-        counts = rng.binomial(n_cols, p, size=n_rows)
-        k = int(counts.max())
-        if k == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        dtype = np.int32 if n_cols < 2**31 - 1 else np.int64
-        block = max(1, 4_000_000 // k)
-        for start in range(0, n_rows, block):
-            c = counts[start : start + block]
-            valid = np.arange(k)[None, :] < c[:, None]
-            cols = rng.integers(0, n_cols, size=(len(c), k), dtype=dtype)
-            cols[~valid] = n_cols  # padding: sorts last
-            for _ in range(200):
-                cols.sort(axis=1)
-                dup = np.zeros(cols.shape, dtype=bool)
-                dup[:, 1:] = (cols[:, 1:] == cols[:, :-1]) & valid[:, 1:]
-                n_dup = int(dup.sum())
-                if n_dup == 0:
-                    break
-                cols[dup] = rng.integers(0, n_cols, size=n_dup, dtype=dtype)
-            else:  # pragma: no cover - needs p * n_cols close to n_cols
-                raise RuntimeError("could not draw distinct connections")
-            rows_out.append(np.repeat(np.arange(start, start + len(c)), c))
-            cols_out.append(cols[valid].astype(np.int64))
-    rows, cols = np.concatenate(rows_out), np.concatenate(cols_out)
+            if not allow_self:
+                r = np.arange(start, start + mask.shape[0])
+                keep = r < n_cols
+                mask[np.nonzero(keep)[0], r[keep]] = False
+            counts_out.append(mask.sum(axis=1))
+            cols_out.append(np.nonzero(mask)[1].astype(np.int32))
+        return np.concatenate(counts_out), np.concatenate(cols_out)
+    counts = rng.binomial(n_cols, p, size=n_rows).astype(np.int64)
+    k = int(counts.max())
+    if k == 0:
+        return np.zeros(n_rows, np.int64), np.zeros(0, np.int32)
+    dtype = np.int32 if n_cols < 2**31 - 1 - k else np.int64
+    out = np.empty(int(counts.sum()), dtype)
+    pad = n_cols + np.arange(k, dtype=dtype)  # distinct, and sorted after every column
+    block = max(1, 4_000_000 // k)
+    pos = 0
+    for start in range(0, n_rows, block):
+        c = counts[start : start + block]
+        valid = np.arange(k)[None, :] < c[:, None]
+        cols = np.where(valid, rng.integers(0, n_cols, size=(len(c), k), dtype=dtype), pad)
+        for _ in range(200):
+            cols.sort(axis=1)
+            dup = np.zeros(cols.shape, dtype=bool)
+            np.equal(cols[:, 1:], cols[:, :-1], out=dup[:, 1:])  # padding never repeats
+            n_dup = int(np.count_nonzero(dup))
+            if n_dup == 0:
+                break
+            cols[dup] = rng.integers(0, n_cols, size=n_dup, dtype=dtype)
+        else:  # pragma: no cover - needs p * n_cols close to n_cols
+            raise RuntimeError("could not draw distinct connections")
+        chunk = cols[cols < n_cols]  # row by row, the first c[r] entries of each row
+        out[pos : pos + len(chunk)] = chunk
+        pos += len(chunk)
     if not allow_self:
-        keep = rows != cols
-        rows, cols = rows[keep], cols[keep]
-    return rows, cols
+        rows = np.repeat(np.arange(n_rows, dtype=dtype), counts)
+        self_edge = rows == out
+        if self_edge.any():
+            counts = counts - np.bincount(rows[self_edge], minlength=n_rows)
+            out = out[~self_edge]
+    return counts, out
 
 
 def _csr_from(rows, cols, n_pre, n_post, weight):
@@ -126,8 +134,9 @@ class FixedProb:
         rng = np.random.default_rng(self.seed)
         if not self.allow_self and n_pre != n_post:
             raise ValueError("allow_self=False needs n_pre == n_post (one population).")
-        rows, cols = _bernoulli_rows(rng, n_pre, n_post, self.p, self.allow_self)
-        return _csr_from(rows, cols, n_pre, n_post, _weight_array(weight, len(cols), rng))
+        counts, cols = _bernoulli_rows(rng, n_pre, n_post, self.p, self.allow_self)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        return CSR(_weight_array(weight, len(cols), rng), cols, indptr, (n_pre, n_post))
 
     def jit(self, n_pre: int, n_post: int, weight: Any = 1.0) -> JitProb:
         """The same connection rule as procedural (never stored) connectivity."""
