@@ -45,10 +45,15 @@ from ._plots import (
     traces,
 )
 from ._slow import SlowPoint, slow_points
+from ._spectra import coherence, power_spectrum
+from ._spike_distances import (
+    spike_time_tiling_coefficient,
+    van_rossum_distance,
+    victor_purpura_distance,
+)
 from ._spikes import (
     SpikeTrains,
     bin_counts,
-    coherence,
     cross_correlogram,
     cv,
     cv2,
@@ -60,14 +65,10 @@ from ._spikes import (
     isi_statistics,
     lv,
     population_rate,
-    power_spectrum,
     spike_count_correlation,
-    spike_time_tiling_coefficient,
     spike_trains,
     synchrony,
     to_raster,
-    van_rossum_distance,
-    victor_purpura_distance,
 )
 
 __all__ = [
