@@ -17,6 +17,7 @@ import os
 
 import brian2 as b2
 import numpy as np
+from generate_brian2_networks import coba_group  # the same model (this folder)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "brian2_coba_exact.npz")
 N, N_E, P, T_MS, SEED = 1000, 800, 0.08, 500.0, 7
@@ -29,20 +30,7 @@ if __name__ == "__main__":
     b2.prefs.codegen.target = "numpy"
     b2.defaultclock.dt = 0.1 * b2.ms
     ms = b2.ms
-    eqs = """
-    dv/dt = (-60*mV - v + ge*(0*mV - v) + gi*(-80*mV - v) + 20*mV)/(20*ms)
-            : volt (unless refractory)
-    dge/dt = -ge/(5*ms) : 1
-    dgi/dt = -gi/(10*ms) : 1
-    """
-    pop = b2.NeuronGroup(
-        N,
-        eqs,
-        threshold="v >= -50*mV",
-        reset="v = -60*mV",
-        refractory=5 * ms,
-        method="exponential_euler",
-    )
+    pop = coba_group(N)
     pop.v = v0 * b2.mV
     se = b2.Synapses(pop[:N_E], pop, on_pre="ge += 0.6")
     se.connect(i=np.nonzero(adj_e)[0], j=np.nonzero(adj_e)[1])

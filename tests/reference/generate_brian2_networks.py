@@ -44,26 +44,31 @@ def mean_cv(times_ms, index, n):
     return float(np.mean(cvs)) if cvs else float("nan")
 
 
+def coba_group(n):
+    """The COBA-LIF population (conductances in units of g_L; jumps 0.6 / 6.7 on spikes)."""
+    eqs = """
+    dv/dt = (-60*mV - v + ge*(0*mV - v) + gi*(-80*mV - v) + 20*mV)/(20*ms)
+            : volt (unless refractory)
+    dge/dt = -ge/(5*ms) : 1
+    dgi/dt = -gi/(10*ms) : 1
+    """
+    return b2.NeuronGroup(
+        n,
+        eqs,
+        threshold="v >= -50*mV",
+        reset="v = -60*mV",
+        refractory=5 * b2.ms,
+        method="exponential_euler",
+    )
+
+
 def network(model, seed):
     b2.start_scope()
     b2.seed(seed)
     b2.defaultclock.dt = 0.1 * b2.ms
     ms = b2.ms
     if model == "coba":
-        eqs = """
-        dv/dt = (-60*mV - v + ge*(0*mV - v) + gi*(-80*mV - v) + 20*mV)/(20*ms)
-                : volt (unless refractory)
-        dge/dt = -ge/(5*ms) : 1
-        dgi/dt = -gi/(10*ms) : 1
-        """
-        pop = b2.NeuronGroup(
-            N,
-            eqs,
-            threshold="v >= -50*mV",
-            reset="v = -60*mV",
-            refractory=5 * ms,
-            method="exponential_euler",
-        )
+        pop = coba_group(N)
         pop.v = "-55*mV + 2*mV*randn()"
         on_e, on_i = "ge += 0.6", "gi += 6.7"
     else:
