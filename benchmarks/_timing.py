@@ -18,16 +18,27 @@ from collections.abc import Callable
 ROWS: list[dict] = []
 
 
-def interleaved(cases: dict[str, Callable[[], object]], number: int, repeats: int = 7):
+def interleaved(
+    cases: dict[str, Callable[[], object]],
+    number: int | dict[str, int],
+    repeats: int = 7,
+    prime: bool = False,
+):
     """Time each case ``repeats`` times, interleaving the cases so that drift
     in machine load affects all of them alike. Returns name -> (min, median) in
-    seconds per call."""
+    seconds per call. ``number`` is the calls per sample (one value, or one per
+    case). ``prime=True`` makes one untimed call before each sample, so that
+    every timed call finds its data where the previous call of the same case
+    left it (caches warm), whatever the other cases did in between."""
+    numbers = number if isinstance(number, dict) else dict.fromkeys(cases, number)
     for fn in cases.values():
         fn()  # warm up (compile, caches)
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
-            samples[name].append(timeit.timeit(fn, number=number) / number)
+            if prime:
+                fn()
+            samples[name].append(timeit.timeit(fn, number=numbers[name]) / numbers[name])
     return {name: (min(s), statistics.median(s)) for name, s in samples.items()}
 
 
@@ -67,3 +78,29 @@ def write_json(path: pathlib.Path | None, benchmark: str, versions: dict) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"results written to {path}")
+
+
+_EVICT = None
+
+
+def cold(cases: dict[str, Callable[[], object]], repeats: int = 7, evict_mb: int = 96):
+    """Cold-cache time per call: before each timed call, ``evict_mb`` MB (more than
+    the last-level cache) are written, so the call's data comes from DRAM. Cases
+    interleaved; returns name -> (min, median) in seconds per call."""
+    import time
+
+    import numpy as np
+
+    global _EVICT
+    if _EVICT is None or _EVICT.nbytes != evict_mb << 20:
+        _EVICT = np.zeros(evict_mb << 20, np.uint8)
+    for fn in cases.values():
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for r in range(repeats):
+        for name, fn in cases.items():
+            _EVICT[::64] = r  # one write per cache line
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - t0)
+    return {name: (min(s), statistics.median(s)) for name, s in samples.items()}

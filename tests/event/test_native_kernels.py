@@ -147,6 +147,28 @@ def test_empty_matrix_and_empty_rows():
 
 
 # -- errors ---
+@pytest.mark.parametrize("pos", [0, 3, 5, 12, 18])  # in the unrolled groups and in the tail
+@pytest.mark.parametrize("homo", [True, False])
+@pytest.mark.parametrize("spike_dtype", [bool, np.float32])
+def test_bad_index_anywhere_in_a_long_row_is_an_error(pos, homo, spike_dtype):
+    """Rows of 19 synapses: the scatter checks indices four at a time and then one by one,
+    the gather one by one; a bad index at any position is reported with its position."""
+    indices = np.arange(38, dtype=np.int32) % 11
+    indices[19 + pos] = 11  # row 1, position pos
+    indptr = np.array([0, 19, 38], np.int32)
+    w = np.ones(1 if homo else 38, np.float32)
+    s = np.ones((1, 2), spike_dtype)
+    where = rf"indices\[{19 + pos}\] = 11 \(row 1\) is not in \[0, 11\)"
+    with pytest.raises(Exception, match=where):
+        _call(T["csr_scatter"], (1, 11), np.float32, w, indices, indptr, s, homo=homo)
+    x = np.ones((1, 11), spike_dtype)
+    with pytest.raises(Exception, match=where):
+        _call(T["csr_gather"], (1, 2), np.float32, w, indices, indptr, x, homo=homo)
+    fan = indices.reshape(2, 19)
+    with pytest.raises(Exception, match=where):
+        _call(T["fanout_scatter"], (1, 11), np.float32, w, fan, s, homo=homo)
+
+
 @pytest.mark.parametrize("bad", [7, -1])
 @pytest.mark.parametrize("jit", [False, True])
 def test_out_of_range_index_is_an_error(bad, jit):
@@ -297,6 +319,26 @@ def _jit_dense(seed, table, n_pre, n_post, dist, w0, w1, dtype):
 
 
 JIT_CASES = [(0, 0.5, 0.0), (1, -1.0, 2.0), (2, 0.3, 1.5)]
+
+
+@pytest.mark.parametrize("p", [0.001, 0.02, 0.3, 0.95])
+def test_jitconn_structure_is_exact_across_p(p):
+    """The kernel guesses each skip by inverting the geometric CDF in float and corrects it
+    against the table; the columns must be exactly the table's at any p (long skips at
+    small p, skips of 0 at large p), in both orientations."""
+    n_pre, n_post, seed = 24, 1500, 99
+    table = _table(p, n_post)
+    W = _jit_dense(seed, table, n_pre, n_post, 0, 1.0, 0.0, np.float32)
+    assert np.count_nonzero(W) > 0
+    attrs = dict(seed=seed, dist=0, w0=1.0, w1=0.0, n_post=n_post)
+    out = _call(
+        T["jitconn_scatter"], (n_pre, n_post), np.float32, np.eye(n_pre, dtype=bool), table, **attrs
+    )
+    np.testing.assert_array_equal(out, W)
+    out = _call(
+        T["jitconn_gather"], (n_post, n_pre), np.float32, np.eye(n_post, dtype=bool), table, **attrs
+    )
+    np.testing.assert_array_equal(out, W.T)
 
 
 @pytest.mark.parametrize("dist,w0,w1", JIT_CASES)

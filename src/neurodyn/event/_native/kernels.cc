@@ -327,6 +327,41 @@ struct FanoutRows {
   inline i64 end(i64 i) const { return (i + 1) * k; }
 };
 
+// One spiking row: o[idx[k]] += v (homogeneous) or w[k] (* v for float
+// spikes), k < len.  Kept a small leaf function so the loop runs in registers.
+// The index check rides in the loop (a compare-and-branch never taken); it
+// returns the position of the first bad index, or -1.  On a bad index the
+// partial output is discarded with the error.
+template <typename T, bool kHomo, bool kBool>
+__attribute__((noinline)) i64 ScatterRow(T* __restrict o, const std::int32_t* __restrict idx,
+                      const T* __restrict w, i64 len, T v, std::uint32_t n) {
+  i64 k = 0;
+  if constexpr (kHomo) {
+    // Four at a time: one bound test per group (an OR of the four compares).
+    for (; k + 4 <= len; k += 4) {
+      const auto j0 = static_cast<std::uint32_t>(idx[k]), j1 = static_cast<std::uint32_t>(idx[k + 1]);
+      const auto j2 = static_cast<std::uint32_t>(idx[k + 2]), j3 = static_cast<std::uint32_t>(idx[k + 3]);
+      if (__builtin_expect((j0 >= n) | (j1 >= n) | (j2 >= n) | (j3 >= n), 0)) break;
+      o[j0] += v;
+      o[j1] += v;
+      o[j2] += v;
+      o[j3] += v;
+    }
+  }
+  for (; k < len; ++k) {
+    const auto j = static_cast<std::uint32_t>(idx[k]);
+    if (__builtin_expect(j >= n, 0)) return k;
+    if constexpr (kHomo) {
+      o[j] += v;
+    } else if constexpr (kBool) {
+      o[j] += w[k];
+    } else {
+      o[j] += w[k] * v;
+    }
+  }
+  return -1;
+}
+
 // out[b, indices[s]] += w_s * spikes[b, i]  for s in row i, spikes[b, i] != 0.
 // The row loop is specialised on homogeneous weights and bool spikes, and the
 // index check is done once per spiking row (not per synapse), so the inner
@@ -358,21 +393,12 @@ ffi::Error ScatterRows(const char* kernel, const Rows& rows, const T* w,
         if (si == T(0)) continue;
       }
       if (!rows.valid(i)) return rows.error(kernel, i);
-      const i64 beg = rows.begin(i), e = rows.end(i);
-      std::uint32_t bad = 0;
-      for (i64 p = beg; p < e; ++p) bad |= static_cast<std::uint32_t>(indices[p]) >= n_post_u;
-      if (bad) {
-        for (i64 p = beg; p < e; ++p) {
-          if (static_cast<std::uint32_t>(indices[p]) >= n_post_u) {
-            return IndexError(kernel, i, p, indices[p], n_post);
-          }
-        }
-      }
-      if constexpr (kHomo) {
-        const T v = kBool ? w_homo : w_homo * si;
-        for (i64 p = beg; p < e; ++p) o[indices[p]] += v;
-      } else {
-        for (i64 p = beg; p < e; ++p) o[indices[p]] += kBool ? w[p] : w[p] * si;
+      const i64 beg = rows.begin(i), len = rows.end(i) - beg;
+      const T v = kHomo ? (kBool ? w_homo : w_homo * si) : si;
+      const i64 bad = ScatterRow<T, kHomo, kBool>(o, indices + beg, kHomo ? nullptr : w + beg, len,
+                                                  v, n_post_u);
+      if (__builtin_expect(bad >= 0, 0)) {
+        return IndexError(kernel, i, beg + bad, indices[beg + bad], n_post);
       }
     }
   }
@@ -396,55 +422,75 @@ ffi::Error ScatterImpl(const char* kernel, const Rows& rows, const T* w, bool ho
 }
 
 
+// One row of the gather: sum over k < len of w[k] (or 1 when homogeneous) *
+// x[idx[k]] (x bool or T).  A small leaf function so the loop runs in
+// registers; the index check rides in the loop and, on a bad index, `bad`
+// receives its position and the sum is meaningless (the caller returns the
+// error).
+template <typename T, bool kHomo, bool kBool>
+__attribute__((noinline)) T GatherRow(const void* x, const std::int32_t* __restrict idx,
+                                      const T* __restrict w, i64 len, std::uint32_t n,
+                                      i64* bad) {
+  T acc = T(0);
+  for (i64 k = 0; k < len; ++k) {
+    const auto j = static_cast<std::uint32_t>(idx[k]);
+    if (__builtin_expect(j >= n, 0)) {
+      *bad = k;
+      return acc;
+    }
+    if constexpr (kBool) {
+      const bool on = static_cast<const bool*>(x)[j];
+      if constexpr (kHomo) {
+        acc += on ? T(1) : T(0);
+      } else {
+        acc += on ? w[k] : T(0);
+      }
+    } else {
+      const T xj = static_cast<const T*>(x)[j];
+      if constexpr (kHomo) {
+        acc += xj;
+      } else {
+        acc += w[k] * xj;
+      }
+    }
+  }
+  return acc;
+}
+
+template <typename T, bool kHomo, bool kBool, typename Rows>
+ffi::Error GatherRows(const char* kernel, const Rows& rows, const T* w, const std::int32_t* indices,
+                      const void* x, i64 batch, i64 n_pre, T* out, i64 n_post) {
+  const auto n_post_u = static_cast<std::uint32_t>(n_post);
+  for (i64 b = 0; b < batch; ++b) {
+    const void* xb = kBool ? static_cast<const void*>(static_cast<const bool*>(x) + b * n_post)
+                           : static_cast<const void*>(static_cast<const T*>(x) + b * n_post);
+    T* o = out + b * n_pre;
+    for (i64 i = 0; i < n_pre; ++i) {
+      if (!rows.valid(i)) return rows.error(kernel, i);
+      const i64 beg = rows.begin(i);
+      i64 bad = -1;
+      const T acc = GatherRow<T, kHomo, kBool>(xb, indices + beg, kHomo ? nullptr : w + beg,
+                                               rows.end(i) - beg, n_post_u, &bad);
+      if (__builtin_expect(bad >= 0, 0)) {
+        return IndexError(kernel, i, beg + bad, indices[beg + bad], n_post);
+      }
+      o[i] = kHomo ? acc * w[0] : acc;
+    }
+  }
+  return ffi::Error::Success();
+}
+
 // out[b, i] = sum_{s in row i} w_s * x[b, indices[s]].
 template <typename T, typename Rows>
 ffi::Error GatherImpl(const char* kernel, const Rows& rows, const T* w, bool homo,
                       const std::int32_t* indices, const void* x, bool x_bool, i64 batch,
                       i64 n_pre, T* out, i64 n_post) {
-  // Validate every index once (gather touches all synapses anyway).
-  for (i64 i = 0; i < n_pre; ++i) {
-    const i64 e = rows.end(i);
-    for (i64 p = rows.begin(i); p < e; ++p) {
-      const i64 j = indices[p];
-      if (static_cast<std::uint64_t>(j) >= static_cast<std::uint64_t>(n_post)) {
-        return IndexError(kernel, i, p, j, n_post);
-      }
-    }
-  }
-  for (i64 b = 0; b < batch; ++b) {
-    T* o = out + b * n_pre;
-    if (x_bool) {
-      const bool* xb = static_cast<const bool*>(x) + b * n_post;
-      for (i64 i = 0; i < n_pre; ++i) {
-        T acc = T(0);
-        const i64 e = rows.end(i);
-        if (homo) {
-          i64 cnt = 0;
-          for (i64 p = rows.begin(i); p < e; ++p) cnt += xb[indices[p]] ? 1 : 0;
-          acc = w[0] * static_cast<T>(cnt);
-        } else {
-          for (i64 p = rows.begin(i); p < e; ++p) {
-            if (xb[indices[p]]) acc += w[p];
-          }
-        }
-        o[i] = acc;
-      }
-    } else {
-      const T* xf = static_cast<const T*>(x) + b * n_post;
-      for (i64 i = 0; i < n_pre; ++i) {
-        T acc = T(0);
-        const i64 e = rows.end(i);
-        if (homo) {
-          for (i64 p = rows.begin(i); p < e; ++p) acc += xf[indices[p]];
-          acc *= w[0];
-        } else {
-          for (i64 p = rows.begin(i); p < e; ++p) acc += w[p] * xf[indices[p]];
-        }
-        o[i] = acc;
-      }
-    }
-  }
-  return ffi::Error::Success();
+  if (homo && x_bool)
+    return GatherRows<T, true, true>(kernel, rows, w, indices, x, batch, n_pre, out, n_post);
+  if (homo) return GatherRows<T, true, false>(kernel, rows, w, indices, x, batch, n_pre, out, n_post);
+  if (x_bool)
+    return GatherRows<T, false, true>(kernel, rows, w, indices, x, batch, n_pre, out, n_post);
+  return GatherRows<T, false, false>(kernel, rows, w, indices, x, batch, n_pre, out, n_post);
 }
 
 // ---------------------------------------------------------------------------
@@ -614,6 +660,50 @@ constexpr double kTwoPi = 6.283185307179586;  // 2 * pi, exactly as float64
 // Open-interval uniform in (0, 1) from the top 24 bits of h.
 inline double Unit(u32 h) { return (static_cast<double>(h >> 8) + 0.5) * (1.0 / 16777216.0); }
 
+constexpr int kJitChunk = 64;
+
+// log2(x) for normal x > 0 to about 2e-6 absolute: the exponent plus
+// 2/ln2 * atanh-series in t = (m - 1) / (m + 1), m in [1, 2) the mantissa,
+// t in [0, 1/3).  Only a first guess: JitRow::Correct makes the skip exact,
+// but the closer the guess, the rarer the correction loops.
+inline float ApproxLog2(float x) {
+  std::int32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  const float e = static_cast<float>(((bits >> 23) & 255) - 127);
+  const std::int32_t mbits = (bits & 0x7FFFFF) | 0x3F800000;
+  float m;
+  std::memcpy(&m, &mbits, sizeof m);
+  const float t = (m - 1.0f) / (m + 1.0f);
+  const float t2 = t * t;
+  const float series = 1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7 + t2 * (1.0f / 9))));
+  return e + 2.8853900817779268f * t * series;  // 2 / ln 2
+}
+
+// h[t] = Hash3(seed, i, k0 + t, 0) (row_key = the row's first Fmix) and a
+// first guess g[t] of the skip = #(table <= h[t]) from inverting the
+// geometric CDF in float.  Branch-free, so it vectorises; built for AVX2 and
+// for the baseline, the loader picks the one the CPU runs.  The guess only
+// needs to be close: the caller corrects it exactly against the table, so
+// the columns are the same on every backend and with either clone.
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+__attribute__((noinline)) void HashGuessChunk(u32 row_key, u32 k0, float inv_log2_1mp,
+                                              std::int32_t table_len, u32* __restrict h,
+                                              std::int32_t* __restrict g) {
+  const float hi = static_cast<float>(table_len);
+  for (int t = 0; t < kJitChunk; ++t) {
+    const u32 x = Fmix(row_key ^ ((k0 + static_cast<u32>(t)) * 0xC2B2AE3Du));
+    h[t] = x;
+    // 1 - x / 2^32 from the top 24 bits (signed conversion vectorises), > 0
+    const float tail = static_cast<float>(static_cast<std::int32_t>(~x >> 8)) * 0x1p-24f + 0x1p-25f;
+    float guess = ApproxLog2(tail) * inv_log2_1mp;
+    guess = guess > 0.0f ? guess : 0.0f;
+    guess = guess < hi ? guess : hi;
+    g[t] = static_cast<std::int32_t>(guess);
+  }
+}
+
 struct JitRow {
   u32 seed;
   const u32* table;
@@ -622,41 +712,8 @@ struct JitRow {
   int dist;
   double w0, w1;
 
-  // Number of table entries <= h (searchsorted side='right'), O(log M).
   // 1 / log2(1 - p), from the first table entry (table[0] = floor(p * 2^32)).
   float inv_log2_1mp = 0.0f;
-
-  // Cheap log2 for x in (0, 1]: exponent plus a quadratic in the mantissa
-  // (|error| < 0.01). Only a first guess: Skip() corrects it exactly.
-  static inline float ApproxLog2(float x) {
-    std::uint32_t bits;
-    std::memcpy(&bits, &x, sizeof bits);
-    const float e = static_cast<float>(static_cast<int>((bits >> 23) & 255u) - 127);
-    const float m = static_cast<float>(bits & 0x7FFFFFu) * 0x1p-23f;
-    return e + m * (1.3465f - 0.3465f * m);
-  }
-
-  // Number of table entries <= h (searchsorted side='right'). The geometric
-  // CDF is inverted approximately for a first guess, then corrected against
-  // the table, so the result is exactly the table's (identical on every
-  // backend) while costing one or two comparisons instead of a dependent
-  // binary search or a libm log.
-  inline i64 Skip(u32 h) const {
-    if (table_len == 0) return 0;
-    i64 s = 0;
-    if (inv_log2_1mp < 0.0f) {
-      const float tail = static_cast<float>(~h) * 0x1p-32f + 0x1p-33f;  // 1 - h/2^32, > 0
-      const float g = ApproxLog2(tail) * inv_log2_1mp;
-      s = g <= 0.0f ? 0 : (g >= static_cast<float>(table_len) ? table_len : static_cast<i64>(g));
-    }
-    // one branch-free correction step each way (the guess is almost always within 1),
-    // then loops that are practically never entered (so they predict well)
-    s -= static_cast<i64>((s > 0) & (table[s > 0 ? s - 1 : 0] > h));
-    s += static_cast<i64>((s < table_len) & (table[s < table_len ? s : table_len - 1] <= h));
-    while (s > 0 && table[s - 1] > h) --s;
-    while (s < table_len && table[s] <= h) ++s;
-    return s;
-  }
 
   inline double Weight(u32 i, u32 k) const {
     switch (dist) {
@@ -673,15 +730,42 @@ struct JitRow {
     }
   }
 
-  // Calls f(column, weight) for every synapse of pre neuron i.
+  // Exact skip (searchsorted side='right') from a first guess s in
+  // [0, table_len]: the guess is checked against its two table neighbours
+  // and walked to the right entry when it is off (rarely).
+  inline i64 Correct(i64 s, u32 h) const {
+    // both tests load independently of each other; a miss is rare
+    const bool high = (s > 0) & (table[s > 0 ? s - 1 : 0] > h);
+    const bool low = (s < table_len) & (table[s < table_len ? s : table_len - 1] <= h);
+    if (__builtin_expect(high | low, 0)) {
+      while (s > 0 && table[s - 1] > h) --s;
+      while (s < table_len && table[s] <= h) ++s;
+    }
+    return s;
+  }
+
+  // Calls f(column, weight) for every synapse of pre neuron i.  The hashes
+  // and first guesses of the skips are computed kJitChunk at a time by a
+  // vectorised function; the exact correction and the running column are
+  // scalar.
   template <typename T, typename F>
   inline void ForEach(i64 i, F&& f) const {
     const u32 ui = static_cast<u32>(i);
+    const u32 row_key = Fmix(seed * 0x9E3779B1u ^ (ui * 0x85EBCA77u));
+    alignas(32) u32 h[kJitChunk];
+    alignas(32) std::int32_t g[kJitChunk];
     i64 column = -1;
-    for (u32 k = 0;; ++k) {
-      column += 1 + Skip(Hash3(seed, ui, k, 0u));
-      if (column >= n_post) break;
-      f(column, static_cast<T>(Weight(ui, k)));
+    for (u32 k0 = 0;; k0 += kJitChunk) {
+      HashGuessChunk(row_key, k0, inv_log2_1mp, static_cast<std::int32_t>(table_len), h, g);
+      for (int t = 0; t < kJitChunk; ++t) {
+        column += 1 + (table_len == 0 ? 0 : Correct(g[t], h[t]));
+        if (column >= n_post) return;
+        if (dist == 0) {
+          f(column, static_cast<T>(w0));
+        } else {
+          f(column, static_cast<T>(Weight(ui, k0 + static_cast<u32>(t))));
+        }
+      }
     }
   }
 };
