@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 import neurodyn.units as u
-from neurodyn.event import CSR, Connectivity, update_on_post, update_on_pre
+from neurodyn.event import CSR, Connectivity, csc_view, update_on_post, update_on_pre
 from neurodyn.state import Hidden, Module, Param, random
 
 from . import _clock
@@ -114,13 +114,14 @@ class STDP(Module):
                 "build(..., weight=lambda rng, n: w0 * np.ones(n)))."
             )
         self.weights = Param(conn.data)
+        self._csc = csc_view(conn)  # column view for the post-spike updates, built once
         self.x_pre = Hidden(jnp.zeros(n_pre_shape))
         self.y_post = Hidden(jnp.zeros(n_post_shape))
 
     def conn_with_weights(self, conn: CSR) -> CSR:
         return conn.with_data(self.weights.value)
 
-    def update(self, conn: CSR, pre_spikes, post_spikes):
+    def update(self, conn: CSR, pre_spikes, post_spikes, after=None):
         dt = _clock.dt()
         x = self.x_pre.value * u.math.exp(-dt / self.tau_pre) + pre_spikes
         y = self.y_post.value * u.math.exp(-dt / self.tau_post) + post_spikes
@@ -128,8 +129,9 @@ class STDP(Module):
         unit = self.weights.value.unit
         lo = None if self.w_min is None else self.w_min.to_value(unit)
         hi = None if self.w_max is None else self.w_max.to_value(unit)
-        c = update_on_pre(c, pre_spikes, -self.A_minus * y, w_min=lo, w_max=hi)
-        c = update_on_post(c, post_spikes, self.A_plus * x, w_min=lo, w_max=hi)
+        after = None if after is None else getattr(after, "mantissa", after)
+        c = update_on_pre(c, pre_spikes, -self.A_minus * y, w_min=lo, w_max=hi, after=after)
+        c = update_on_post(c, post_spikes, self.A_plus * x, w_min=lo, w_max=hi, csc=self._csc)
         self.weights.value = c.data
         self.x_pre.value, self.y_post.value = x, y
 

@@ -228,10 +228,12 @@ class Projection(Module):
         if getattr(self.synapse, "pre_aligned", False):
             # receptor kinetics per presynaptic neuron, summed through the weights
             r = self.synapse.update_pre(spikes)
-            self.synapse.g.value = r @ conn
+            self.synapse.g.value = propagated = r @ conn
             out = self.synapse.g.value
         else:
-            out = self.synapse.update(spikes @ conn)
+            propagated = spikes @ conn
+            out = self.synapse.update(propagated)
         if self.stdp is not None:
-            self.stdp.update(self.conn, pre_spikes, self.post.spike.value)
+            # after the propagation has read the weights, so they can be updated in place
+            self.stdp.update(self.conn, pre_spikes, self.post.spike.value, after=propagated)
         return out

@@ -27,7 +27,7 @@ from __future__ import annotations
 from ._builders import AllToAll, FixedPostNum, FixedPreNum, FixedProb, GaussianProb, OneToOne
 from ._connectivity import CSR, Connectivity, Dense, FixedFanOut, JitProb
 from ._ops import native_available
-from ._plasticity import update_on_post, update_on_pre
+from ._plasticity import CSCView, csc_view, update_on_post, update_on_pre
 
 __all__ = [
     "Connectivity",
@@ -43,5 +43,7 @@ __all__ = [
     "GaussianProb",
     "update_on_pre",
     "update_on_post",
+    "csc_view",
+    "CSCView",
     "native_available",
 ]

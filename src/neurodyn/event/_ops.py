@@ -27,6 +27,7 @@ __all__ = [
     "fanout_gather",
     "jitconn_scatter",
     "jitconn_gather",
+    "csr_update",
     "native_available",
 ]
 
@@ -128,12 +129,12 @@ def _impl(prim):
     return impl
 
 
-def _register(prim, ref, abstract, native_target: str | None, native_params=None):
+def _register(prim, ref, abstract, native_target: str | None, native_params=None, **lowering):
     prim.def_impl(_impl(prim))
     prim.def_abstract_eval(abstract)
     mlir.register_lowering(prim, mlir.lower_fun(ref, multiple_results=False))
     if native_target is not None and native_available():
-        rule = jax.ffi.ffi_lowering(native_target)
+        rule = jax.ffi.ffi_lowering(native_target, **lowering)
 
         def lowering(ctx, *args, **params):
             return rule(ctx, *args, **(native_params(params) if native_params else params))
@@ -434,6 +435,60 @@ batching.primitive_batchers[jitconn_scatter_p] = _batch_vector_operand(jitconn_s
 batching.primitive_batchers[jitconn_gather_p] = _batch_vector_operand(jitconn_gather_p, 0)
 
 
+# -- plasticity on events ----------------------------------------------------------------
+# One primitive serves both sides: synapse positions grouped in segments (ptr), one segment
+# per neuron of the spiking side; `syn` maps a position to its synapse (empty: identity, the
+# CSR rows), `other` gives the neuron of the other side whose trace is added.
+csr_update_p = Primitive("neurodyn_csr_update")
+
+
+def _ref_csr_update(weights, ptr, syn, other, spikes, trace, after=None, *, lo, hi):
+    nnz = weights.shape[0]
+    seg = _rows_of(ptr, nnz)
+    pos = syn if syn.shape[0] else jnp.arange(nnz, dtype=jnp.int32)
+    old = weights[pos]
+    new = jnp.clip(old + trace.astype(weights.dtype)[other], lo, hi).astype(weights.dtype)
+    return weights.at[pos].set(jnp.where(spikes[seg], new, old), unique_indices=True)
+
+
+def _csr_update_abstract(weights, ptr, syn, other, spikes, trace, after, *, lo, hi):
+    return jax.core.ShapedArray(weights.shape, weights.dtype)
+
+
+_register(
+    csr_update_p,
+    _ref_csr_update,
+    _csr_update_abstract,
+    "neurodyn_csr_update",
+    lambda params: {"lo": float(params["lo"]), "hi": float(params["hi"])},
+    operand_output_aliases={0: 0},  # in place when XLA can (a loop-carried weight array)
+)
+
+
+def _csr_update_jvp(primals, tangents, *, lo, hi):
+    weights, ptr, syn, other, spikes, trace, _ = primals
+    dw, _, _, _, _, dtr, _ = tangents
+    out = csr_update_p.bind(*primals, lo=lo, hi=hi)
+    if _zero_or(dw) is None and _zero_or(dtr) is None:
+        return out, ad.Zero.from_primal_value(out)
+    dw = jnp.zeros_like(weights) if _zero_or(dw) is None else dw
+    dtr = jnp.zeros_like(trace) if _zero_or(dtr) is None else dtr
+
+    def ref(w, tr):
+        return _ref_csr_update(w, ptr, syn, other, spikes, tr, lo=lo, hi=hi)
+
+    return out, jax.jvp(ref, (weights, trace), (dw, dtr))[1]
+
+
+def _csr_update_batch(args, dims, *, lo, hi):
+    ref = functools.partial(_ref_csr_update, lo=lo, hi=hi)
+    return jax.vmap(ref, in_axes=tuple(dims[:6]))(*args[:6]), 0
+
+
+ad.primitive_jvps[csr_update_p] = _csr_update_jvp
+batching.primitive_batchers[csr_update_p] = _csr_update_batch
+
+
 # ---------------------------------------------------------------------------
 # thin call helpers (operands already validated and 2-D)
 def csr_scatter(weights, indices, indptr, spikes, *, homo: bool, n_post: int):
@@ -458,3 +513,11 @@ def jitconn_scatter(spikes, table, **params):
 
 def jitconn_gather(x, table, **params):
     return jitconn_gather_p.bind(x, table, **params)
+
+
+def csr_update(weights, ptr, syn, other, spikes, trace, *, lo: float, hi: float, after=None):
+    """``after``: any array the update must wait for (not read). Passing the result of
+    the step's propagation through these weights lets XLA update them in place: without
+    it, XLA cannot order the in-place write after that read and copies the weights."""
+    after = jnp.zeros(0, jnp.int8) if after is None else after
+    return csr_update_p.bind(weights, ptr, syn, other, spikes, trace, after, lo=lo, hi=hi)

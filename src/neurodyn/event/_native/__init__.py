@@ -35,6 +35,7 @@ TARGETS: dict[str, str] = {
     "fanout_gather": "neurodyn_fanout_gather",
     "jitconn_scatter": "neurodyn_jitconn_scatter",
     "jitconn_gather": "neurodyn_jitconn_gather",
+    "csr_update": "neurodyn_csr_update",
 }
 
 # Exported C symbol of the handler behind each target.
@@ -45,6 +46,7 @@ _SYMBOLS: dict[str, str] = {
     "neurodyn_fanout_gather": "NeurodynFanoutGather",
     "neurodyn_jitconn_scatter": "NeurodynJitconnScatter",
     "neurodyn_jitconn_gather": "NeurodynJitconnGather",
+    "neurodyn_csr_update": "NeurodynCsrUpdate",
 }
 
 _ENV_DISABLE = "NEURODYN_DISABLE_NATIVE"
