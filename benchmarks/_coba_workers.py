@@ -105,6 +105,11 @@ class _NeurodynWorker:
                 return _neurodyn_jit_net(n, seed)
         elif self.model == "hh":
             from coba_hh import COBAHHNet as make  # examples/coba_hh.py
+        elif self.model == "stdp":
+            from coba import COBANet
+
+            def make(n, seed):
+                return COBANet(n, seed, variant="stdp")  # examples/coba.py --variant stdp
         else:
             from coba import COBANet as make  # examples/coba.py
         nd.random.seed(self.seed)
@@ -344,8 +349,27 @@ class _Brian2Worker:
         self.n_e, self.n_i = n_e, self.n - n_e
         # Brian2 applies on_pre at the end of the step that emits the spike, so with no
         # explicit delay it acts on the next integration step: the one-step delay.
-        syn_e = b2.Synapses(exc, pop, on_pre=on_e)
-        syn_e.connect(p=80 / self.n)
+        if self.model == "stdp":
+            # examples/coba.py --variant stdp in units of g_L = 10 nS: w0 = 6 nS, A+ = 0.01 nS,
+            # A- = 0.0105 nS, w in [0, 12 nS]; Brian2's standard event-driven pair STDP
+            syn_e = b2.Synapses(
+                exc,
+                pop,
+                model="""w : 1
+                dapre/dt = -apre/tau_stdp : 1 (event-driven)
+                dapost/dt = -apost/tau_stdp : 1 (event-driven)""",
+                on_pre="""ge += w
+                apre += 1
+                w = clip(w - 0.00105*apost, 0, 1.2)""",
+                on_post="""apost += 1
+                w = clip(w + 0.001*apre, 0, 1.2)""",
+                namespace={"tau_stdp": 20 * ms},
+            )
+            syn_e.connect(p=80 / self.n)
+            syn_e.w = 0.6
+        else:
+            syn_e = b2.Synapses(exc, pop, on_pre=on_e)
+            syn_e.connect(p=80 / self.n)
         syn_i = b2.Synapses(inh, pop, on_pre=on_i)
         syn_i.connect(p=80 / self.n)
         self.mon_e = b2.SpikeMonitor(exc, record=False)

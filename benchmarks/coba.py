@@ -9,6 +9,11 @@ with p = 80 / N, spikes act one step (0.1 ms) after they are emitted, dt = 0.1 m
 exponential Euler. COBA-HH (``--model hh``): the same network of Traub-Miles HH neurons
 (examples/coba_hh.py; Brian2's COBAHH example), V0 ~ N(-65, 5) mV, gates at steady state.
 ``--conn jit``: COBA-LIF with procedural connectivity (``event.JitProb``; neurodyn only).
+COBA-LIF + STDP (``--model stdp``): COBA-LIF with pair-based additive STDP on every E
+synapse (w0 0.6, A+ 0.001, A- 0.00105 in units of g_L, tau 20 ms, w in [0, 1.2]; neurodyn
+``examples/coba.py --variant stdp``, Brian2's event-driven ``Synapses`` STDP). Repeats of
+a neurodyn worker continue from the learned weights (reset_state resets the neurons and
+traces, not Params); Brian2 standalone repeats rerun from w0. Rates differ by < 1 Hz.
 
 Simulators (each runs in its own worker process, this same file with ``--worker``):
 
@@ -73,13 +78,15 @@ ANCHORS_VENV_PY = ENVS / "anchors" / "bin" / "python"  # brainpy, brainevent, nu
 NEST_VENV_PY = ENVS / "nest" / "bin" / "python"
 RATE_OK = (17.0, 25.0)  # Hz
 SIMS = ("neurodyn", "brainpy", "brian2 cython", "brian2 standalone", "nest")
-MODELS = ("lif", "hh")
+MODELS = ("lif", "hh", "stdp")
 # which simulators have a worker for each model / connectivity (the others are skipped)
 SUPPORTED = {
     ("lif", "csr"): SIMS,
     ("hh", "csr"): ("neurodyn", "brian2 cython", "brian2 standalone", "nest"),
     ("lif", "jit"): ("neurodyn",),
     ("hh", "jit"): ("neurodyn",),
+    ("stdp", "csr"): ("neurodyn", "brian2 cython", "brian2 standalone"),
+    ("stdp", "jit"): (),
 }
 FIRST_TIMEOUT_S = 1200  # import, build or first run (compilation) of one worker
 RUN_TIMEOUT_S = 600  # one timed run
@@ -395,7 +402,12 @@ def main() -> None:
     ap.add_argument(
         "--skip", nargs="*", default=[], choices=SIMS, metavar="SIM", help="simulators to skip"
     )
-    ap.add_argument("--model", choices=MODELS, default="lif", help="COBA-LIF or COBA-HH")
+    ap.add_argument(
+        "--model",
+        choices=MODELS,
+        default="lif",
+        help="COBA-LIF, COBA-HH, or COBA-LIF with STDP on the excitatory synapses",
+    )
     ap.add_argument(
         "--conn",
         choices=("csr", "jit"),
@@ -510,7 +522,7 @@ def main() -> None:
 
 
 def title(args) -> str:
-    name = "COBA-HH" if args.model == "hh" else "COBA-LIF"
+    name = {"hh": "COBA-HH", "stdp": "COBA-LIF + STDP"}.get(args.model, "COBA-LIF")
     return name + (" (procedural connectivity)" if args.conn == "jit" else "")
 
 

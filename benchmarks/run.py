@@ -13,6 +13,7 @@ Cases (each a script of this folder that also runs on its own and writes its own
   integrate  integrate.py   HH population integrator throughput vs BrainPy (full only)
   coba-lif   coba.py        COBA-LIF vs BrainPy, Brian2 cython / C++ standalone, NEST
   coba-hh    coba.py        COBA-HH vs Brian2 cython / C++ standalone, NEST
+  coba-stdp  coba.py        COBA-LIF + STDP on the E synapses vs Brian2 cython / C++ standalone
   coba-1m    coba.py        COBA-LIF with procedural connectivity at 1M neurons, 100 ms,
                             run time and peak memory (neurodyn only; full and gpu only)
 
@@ -87,6 +88,18 @@ CASES: dict[str, tuple[str, dict[str, list[str] | None], bool]] = {
             "gpu": ["--model", "hh", "--n", "4000", "16000", "--repeats", "2"]
             + ["--skip", *ANCHOR_SIMS],
             "smoke": ["--model", "hh", "--n", "2000", "--t", "100", "--repeats", "1"]
+            + ["--skip", *ANCHOR_SIMS],
+        },
+        False,
+    ),
+    "coba-stdp": (
+        "coba.py",
+        {
+            "quick": ["--model", "stdp", "--n", "4000", "--repeats", "2", "--pin-cpu", "0"],
+            "full": ["--model", "stdp", "--n", "4000", "16000", "--pin-cpu", "0"],
+            "gpu": ["--model", "stdp", "--n", "4000", "16000", "--repeats", "2"]
+            + ["--skip", *ANCHOR_SIMS],
+            "smoke": ["--model", "stdp", "--n", "2000", "--t", "100", "--repeats", "1"]
             + ["--skip", *ANCHOR_SIMS],
         },
         False,
@@ -361,6 +374,7 @@ def plot(rows: list[dict], path: pathlib.Path, title: str) -> bool:
     panels = [
         ("COBA-LIF, 1 s", lambda r: r["case"] == "coba-lif"),
         ("COBA-HH, 1 s", lambda r: r["case"] == "coba-hh"),
+        ("COBA-LIF + STDP, 1 s", lambda r: r["case"] == "coba-stdp"),
         ("event matvec, 5% active", lambda r: r["case"] == "event matvec 5%"),
     ]
     panels = [(t, f) for t, f in panels if any(f(r) and r.get("run_min_s") for r in rows)]

@@ -9,7 +9,11 @@ numbers; writes a raster plot when matplotlib is installed.
 no external drive, V0 ~ N(-65, 5) mV and initial conductances g_e ~ N(4, 1.5) g_L,
 g_i ~ N(20, 12) g_L (g_L = 10 nS), from which the activity sustains itself.
 
-    python examples/coba.py [--n 4000] [--t 1000] [--seed 0] [--variant brette] [--no-plot]
+``--variant stdp`` is the benchmark network with pair-based additive STDP on every
+excitatory synapse (per-synapse weights starting at 6 nS, A+ = 0.01 nS, A- = 0.0105 nS,
+tau+ = tau- = 20 ms, weights kept in [0, 12] nS), updated on events.
+
+    python examples/coba.py [--n 4000] [--t 1000] [--seed 0] [--variant brette|stdp] [--no-plot]
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from _bench import parse, run_and_report
 import neurodyn as nd
 import neurodyn.units as u
 from neurodyn import event
-from neurodyn.dyn import COBA, LIF, Expon, Normal, Projection
+from neurodyn.dyn import COBA, LIF, STDP, Expon, Normal, Projection
 
 
 class COBANet(nd.Network):
@@ -30,8 +34,8 @@ class COBANet(nd.Network):
     view of them, as Brian2's subgroups), the rest inhibitory (``I``)."""
 
     def __init__(self, n: int = 4000, seed: int = 0, variant: str = "benchmark"):
-        if variant not in ("benchmark", "brette"):
-            raise ValueError(f"variant must be 'benchmark' or 'brette', got {variant!r}.")
+        if variant not in ("benchmark", "brette", "stdp"):
+            raise ValueError(f"variant must be 'benchmark', 'brette' or 'stdp', got {variant!r}.")
         brette = variant == "brette"
         n_e = int(0.8 * n)
         self.N = LIF(
@@ -51,13 +55,30 @@ class COBANet(nd.Network):
         self.E, self.I = self.N[:n_e], self.N[n_e:]
         p = 80 / n  # ~64 E + 16 I inputs per neuron at every n
         # each (pre, post) pair independently with probability p: E -> all and I -> all
+        if variant == "stdp":
+            # per-synapse weights (STDP changes each one), all starting at 6 nS
+            exc_conn = event.FixedProb(p, seed=seed + 1).build(
+                n_e, n, weight=lambda rng, k: np.full(k, 6.0, np.float32) * u.nS
+            )
+            stdp = STDP(
+                tau_pre=20 * u.ms,
+                tau_post=20 * u.ms,
+                A_plus=0.01 * u.nS,
+                A_minus=0.0105 * u.nS,
+                w_min=0 * u.nS,
+                w_max=12 * u.nS,
+            )
+            exc_w = {}
+        else:
+            exc_conn, stdp, exc_w = event.FixedProb(p, seed=seed + 1), None, {"weight": 6 * u.nS}
         self.exc = Projection(
             self.E,
             self.N,
-            event.FixedProb(p, seed=seed + 1),
-            weight=6 * u.nS,
+            exc_conn,
             synapse=Expon(5 * u.ms, g_initializer=g_e0),
             output=COBA(E=0 * u.mV),
+            stdp=stdp,
+            **exc_w,
         )
         self.inh = Projection(
             self.I,
@@ -72,7 +93,7 @@ class COBANet(nd.Network):
 def main() -> None:
     def extra(ap):
         ap.add_argument("--no-plot", action="store_true")
-        ap.add_argument("--variant", choices=("benchmark", "brette"), default="benchmark")
+        ap.add_argument("--variant", choices=("benchmark", "brette", "stdp"), default="benchmark")
 
     args = parse(__doc__.splitlines()[0], extra=extra)
     raster = {} if args.no_plot else {"spike": "N.spike"}
