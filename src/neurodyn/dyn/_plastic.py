@@ -89,8 +89,14 @@ class STDP(Module):
         pre spike  at t: w_ij -= A_minus * y_j   (y: postsynaptic trace, tau_post)
         post spike at t: w_ij += A_plus  * x_i   (x: presynaptic trace, tau_pre)
 
-    Weights are kept in a :class:`~neurodyn.state.Param` and clipped to
-    ``[w_min, w_max]``. Use as ``Projection(..., stdp=STDP(...))``.
+    Traces jump by 1 per spike and decay with tau_pre / tau_post. Weights are kept in a
+    :class:`~neurodyn.state.Param`; each updated weight is clipped to ``[w_min, w_max]``
+    (weights of neurons that did not spike are left as they are). Within a step the
+    presynaptic spikes are processed before the postsynaptic ones, as Brian2's
+    ``on_pre``/``on_post`` pathways: a pre and a post spike in the same step count as
+    pre-before-post. The weights equal Brian2's event-driven ``Synapses`` STDP on the same
+    spike trains to 1e-10 (tests/dyn/test_stdp_brian2.py). The update is O(spikes x
+    fan-out) per step and in place. Use as ``Projection(..., stdp=STDP(...))``.
     """
 
     def __init__(
@@ -123,14 +129,19 @@ class STDP(Module):
 
     def update(self, conn: CSR, pre_spikes, post_spikes, after=None):
         dt = _clock.dt()
+        # Brian2's order within a step: the presynaptic spikes are processed first, with
+        # the postsynaptic trace before this step's postsynaptic spikes are added; then the
+        # postsynaptic spikes, with the presynaptic trace that includes this step's spikes
+        # (a pre and a post spike in the same step count as pre-before-post).
         x = self.x_pre.value * u.math.exp(-dt / self.tau_pre) + pre_spikes
-        y = self.y_post.value * u.math.exp(-dt / self.tau_post) + post_spikes
+        y_before = self.y_post.value * u.math.exp(-dt / self.tau_post)
+        y = y_before + post_spikes
         c = conn.with_data(self.weights.value)
         unit = self.weights.value.unit
         lo = None if self.w_min is None else self.w_min.to_value(unit)
         hi = None if self.w_max is None else self.w_max.to_value(unit)
         after = None if after is None else getattr(after, "mantissa", after)
-        c = update_on_pre(c, pre_spikes, -self.A_minus * y, w_min=lo, w_max=hi, after=after)
+        c = update_on_pre(c, pre_spikes, -self.A_minus * y_before, w_min=lo, w_max=hi, after=after)
         c = update_on_post(c, post_spikes, self.A_plus * x, w_min=lo, w_max=hi, csc=self._csc)
         self.weights.value = c.data
         self.x_pre.value, self.y_post.value = x, y
