@@ -119,12 +119,76 @@ def test_vmap_equals_a_python_loop_and_folds_into_one_kernel():
         np.testing.assert_allclose(out[i], S[i] @ conn, rtol=1e-6)
     jaxpr = str(jax.make_jaxpr(jax.vmap(lambda s: s @ conn))(S))
     assert jaxpr.count("neurodyn_csr_scatter") == 1 and "while" not in jaxpr
-    # batched weights (one matrix per lane) fall back to a loop but stay correct
+    # batched weights (one matrix per lane): see test_vmap_over_weights below
     datas = jnp.stack([conn.data * (i + 1) for i in range(3)])
     outs = jax.vmap(lambda d: S[0] @ conn.with_data(d))(datas)
     for i in range(3):
         np.testing.assert_allclose(
             outs[i], np.asarray(S[0], np.float32) @ (w * (i + 1)), rtol=1e-5, atol=1e-6
+        )
+
+
+def _fanout(rng, n_pre, n_post, k, homo, dtype):
+    idx = rng.integers(0, n_post, (n_pre, k)).astype(np.int32)
+    w = jnp.asarray(dtype(0.7)) if homo else jnp.asarray(rng.normal(size=(n_pre, k)), dtype)
+    return FixedFanOut(idx, w, n_post)
+
+
+@pytest.mark.parametrize("kind", ["csr", "fanout"])
+@pytest.mark.parametrize("homo", [False, True])
+@pytest.mark.parametrize("vec_batched", [False, True])
+@pytest.mark.parametrize("spike_kind", ["bool", "float"])
+def test_vmap_over_weights_folds_into_one_kernel(kind, homo, vec_batched, spike_kind):
+    """vmap over the weights (V matrices, one structure) and optionally over the spikes
+    equals a Python loop, in both orientations, in one kernel call (no loop), and its
+    gradient w.r.t. the stacked weights equals the loop's."""
+    rng = np.random.default_rng(11)
+    n_pre, n_post, nv = 23, 17, 4
+    if kind == "csr":
+        conn, _ = _random_csr(rng, n_pre, n_post, 0.3, homo, np.float32)
+    else:
+        conn = _fanout(rng, n_pre, n_post, 5, homo, np.float32)
+    data = conn.data if kind == "csr" else conn.weights
+    ws = jnp.stack([data * (1.0 + 0.5 * i) + 0.1 * i for i in range(nv)])
+    if spike_kind == "bool":
+        S = jnp.asarray(rng.random((nv, n_pre)) < 0.4)
+    else:
+        S = jnp.asarray(rng.normal(size=(nv, n_pre)), jnp.float32)
+    X = jnp.asarray(rng.normal(size=(nv, n_post)), jnp.float32)
+
+    def with_w(w):
+        return conn.with_data(w) if kind == "csr" else FixedFanOut(conn.indices, w, n_post)
+
+    in_axes = (0, 0) if vec_batched else (0, None)
+    s_in, x_in = (S, X) if vec_batched else (S[0], X[0])
+    scat = jax.jit(jax.vmap(lambda w, s: s @ with_w(w), in_axes=in_axes))
+    gath = jax.jit(jax.vmap(lambda w, x: with_w(w) @ x, in_axes=in_axes))
+    out_s, out_g = scat(ws, s_in), gath(ws, x_in)
+    for i in range(nv):
+        s_i, x_i = (S[i], X[i]) if vec_batched else (S[0], X[0])
+        dense = np.asarray(with_w(ws[i]).todense())
+        np.testing.assert_allclose(
+            out_s[i], np.asarray(s_i, np.float32) @ dense, rtol=1e-5, atol=1e-5
+        )
+        np.testing.assert_allclose(out_g[i], dense @ np.asarray(x_i), rtol=1e-5, atol=1e-5)
+    prim = "neurodyn_csr" if kind == "csr" else "neurodyn_fanout"
+    jaxpr = str(jax.make_jaxpr(jax.vmap(lambda w, s: s @ with_w(w), in_axes=in_axes))(ws, s_in))
+    assert jaxpr.count(f"{prim}_scatter") == 1 and "while" not in jaxpr
+    if spike_kind == "float":
+
+        def loss(w_stack):
+            return jnp.sum(jnp.sin(scat(w_stack, s_in))) + jnp.sum(jnp.cos(gath(w_stack, x_in)))
+
+        def loss_loop(w_stack):
+            tot = 0.0
+            for i in range(nv):
+                s_i, x_i = (S[i], X[i]) if vec_batched else (S[0], X[0])
+                tot += jnp.sum(jnp.sin(s_i @ with_w(w_stack[i])))
+                tot += jnp.sum(jnp.cos(with_w(w_stack[i]) @ x_i))
+            return tot
+
+        np.testing.assert_allclose(
+            jax.grad(loss)(ws), jax.grad(loss_loop)(ws), rtol=2e-4, atol=1e-5
         )
 
 

@@ -145,7 +145,9 @@ class _Compiled:
             out.update({k: self._acc[k].value for k in summed})
             return out
 
-        self.run_chunks = jit(lambda idx: for_loop(chunk, idx))
+        # the connectivity and other closed-over arrays become arguments of the compiled
+        # program, not constants embedded in it (compile time and memory at scale)
+        self.run_chunks = jit(lambda idx: for_loop(chunk, idx), hoist_constants=True)
 
 
 def run(

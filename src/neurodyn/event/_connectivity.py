@@ -265,7 +265,8 @@ class FixedFanOut(Connectivity):
         if indices.ndim != 2:
             raise ValueError(f"FixedFanOut indices must be [n_pre, k], got {indices.shape}.")
         if _is_concrete(indices) and indices.size:
-            lo, hi = int(indices.min()), int(indices.max())
+            host = np.asarray(indices)  # numpy: also inside a jit trace that closes over it
+            lo, hi = int(host.min()), int(host.max())
             if lo < 0 or hi >= n_post:
                 raise ValueError(
                     f"FixedFanOut indices must lie in [0, n_post={n_post}); got {lo}..{hi}."

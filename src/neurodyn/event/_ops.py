@@ -58,6 +58,24 @@ def _as_float(s, dtype):
 
 # ---------------------------------------------------------------------------
 # pure-JAX references
+def _per_matrix(ref):
+    """Let a reference take weights [V, m]: V matrices sharing one structure, batch row b
+    of the dense operand (the last argument, [B, n]) using matrix b // (B // V) (what the
+    batching rule makes of vmap over the weights)."""
+
+    @functools.wraps(ref)
+    def wrapped(weights, *ops, **params):
+        if weights.ndim < 2:
+            return ref(weights, *ops, **params)
+        n_mat, vec = weights.shape[0], ops[-1]
+        grouped = vec.reshape(n_mat, vec.shape[0] // n_mat, vec.shape[1])
+        out = jax.vmap(lambda w, v: ref(w, *ops[:-1], v, **params))(weights, grouped)
+        return out.reshape(vec.shape[0], out.shape[-1])
+
+    return wrapped
+
+
+@_per_matrix
 def _ref_csr_scatter(weights, indices, indptr, spikes, *, homo, n_post):
     nnz = indices.shape[0]
     rows = _rows_of(indptr, nnz)
@@ -66,6 +84,7 @@ def _ref_csr_scatter(weights, indices, indptr, spikes, *, homo, n_post):
     return jnp.zeros((spikes.shape[0], n_post), w.dtype).at[:, indices].add(contrib)
 
 
+@_per_matrix
 def _ref_csr_gather(weights, indices, indptr, x, *, homo):
     nnz = indices.shape[0]
     n_pre = indptr.shape[0] - 1
@@ -75,6 +94,7 @@ def _ref_csr_gather(weights, indices, indptr, x, *, homo):
     return jax.vmap(lambda c: jax.ops.segment_sum(c, rows, n_pre))(contrib)
 
 
+@_per_matrix
 def _ref_fanout_scatter(weights, indices, spikes, *, homo, n_post):
     n_pre, k = indices.shape
     w = jnp.broadcast_to(weights.reshape(()), (n_pre, k)) if homo else weights.reshape(n_pre, k)
@@ -84,6 +104,7 @@ def _ref_fanout_scatter(weights, indices, spikes, *, homo, n_post):
     return out.at[:, indices.reshape(-1)].add(contrib.reshape(b, -1))
 
 
+@_per_matrix
 def _ref_fanout_gather(weights, indices, x, *, homo):
     n_pre, k = indices.shape
     w = jnp.broadcast_to(weights.reshape(()), (n_pre, k)) if homo else weights.reshape(n_pre, k)
@@ -209,8 +230,15 @@ ad.primitive_jvps[csr_scatter_p] = _csr_scatter_jvp
 ad.primitive_jvps[csr_gather_p] = _csr_gather_jvp
 
 
-def _weight_ct(values, homo, shape):
-    return values.sum().reshape(shape) if homo else values
+def _weight_ct(prod, homo, shape):
+    """The weights' cotangent from per-batch-row products ``prod`` [B, m]: summed over the
+    batch (over each matrix's rows when the weights are [V, m]), and over the synapses
+    for a homogeneous weight."""
+    if len(shape) == 2:
+        per_matrix = prod.reshape(shape[0], -1, prod.shape[-1]).sum(axis=1)  # [V, m]
+        return per_matrix.sum(axis=-1).reshape(shape) if homo else per_matrix
+    total = prod.sum(axis=0)
+    return total.sum().reshape(shape) if homo else total
 
 
 def _csr_scatter_transpose(ct, weights, indices, indptr, spikes, *, homo, n_post):
@@ -222,8 +250,8 @@ def _csr_scatter_transpose(ct, weights, indices, indptr, spikes, *, homo, n_post
         return [None, None, None, ct_s.astype(spikes.aval.dtype)]
     nnz = indices.shape[0]
     rows = _rows_of(indptr, nnz)
-    vals = jnp.sum(spikes.astype(ct.dtype)[:, rows] * ct[:, indices], axis=0)
-    return [_weight_ct(vals, homo, weights.aval.shape), None, None, None]
+    prod = spikes.astype(ct.dtype)[:, rows] * ct[:, indices]
+    return [_weight_ct(prod, homo, weights.aval.shape), None, None, None]
 
 
 def _csr_gather_transpose(ct, weights, indices, indptr, x, *, homo):
@@ -235,8 +263,8 @@ def _csr_gather_transpose(ct, weights, indices, indptr, x, *, homo):
         return [None, None, None, ct_x.astype(x.aval.dtype)]
     nnz = indices.shape[0]
     rows = _rows_of(indptr, nnz)
-    vals = jnp.sum(ct[:, rows] * x.astype(ct.dtype)[:, indices], axis=0)
-    return [_weight_ct(vals, homo, weights.aval.shape), None, None, None]
+    prod = ct[:, rows] * x.astype(ct.dtype)[:, indices]
+    return [_weight_ct(prod, homo, weights.aval.shape), None, None, None]
 
 
 ad.primitive_transposes[csr_scatter_p] = _csr_scatter_transpose
@@ -248,6 +276,23 @@ def _batch_vector_operand(prim, vec_index: int):
 
     def rule(args, dims, **params):
         others_batched = any(d is not None for i, d in enumerate(dims) if i != vec_index)
+        structure_batched = any(
+            d is not None for i, d in enumerate(dims) if i not in (0, vec_index)
+        )
+        if dims[0] is not None and not structure_batched and args[0].ndim == 2:
+            # vmap over the weights (one or more matrices sharing a structure): the
+            # kernels take weights [V, m] and a dense operand [V * B, n], matrix v for
+            # rows v*B .. (v+1)*B - 1; an unbatched dense operand is repeated V times
+            w = jnp.moveaxis(args[0], dims[0], 0)
+            nv = w.shape[0]
+            v, d = args[vec_index], dims[vec_index]
+            v = jnp.broadcast_to(v, (nv, *v.shape)) if d is None else jnp.moveaxis(v, d, 0)
+            nb = v.shape[1]
+            args = list(args)
+            args[0] = w
+            args[vec_index] = v.reshape(nv * nb, v.shape[2])
+            out = prim.bind(*args, **params)
+            return out.reshape(nv, nb, out.shape[-1]), 0
         if not others_batched:
             v = args[vec_index]
             d = dims[vec_index]
@@ -338,9 +383,8 @@ def _fanout_scatter_transpose(ct, weights, indices, spikes, *, homo, n_post):
     if ad.is_undefined_primal(spikes):
         ct_s = fanout_gather_p.bind(weights, indices, ct, homo=homo)
         return [None, None, ct_s.astype(spikes.aval.dtype)]
-    vals = spikes.astype(ct.dtype)[:, :, None] * ct[:, indices]  # [B, n_pre, k]
-    vals = vals.sum(axis=0).reshape(-1)
-    return [_weight_ct(vals, homo, weights.aval.shape), None, None]
+    prod = spikes.astype(ct.dtype)[:, :, None] * ct[:, indices]  # [B, n_pre, k]
+    return [_weight_ct(prod.reshape(prod.shape[0], -1), homo, weights.aval.shape), None, None]
 
 
 def _fanout_gather_transpose(ct, weights, indices, x, *, homo):
@@ -350,8 +394,8 @@ def _fanout_gather_transpose(ct, weights, indices, x, *, homo):
         n_post = x.aval.shape[1]
         ct_x = fanout_scatter_p.bind(weights, indices, ct, homo=homo, n_post=n_post)
         return [None, None, ct_x.astype(x.aval.dtype)]
-    vals = (ct[:, :, None] * x.astype(ct.dtype)[:, indices]).sum(axis=0).reshape(-1)
-    return [_weight_ct(vals, homo, weights.aval.shape), None, None]
+    prod = ct[:, :, None] * x.astype(ct.dtype)[:, indices]  # [B, n_pre, k]
+    return [_weight_ct(prod.reshape(prod.shape[0], -1), homo, weights.aval.shape), None, None]
 
 
 ad.primitive_transposes[fanout_scatter_p] = _fanout_scatter_transpose

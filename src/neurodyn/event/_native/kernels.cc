@@ -224,15 +224,33 @@ ffi::Error CheckFloatOut(const char* kernel, const ffi::AnyBuffer& out) {
 }
 
 // Checks the weights buffer: same dtype as out; 1 element when homogeneous,
-// `nnz` elements otherwise.
+// `nnz` elements otherwise; or [V, 1] / [V, nnz]: V matrices sharing the
+// structure (vmap over the weights), batch row b of the dense operand using
+// matrix b / (batch / V).  Sets the stride between matrices (0: one matrix)
+// and the number of batch rows per matrix.
 ffi::Error CheckWeights(const char* kernel, const ffi::AnyBuffer& w, ffi::DataType want, bool homo,
-                        i64 nnz) {
+                        i64 nnz, i64 batch, i64* stride, i64* per) {
   if (w.element_type() != want) {
     return ffi::Error::InvalidArgument(Err(kernel, "weights dtype " + DTypeName(w.element_type()) +
                                                        " does not match output dtype " +
                                                        DTypeName(want)));
   }
-  const i64 nw = static_cast<i64>(w.element_count());
+  const auto dims = w.dimensions();
+  i64 n_mat = 1;
+  i64 nw = static_cast<i64>(w.element_count());
+  if (dims.size() == 2) {
+    n_mat = dims[0];
+    nw = dims[1];
+    if (n_mat < 1 || batch % n_mat != 0) {
+      return ffi::Error::InvalidArgument(
+          Err(kernel, "weights " + ShapeStr(w) + " hold " + std::to_string(n_mat) +
+                          " matrices; the dense operand's batch (" + std::to_string(batch) +
+                          ") must be a positive multiple of that"));
+    }
+  } else if (dims.size() > 2) {
+    return ffi::Error::InvalidArgument(
+        Err(kernel, "weights must be [nnz], [1] or [V, nnz], [V, 1], got " + ShapeStr(w)));
+  }
   if (homo) {
     if (nw < 1) {
       return ffi::Error::InvalidArgument(
@@ -243,6 +261,8 @@ ffi::Error CheckWeights(const char* kernel, const ffi::AnyBuffer& w, ffi::DataTy
         Err(kernel, "homo=False requires one weight per synapse (" + std::to_string(nnz) +
                         "), got shape " + ShapeStr(w)));
   }
+  *stride = n_mat == 1 ? 0 : nw;
+  *per = n_mat == 1 ? (batch > 0 ? batch : 1) : batch / n_mat;
   return ffi::Error::Success();
 }
 
@@ -367,12 +387,13 @@ __attribute__((noinline)) i64 ScatterRow(T* __restrict o, const std::int32_t* __
 // index check is done once per spiking row (not per synapse), so the inner
 // loop is a plain gather-free scatter-add.
 template <typename T, bool kHomo, bool kBool, typename Rows>
-ffi::Error ScatterRows(const char* kernel, const Rows& rows, const T* w,
-                       const std::int32_t* indices, const void* spikes, i64 batch, i64 n_pre,
-                       T* out, i64 n_post) {
-  const T w_homo = kHomo ? w[0] : T(0);
+ffi::Error ScatterRows(const char* kernel, const Rows& rows, const T* w_all, i64 w_stride,
+                       i64 w_per, const std::int32_t* indices, const void* spikes, i64 batch,
+                       i64 n_pre, T* out, i64 n_post) {
   const auto n_post_u = static_cast<std::uint32_t>(n_post);
   for (i64 b = 0; b < batch; ++b) {
+    const T* w = w_all + (b / w_per) * w_stride;
+    const T w_homo = kHomo ? w[0] : T(0);
     T* __restrict o = out + b * n_post;
     const bool* sb = kBool ? static_cast<const bool*>(spikes) + b * n_pre : nullptr;
     for (i64 i = 0; i < n_pre; ++i) {
@@ -406,21 +427,22 @@ ffi::Error ScatterRows(const char* kernel, const Rows& rows, const T* w,
 }
 
 template <typename T, typename Rows>
-ffi::Error ScatterImpl(const char* kernel, const Rows& rows, const T* w, bool homo,
+ffi::Error ScatterImpl(const char* kernel, const Rows& rows, const T* w, i64 ws, i64 wp, bool homo,
                        const std::int32_t* indices, const void* spikes, bool spikes_bool,
                        i64 batch, i64 n_pre, T* out, i64 n_post) {
   std::fill(out, out + batch * n_post, T(0));
   if (homo && spikes_bool)
-    return ScatterRows<T, true, true>(kernel, rows, w, indices, spikes, batch, n_pre, out, n_post);
+    return ScatterRows<T, true, true>(kernel, rows, w, ws, wp, indices, spikes, batch, n_pre, out,
+                                      n_post);
   if (homo)
-    return ScatterRows<T, true, false>(kernel, rows, w, indices, spikes, batch, n_pre, out,
+    return ScatterRows<T, true, false>(kernel, rows, w, ws, wp, indices, spikes, batch, n_pre, out,
                                        n_post);
   if (spikes_bool)
-    return ScatterRows<T, false, true>(kernel, rows, w, indices, spikes, batch, n_pre, out,
+    return ScatterRows<T, false, true>(kernel, rows, w, ws, wp, indices, spikes, batch, n_pre, out,
                                        n_post);
-  return ScatterRows<T, false, false>(kernel, rows, w, indices, spikes, batch, n_pre, out, n_post);
+  return ScatterRows<T, false, false>(kernel, rows, w, ws, wp, indices, spikes, batch, n_pre, out,
+                                      n_post);
 }
-
 
 // One row of the gather: sum over k < len of w[k] (or 1 when homogeneous) *
 // x[idx[k]] (x bool or T).  A small leaf function so the loop runs in
@@ -458,10 +480,12 @@ __attribute__((noinline)) T GatherRow(const void* x, const std::int32_t* __restr
 }
 
 template <typename T, bool kHomo, bool kBool, typename Rows>
-ffi::Error GatherRows(const char* kernel, const Rows& rows, const T* w, const std::int32_t* indices,
-                      const void* x, i64 batch, i64 n_pre, T* out, i64 n_post) {
+ffi::Error GatherRows(const char* kernel, const Rows& rows, const T* w_all, i64 w_stride, i64 w_per,
+                      const std::int32_t* indices, const void* x, i64 batch, i64 n_pre, T* out,
+                      i64 n_post) {
   const auto n_post_u = static_cast<std::uint32_t>(n_post);
   for (i64 b = 0; b < batch; ++b) {
+    const T* w = w_all + (b / w_per) * w_stride;
     const void* xb = kBool ? static_cast<const void*>(static_cast<const bool*>(x) + b * n_post)
                            : static_cast<const void*>(static_cast<const T*>(x) + b * n_post);
     T* o = out + b * n_pre;
@@ -482,15 +506,20 @@ ffi::Error GatherRows(const char* kernel, const Rows& rows, const T* w, const st
 
 // out[b, i] = sum_{s in row i} w_s * x[b, indices[s]].
 template <typename T, typename Rows>
-ffi::Error GatherImpl(const char* kernel, const Rows& rows, const T* w, bool homo,
+ffi::Error GatherImpl(const char* kernel, const Rows& rows, const T* w, i64 ws, i64 wp, bool homo,
                       const std::int32_t* indices, const void* x, bool x_bool, i64 batch,
                       i64 n_pre, T* out, i64 n_post) {
   if (homo && x_bool)
-    return GatherRows<T, true, true>(kernel, rows, w, indices, x, batch, n_pre, out, n_post);
-  if (homo) return GatherRows<T, true, false>(kernel, rows, w, indices, x, batch, n_pre, out, n_post);
+    return GatherRows<T, true, true>(kernel, rows, w, ws, wp, indices, x, batch, n_pre, out,
+                                     n_post);
+  if (homo)
+    return GatherRows<T, true, false>(kernel, rows, w, ws, wp, indices, x, batch, n_pre, out,
+                                      n_post);
   if (x_bool)
-    return GatherRows<T, false, true>(kernel, rows, w, indices, x, batch, n_pre, out, n_post);
-  return GatherRows<T, false, false>(kernel, rows, w, indices, x, batch, n_pre, out, n_post);
+    return GatherRows<T, false, true>(kernel, rows, w, ws, wp, indices, x, batch, n_pre, out,
+                                      n_post);
+  return GatherRows<T, false, false>(kernel, rows, w, ws, wp, indices, x, batch, n_pre, out,
+                                     n_post);
 }
 
 // ---------------------------------------------------------------------------
@@ -516,11 +545,12 @@ ffi::Error CsrCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuffer 
   if (n_pre < 0) {
     return ffi::Error::InvalidArgument(Err(kernel, "indptr must have length n_pre + 1 >= 1"));
   }
-  ND_RETURN_IF_ERROR(CheckWeights(kernel, weights, dt, homo, nnz));
   Dense2D din, dout;
   if (!AsDense2D(dense, &din) || !AsDense2D(*out, &dout)) {
     return ffi::Error::InvalidArgument(Err(kernel, "dense operand and output must have rank >= 1"));
   }
+  i64 ws = 0, wp = 1;
+  ND_RETURN_IF_ERROR(CheckWeights(kernel, weights, dt, homo, nnz, din.batch, &ws, &wp));
   const i64 n_in = kScatter ? n_pre : din.n;    // spikes: [B, n_pre]; x: [B, n_post]
   const i64 n_post = kScatter ? dout.n : din.n;
   const i64 n_out = kScatter ? n_post : n_pre;
@@ -540,18 +570,18 @@ ffi::Error CsrCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuffer 
   CsrRows rows{ip, nnz};
   if (dt == ffi::DataType::F32) {
     if (kScatter)
-      return ScatterImpl<float>(kernel, rows, weights.typed_data<float>(), homo, idx,
+      return ScatterImpl<float>(kernel, rows, weights.typed_data<float>(), ws, wp, homo, idx,
                                 dense.untyped_data(), is_bool, din.batch, n_pre,
                                 out->typed_data<float>(), n_post);
-    return GatherImpl<float>(kernel, rows, weights.typed_data<float>(), homo, idx,
+    return GatherImpl<float>(kernel, rows, weights.typed_data<float>(), ws, wp, homo, idx,
                              dense.untyped_data(), is_bool, din.batch, n_pre,
                              out->typed_data<float>(), n_post);
   }
   if (kScatter)
-    return ScatterImpl<double>(kernel, rows, weights.typed_data<double>(), homo, idx,
+    return ScatterImpl<double>(kernel, rows, weights.typed_data<double>(), ws, wp, homo, idx,
                                dense.untyped_data(), is_bool, din.batch, n_pre,
                                out->typed_data<double>(), n_post);
-  return GatherImpl<double>(kernel, rows, weights.typed_data<double>(), homo, idx,
+  return GatherImpl<double>(kernel, rows, weights.typed_data<double>(), ws, wp, homo, idx,
                             dense.untyped_data(), is_bool, din.batch, n_pre,
                             out->typed_data<double>(), n_post);
 }
@@ -584,11 +614,12 @@ ffi::Error FanoutCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuff
   }
   const i64 n_pre = idims[0];
   const i64 k = idims[1];
-  ND_RETURN_IF_ERROR(CheckWeights(kernel, weights, dt, homo, n_pre * k));
   Dense2D din, dout;
   if (!AsDense2D(dense, &din) || !AsDense2D(*out, &dout)) {
     return ffi::Error::InvalidArgument(Err(kernel, "dense operand and output must have rank >= 1"));
   }
+  i64 ws = 0, wp = 1;
+  ND_RETURN_IF_ERROR(CheckWeights(kernel, weights, dt, homo, n_pre * k, din.batch, &ws, &wp));
   const i64 n_in = kScatter ? n_pre : din.n;
   const i64 n_post = kScatter ? dout.n : din.n;
   const i64 n_out = kScatter ? n_post : n_pre;
@@ -605,18 +636,18 @@ ffi::Error FanoutCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuff
   FanoutRows rows{k};
   if (dt == ffi::DataType::F32) {
     if (kScatter)
-      return ScatterImpl<float>(kernel, rows, weights.typed_data<float>(), homo, idx,
+      return ScatterImpl<float>(kernel, rows, weights.typed_data<float>(), ws, wp, homo, idx,
                                 dense.untyped_data(), is_bool, din.batch, n_pre,
                                 out->typed_data<float>(), n_post);
-    return GatherImpl<float>(kernel, rows, weights.typed_data<float>(), homo, idx,
+    return GatherImpl<float>(kernel, rows, weights.typed_data<float>(), ws, wp, homo, idx,
                              dense.untyped_data(), is_bool, din.batch, n_pre,
                              out->typed_data<float>(), n_post);
   }
   if (kScatter)
-    return ScatterImpl<double>(kernel, rows, weights.typed_data<double>(), homo, idx,
+    return ScatterImpl<double>(kernel, rows, weights.typed_data<double>(), ws, wp, homo, idx,
                                dense.untyped_data(), is_bool, din.batch, n_pre,
                                out->typed_data<double>(), n_post);
-  return GatherImpl<double>(kernel, rows, weights.typed_data<double>(), homo, idx,
+  return GatherImpl<double>(kernel, rows, weights.typed_data<double>(), ws, wp, homo, idx,
                             dense.untyped_data(), is_bool, din.batch, n_pre,
                             out->typed_data<double>(), n_post);
 }
