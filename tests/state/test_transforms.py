@@ -399,3 +399,34 @@ def test_poisson_small_matches_the_poisson_distribution():
         assert abs(k.mean() - lam) < 5 * np.sqrt(lam / k.size) + 1e-4
     with pytest.raises(ValueError, match="lam must be >= 0"):
         nd.random.poisson_small(-1.0)
+
+
+@pytest.mark.parametrize("donate", [False, True])
+def test_jit_hoist_constants_passes_closed_over_arrays_as_arguments(donate):
+    """A large closed-over array is an argument of the compiled program, not an embedded
+    constant; results, State writes, donation and recompiles behave as without hoisting."""
+    from neurodyn.state._core import read_values
+
+    big = jnp.asarray(np.arange(100_000, dtype=np.float32))
+    small = jnp.asarray([1.0, 2.0])
+    acc = nd.Memory(jnp.zeros(()))
+
+    def f(i, scale):
+        acc.value = acc.value + big[i] * scale + small[1]
+        return acc.value * 2
+
+    plain = nd.jit(f)
+    hoisted = nd.jit(f, hoist_constants=True, donate_states=donate)
+    outs = []
+    for fn in (plain, hoisted):
+        acc.value = jnp.zeros(())
+        outs.append([float(fn(3, 1.0)), float(fn(5, 2.0)), float(acc.value)])
+    assert outs[0] == outs[1] == [10.0, 34.0, 17.0]  # acc: 0 + 3 + 2, then 5 + 10 + 2
+    assert float(hoisted(jnp.int32(7), jnp.float32(0.5))) == 2 * (17.0 + 3.5 + 2.0)
+    texts = []
+    for fn in (plain, hoisted):
+        entry = next(iter(fn._cache.values()))
+        written, read_only, compiled = entry
+        txt = compiled.lower(read_values(written), read_values(read_only), 3, 1.0).as_text()
+        texts.append(sum(1 for ln in txt.splitlines() if "constant" in ln and "100000xf32" in ln))
+    assert texts == [1, 0]

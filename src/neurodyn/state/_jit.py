@@ -2,31 +2,92 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 from ._core import collect_states, read_values, run_pure, write_values
 
 __all__ = ["jit", "JittedFunction"]
 
 
-def _constants_as_arguments():
-    """A context in which ``jax.jit`` passes the arrays a function closes over to the
-    compiled program as arguments instead of embedding them in it as constants (JAX's
-    ``jax_use_simplified_jaxpr_constants``; where a JAX version has no such switch this
-    is a no-op)."""
-    try:
-        from jax._src import config as _config
+class _HoistedJit:
+    """``jax.jit(fn)`` whose large closed-over arrays are arguments of the compiled
+    program instead of constants embedded in it.
 
-        switch = _config.use_simplified_jaxpr_constants
-    except (ImportError, AttributeError):  # pragma: no cover - other JAX versions
-        return contextlib.nullcontext()
-    return switch(True)
+    JAX embeds the arrays a jitted function closes over in the program; XLA then copies
+    them, may constant-fold through them, and keeps them alive with the executable. For
+    a network's connectivity (hundreds of MB at 1M neurons) that dominates compile time
+    and memory. Here the function is traced once to a jaxpr, its constants of at least
+    ``min_bytes`` become a leading argument, and the jaxpr is evaluated under
+    ``jax.jit``; compiled programs are cached per argument signature.
+    """
+
+    def __init__(
+        self, fn: Callable, donate_argnums: tuple = (), min_bytes: int = 1 << 16, **jit_kwargs
+    ):
+        self.fn = fn
+        self.donate_argnums = tuple(donate_argnums)
+        self.min_bytes = min_bytes
+        self.jit_kwargs = jit_kwargs
+        self._cache: dict[Any, tuple] = {}
+
+    @staticmethod
+    def _signature(leaves) -> tuple:
+        return tuple(
+            (jnp.shape(x), jnp.result_type(x), bool(getattr(x, "weak_type", False))) for x in leaves
+        )
+
+    def _entry(self, args: tuple, kwargs: dict):
+        leaves, in_tree = jax.tree_util.tree_flatten((args, kwargs))
+        key = (in_tree, self._signature(leaves))
+        entry = self._cache.get(key)
+        if entry is not None:
+            return entry, leaves
+        out_tree = []
+
+        def flat_fn(*flat):
+            a, k = jax.tree_util.tree_unflatten(in_tree, flat)
+            out_leaves, tree = jax.tree_util.tree_flatten(self.fn(*a, **k))
+            out_tree.append(tree)
+            return out_leaves
+
+        closed = jax.make_jaxpr(flat_fn)(*leaves)
+        consts = list(closed.consts)
+        big = [
+            i
+            for i, c in enumerate(consts)
+            if hasattr(c, "dtype") and np.size(c) * np.dtype(c.dtype).itemsize >= self.min_bytes
+        ]
+        jaxpr = closed.jaxpr
+
+        def run(big_values, *flat):
+            values = list(consts)
+            for i, v in zip(big, big_values):
+                values[i] = v
+            return jax.core.eval_jaxpr(jaxpr, values, *flat)
+
+        # donated positional arguments -> the positions of their leaves (+1: big_values)
+        starts = np.cumsum([0] + [len(jax.tree_util.tree_leaves(a)) for a in args])
+        donate = tuple(1 + p for i in self.donate_argnums for p in range(starts[i], starts[i + 1]))
+        compiled = jax.jit(run, donate_argnums=donate, **self.jit_kwargs)
+        entry = (compiled, [consts[i] for i in big], out_tree[0])
+        self._cache[key] = entry
+        return entry, leaves
+
+    def __call__(self, *args, **kwargs):
+        (compiled, big_values, out_tree), leaves = self._entry(args, kwargs)
+        return jax.tree_util.tree_unflatten(out_tree, compiled(big_values, *leaves))
+
+    def lower(self, *args, **kwargs):
+        """``jax.jit(...).lower`` of the program (for inspection)."""
+        (compiled, big_values, _), leaves = self._entry(args, kwargs)
+        return compiled.lower(big_values, *leaves)
 
 
 def _as_tuple(x) -> tuple:
@@ -120,10 +181,9 @@ class JittedFunction:
             entry = self._build(static, len(args), dyn_args, dyn_kwargs)
             self._cache[key] = entry
         written, read_only, compiled = entry
-        with _constants_as_arguments() if self.hoist_constants else contextlib.nullcontext():
-            out, new_values = compiled(
-                read_values(written), read_values(read_only), *dyn_args, **dyn_kwargs
-            )
+        out, new_values = compiled(
+            read_values(written), read_values(read_only), *dyn_args, **dyn_kwargs
+        )
         write_values(written, new_values)
         return out
 
@@ -154,7 +214,10 @@ class JittedFunction:
         donate = tuple(2 + dyn_index.index(i) for i in self.donate_argnums if i in dyn_index)
         if self.donate_states and n_written:
             donate = (0, *donate)
-        compiled = jax.jit(pure, donate_argnums=donate, **self.jit_kwargs)
+        if self.hoist_constants:
+            compiled = _HoistedJit(pure, donate_argnums=donate, **self.jit_kwargs)
+        else:
+            compiled = jax.jit(pure, donate_argnums=donate, **self.jit_kwargs)
         return written, read_only, compiled
 
 
@@ -181,13 +244,11 @@ def jit(
         donate_argnums: array arguments whose buffers may be reused.
         donate_states: let the compiled program reuse the buffers of the
             States it writes (saves memory for large states).
-        hoist_constants: pass the arrays ``fn`` closes over (not States: e.g.
-            the connectivity of a network) to the compiled program as arguments
-            instead of embedding them as constants. For large arrays this cuts
-            compile time and peak memory (XLA copies and may constant-fold
-            embedded arrays): COBA-LIF at 1M neurons with stored connectivity
-            compiles in 1.1 s instead of 5.1 s, peaking at 0.76 GB instead of
-            1.76 GB.
+        hoist_constants: pass the arrays of 64 kB or more that ``fn`` closes
+            over (not States: e.g. the connectivity of a network) to the compiled
+            program as arguments instead of embedding them in it as constants
+            (costs one extra trace). For large arrays this cuts compile time and
+            peak memory, as XLA copies and may constant-fold embedded arrays.
         **jit_kwargs: passed on to :func:`jax.jit`.
 
     Example:
