@@ -56,6 +56,9 @@ case "${1:-}" in
     touch "$ENV/.installed"
   fi
   "$ENV/bin/python" -c 'import jax; print("jax", jax.__version__, jax.devices())'
+  # the opt-in Pallas scatter kernel: correctness against the reference, and timings
+  PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" \
+    timeout 300 "$ENV/bin/python" benchmarks/gpu_kernels.py || echo "gpu_kernels.py failed" >&2
   PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" \
     timeout "${GPU_BENCH_TIMEOUT:-900}" "$ENV/bin/python" benchmarks/run.py --gpu
   ;;

@@ -226,6 +226,24 @@ def _csr_gather_jvp(primals, tangents, *, homo):
     return out, (ad.Zero.from_primal_value(out) if t is None else t)
 
 
+def _register_gpu_kernels():
+    """The Pallas (Triton) scatter as the CUDA lowering of ``csr_scatter``, opt-in with
+    ``NEURODYN_GPU_KERNELS=1`` until it has been run on a GPU (see ``_gpu``)."""
+    from . import _gpu
+
+    if not _gpu.enabled():
+        return
+
+    @_per_matrix
+    def scatter(weights, indices, indptr, spikes, *, homo, n_post):
+        return _gpu.csr_scatter_pallas(weights, indices, indptr, spikes, homo=homo, n_post=n_post)
+
+    mlir.register_lowering(
+        csr_scatter_p, mlir.lower_fun(scatter, multiple_results=False), platform="cuda"
+    )
+
+
+_register_gpu_kernels()
 ad.primitive_jvps[csr_scatter_p] = _csr_scatter_jvp
 ad.primitive_jvps[csr_gather_p] = _csr_gather_jvp
 
