@@ -226,6 +226,9 @@ class CSR(Connectivity):
 
     def row_ids(self):
         """Presynaptic index of each synapse ``[nnz]``."""
+        if _is_concrete(self.indptr):
+            counts = np.diff(np.asarray(self.indptr))
+            return jnp.asarray(np.repeat(np.arange(self.n_pre, dtype=np.int32), counts))
         return _ops._rows_of(self.indptr, self.nnz)
 
     def __repr__(self) -> str:

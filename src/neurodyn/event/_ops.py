@@ -43,9 +43,13 @@ def native_available() -> bool:
 
 
 def _rows_of(indptr, nnz: int):
-    n_rows = indptr.shape[0] - 1
-    counts = jnp.diff(indptr)
-    return jnp.repeat(jnp.arange(n_rows, dtype=jnp.int32), counts, total_repeat_length=nnz)
+    """The row of each of the ``nnz`` positions of a CSR. A binary search written as a
+    loop (``method="scan"``): with a constant ``indptr`` (connectivity closed over by a
+    jitted function) ``jnp.repeat`` makes XLA constant-fold a cumulative sum over nnz
+    elements, 8 s at 320k synapses; the loop is not folded and runs as fast."""
+    positions = jnp.arange(nnz, dtype=indptr.dtype)
+    rows = jnp.searchsorted(indptr, positions, side="right", method="scan") - 1
+    return rows.astype(jnp.int32)
 
 
 def _w_full(weights, nnz, homo):
