@@ -31,6 +31,15 @@ def test_coba_brette_variant_sustains_itself():
     assert 10 < data["rate_E_hz"] < 30, data
 
 
+def test_coba_stdp_variant_runs_at_the_benchmark_rates():
+    # STDP on every E synapse barely moves the rates within 300 ms (weights drift by ~1%)
+    args = [sys.executable, str(EXAMPLES / "coba.py"), "--n", "2000", "--t", "300"]
+    args += ["--variant", "stdp", "--no-plot"]
+    out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=300).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    assert 10 < data["rate_E_hz"] < 40, data
+
+
 def test_units_state_example_runs():
     out = subprocess.run(
         [sys.executable, str(EXAMPLES / "lif_units_state.py")],
