@@ -294,3 +294,27 @@ def test_dense_connectivity():
     d = Dense(w)
     np.testing.assert_allclose(jnp.array([True, False]) @ d, w[0])
     np.testing.assert_allclose(d @ jnp.ones(3), w.sum(1))
+
+
+@pytest.mark.parametrize("dist", [1.5, ("uniform", 0.5, 1.5), ("normal", 1.0, 0.2)])
+@pytest.mark.parametrize("rate", [0.0, 0.02, 0.3, 1.0])
+def test_jitconn_event_driven_reference_equals_native(dist, rate):
+    """The pure-JAX scatter (the lowering off CPU) generates only the rows of active
+    neurons, in blocks under a while loop: equal to the native kernel and to the
+    materialised matrix for no, few, many and all active neurons, batch of 3, float
+    and bool spikes (rows active in one batch row only included)."""
+    rng = np.random.default_rng(int(rate * 100))
+    n_pre, n_post = 700, 90  # three event blocks when all are active
+    conn = JitProb(n_pre, n_post, 0.1, weight=dist, seed=5)
+    dense = np.asarray(conn.to_csr().todense())
+    params = conn._params()
+    for spikes in (
+        jnp.asarray(rng.random((3, n_pre)) < rate),
+        jnp.asarray((rng.random((3, n_pre)) < rate) * rng.normal(size=(3, n_pre)), jnp.float32),
+    ):
+        ref = _ops._ref_jitconn(spikes, conn.table, scatter=True, **params)
+        want = np.asarray(spikes, np.float32) @ dense
+        np.testing.assert_allclose(np.asarray(ref), want, rtol=1e-5, atol=1e-5)
+        if _ops.native_available():
+            native = _ops.jitconn_scatter(spikes, conn.table, **params)
+            np.testing.assert_allclose(np.asarray(native), np.asarray(ref), rtol=1e-5, atol=1e-5)

@@ -116,14 +116,40 @@ def _ref_fanout_gather(weights, indices, x, *, homo):
 
 
 _ROW_BLOCK = 1024
+_EVENT_ROW_BLOCK = 256
 
 
 def _ref_jitconn(vec, table, *, seed, dist, w0, w1, n_pre, n_post, bound, dtype, scatter):
     """Scatter (vec: [B, n_pre] -> [B, n_post]) or gather (vec: [B, n_post] -> [B, n_pre]),
-    generating rows block by block so memory stays O(block * bound)."""
+    generating rows block by block so memory stays O(block * bound). The scatter is
+    event-driven: only the rows of neurons active in some batch row are generated, in
+    blocks of ``_EVENT_ROW_BLOCK`` under a while loop (work O(active rows x bound), on
+    every platform); the gather needs every row."""
     b = vec.shape[0]
     n_blocks = -(-n_pre // _ROW_BLOCK)
     vecf = vec.astype(dtype)
+    if scatter:
+        active = jnp.any(vec != 0, axis=0)
+        n_active = jnp.sum(active, dtype=jnp.int32)
+        order = jnp.nonzero(active, size=n_pre, fill_value=0)[0].astype(jnp.int32)
+        lanes = jnp.arange(_EVENT_ROW_BLOCK, dtype=jnp.int32)
+
+        def cond(carry):
+            return carry[1] * _EVENT_ROW_BLOCK < n_active
+
+        def body(carry):
+            out, blk = carry
+            sel = blk * _EVENT_ROW_BLOCK + lanes
+            in_range = sel < n_active
+            rows = order[jnp.minimum(sel, n_pre - 1)]
+            cols, w = generate_rows(rows, seed, table, n_post, bound, dist, w0, w1, dtype)
+            s = vecf[:, rows] * in_range  # [B, block]
+            contrib = s[:, :, None] * w[None]  # [B, block, bound]
+            out = out.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
+            return out, blk + 1
+
+        out, _ = jax.lax.while_loop(cond, body, (jnp.zeros((b, n_post), dtype), jnp.int32(0)))
+        return out
 
     def block(carry, blk):
         rows = blk * _ROW_BLOCK + jnp.arange(_ROW_BLOCK, dtype=jnp.int32)
@@ -131,17 +157,11 @@ def _ref_jitconn(vec, table, *, seed, dist, w0, w1, n_pre, n_post, bound, dtype,
         rows_c = jnp.minimum(rows, n_pre - 1)
         cols, w = generate_rows(rows_c, seed, table, n_post, bound, dist, w0, w1, dtype)
         w = jnp.where(in_range[:, None], w, 0)
-        if scatter:
-            s = vecf[:, rows_c] * in_range  # [B, block]
-            contrib = s[:, :, None] * w[None]  # [B, block, bound]
-            carry = carry.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
-            return carry, None
         xv = jnp.concatenate([vecf, jnp.zeros((b, 1), dtype)], axis=1)  # column n_post -> 0
         vals = jnp.sum(xv[:, cols] * w[None], axis=-1)  # [B, block]
         return carry.at[:, rows_c].add(jnp.where(in_range, vals, 0)), None
 
-    out_n = n_post if scatter else n_pre
-    out, _ = jax.lax.scan(block, jnp.zeros((b, out_n), dtype), jnp.arange(n_blocks))
+    out, _ = jax.lax.scan(block, jnp.zeros((b, n_pre), dtype), jnp.arange(n_blocks))
     return out
 
 
