@@ -149,6 +149,10 @@ class CSR(Connectivity):
         self.indices = indices
         self.indptr = indptr
         self.shape = shape
+        # the longest row, static: lets the pure-JAX scatter (off CPU) read only active rows
+        self.max_row = (
+            int(np.diff(np.asarray(indptr)).max()) if _is_concrete(indptr) and shape[0] else None
+        )
 
     def tree_flatten_with_keys(self):
         k = jax.tree_util.GetAttrKey
@@ -156,13 +160,13 @@ class CSR(Connectivity):
             (k("data"), self.data),
             (k("indices"), self.indices),
             (k("indptr"), self.indptr),
-        ), self.shape
+        ), (self.shape, self.max_row)
 
     @classmethod
-    def tree_unflatten(cls, shape, children):
+    def tree_unflatten(cls, aux, children):
         obj = object.__new__(cls)
         obj.data, obj.indices, obj.indptr = children
-        obj.shape = shape
+        obj.shape, obj.max_row = aux
         return obj
 
     @property
@@ -182,7 +186,13 @@ class CSR(Connectivity):
 
     def _scatter(self, vec):
         return _ops.csr_scatter(
-            self._w(), self.indices, self.indptr, vec, homo=self.homogeneous, n_post=self.n_post
+            self._w(),
+            self.indices,
+            self.indptr,
+            vec,
+            homo=self.homogeneous,
+            n_post=self.n_post,
+            max_row=self.max_row,
         )
 
     def _gather(self, vec):
@@ -222,7 +232,7 @@ class CSR(Connectivity):
 
     def with_data(self, data) -> CSR:
         """The same structure with new weights (e.g. after a plasticity update)."""
-        return CSR.tree_unflatten(self.shape, (data, self.indices, self.indptr))
+        return CSR.tree_unflatten((self.shape, self.max_row), (data, self.indices, self.indptr))
 
     def row_ids(self):
         """Presynaptic index of each synapse ``[nnz]``."""

@@ -79,13 +79,51 @@ def _per_matrix(ref):
     return wrapped
 
 
+_EVENT_SYNAPSES = 1 << 16  # synapses per block of the event-driven references
+
+
+def _active_rows(spikes):
+    """(number of rows active in some batch row, those rows first in index order)."""
+    active = jnp.any(spikes != 0, axis=0)
+    order = jnp.nonzero(active, size=active.shape[0], fill_value=0)[0].astype(jnp.int32)
+    return jnp.sum(active, dtype=jnp.int32), order
+
+
 @_per_matrix
-def _ref_csr_scatter(weights, indices, indptr, spikes, *, homo, n_post):
+def _ref_csr_scatter(weights, indices, indptr, spikes, *, homo, n_post, max_row=None):
+    """``spikes @ W``. With ``max_row`` (the longest row, known when the CSR was built
+    from concrete arrays) only the rows of active neurons are read, in blocks under a
+    while loop: O(active rows x max_row) on every platform; without it O(nnz)."""
     nnz = indices.shape[0]
-    rows = _rows_of(indptr, nnz)
     w = _w_full(weights, nnz, homo)
-    contrib = _as_float(spikes, w.dtype)[:, rows] * w[None, :]
-    return jnp.zeros((spikes.shape[0], n_post), w.dtype).at[:, indices].add(contrib)
+    b, n_pre = spikes.shape
+    if max_row is None or nnz == 0 or max_row == 0:
+        rows = _rows_of(indptr, nnz)
+        contrib = _as_float(spikes, w.dtype)[:, rows] * w[None, :]
+        return jnp.zeros((b, n_post), w.dtype).at[:, indices].add(contrib)
+    per_block = max(1, min(n_pre, _EVENT_SYNAPSES // max_row))
+    n_active, order = _active_rows(spikes)
+    lanes = jnp.arange(per_block, dtype=jnp.int32)
+    k = jnp.arange(max_row, dtype=indptr.dtype)
+    sf = _as_float(spikes, w.dtype)
+
+    def body(carry):
+        out, blk = carry
+        sel = blk * per_block + lanes
+        in_range = sel < n_active
+        rows = order[jnp.minimum(sel, n_pre - 1)]
+        pos = indptr[rows][:, None] + k[None, :]  # [rows, max_row]
+        valid = (pos < indptr[rows + 1][:, None]) & in_range[:, None]
+        pos = jnp.minimum(pos, nnz - 1)
+        cols = jnp.where(valid, indices[pos], n_post)  # column n_post: dropped
+        contrib = sf[:, rows][:, :, None] * jnp.where(valid, w[pos], 0)[None]
+        out = out.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
+        return out, blk + 1
+
+    out, _ = jax.lax.while_loop(
+        lambda c: c[1] * per_block < n_active, body, (jnp.zeros((b, n_post), w.dtype), 0)
+    )
+    return out
 
 
 @_per_matrix
@@ -196,7 +234,7 @@ csr_scatter_p = Primitive("neurodyn_csr_scatter")
 csr_gather_p = Primitive("neurodyn_csr_gather")
 
 
-def _csr_scatter_abstract(weights, indices, indptr, spikes, *, homo, n_post):
+def _csr_scatter_abstract(weights, indices, indptr, spikes, *, homo, n_post, max_row=None):
     return jax.core.ShapedArray((spikes.shape[0], n_post), weights.dtype)
 
 
@@ -224,15 +262,16 @@ def _zero_or(x):
     return None if type(x) is ad.Zero else x
 
 
-def _csr_scatter_jvp(primals, tangents, *, homo, n_post):
+def _csr_scatter_jvp(primals, tangents, *, homo, n_post, max_row=None):
     weights, indices, indptr, spikes = primals
     dw, _, _, ds = tangents
-    out = csr_scatter_p.bind(weights, indices, indptr, spikes, homo=homo, n_post=n_post)
+    kw = dict(homo=homo, n_post=n_post, max_row=max_row)
+    out = csr_scatter_p.bind(weights, indices, indptr, spikes, **kw)
     t = None
     if _zero_or(dw) is not None:
-        t = csr_scatter_p.bind(dw, indices, indptr, spikes, homo=homo, n_post=n_post)
+        t = csr_scatter_p.bind(dw, indices, indptr, spikes, **kw)
     if _zero_or(ds) is not None and jnp.issubdtype(spikes.dtype, jnp.floating):
-        t2 = csr_scatter_p.bind(weights, indices, indptr, ds, homo=homo, n_post=n_post)
+        t2 = csr_scatter_p.bind(weights, indices, indptr, ds, **kw)
         t = t2 if t is None else t + t2
     return out, (ad.Zero.from_primal_value(out) if t is None else t)
 
@@ -259,7 +298,7 @@ def _register_gpu_kernels():
         return
 
     @_per_matrix
-    def scatter(weights, indices, indptr, spikes, *, homo, n_post):
+    def scatter(weights, indices, indptr, spikes, *, homo, n_post, max_row=None):
         return _gpu.csr_scatter_pallas(weights, indices, indptr, spikes, homo=homo, n_post=n_post)
 
     mlir.register_lowering(
@@ -283,7 +322,7 @@ def _weight_ct(prod, homo, shape):
     return total.sum().reshape(shape) if homo else total
 
 
-def _csr_scatter_transpose(ct, weights, indices, indptr, spikes, *, homo, n_post):
+def _csr_scatter_transpose(ct, weights, indices, indptr, spikes, *, homo, n_post, max_row=None):
     if type(ct) is ad.Zero:
         return [None] * 4
     if ad.is_undefined_primal(spikes):
@@ -577,8 +616,10 @@ batching.primitive_batchers[csr_update_p] = _csr_update_batch
 
 # ---------------------------------------------------------------------------
 # thin call helpers (operands already validated and 2-D)
-def csr_scatter(weights, indices, indptr, spikes, *, homo: bool, n_post: int):
-    return csr_scatter_p.bind(weights, indices, indptr, spikes, homo=homo, n_post=n_post)
+def csr_scatter(weights, indices, indptr, spikes, *, homo: bool, n_post: int, max_row=None):
+    return csr_scatter_p.bind(
+        weights, indices, indptr, spikes, homo=homo, n_post=n_post, max_row=max_row
+    )
 
 
 def csr_gather(weights, indices, indptr, x, *, homo: bool):
