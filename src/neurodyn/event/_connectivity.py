@@ -230,6 +230,14 @@ class CSR(Connectivity):
         data = data if unit is dimensionless else Quantity(data, unit)
         return CSR(data, rows[order], new_indptr, (self.n_post, self.n_pre))
 
+    def todense(self):
+        """The dense [n_pre, n_post] weight matrix (a Quantity if the weights have units);
+        repeated (row, column) pairs add up."""
+        m, unit = _split_unit(self.data)
+        w = jnp.broadcast_to(jnp.asarray(m), (self.nnz,)) if self.homogeneous else m
+        dense = jnp.zeros(self.shape, w.dtype).at[self.row_ids(), self.indices].add(w)
+        return dense if unit is dimensionless else Quantity(dense, unit)
+
     def with_data(self, data) -> CSR:
         """The same structure with new weights (e.g. after a plasticity update)."""
         return CSR.tree_unflatten((self.shape, self.max_row), (data, self.indices, self.indptr))
@@ -326,6 +334,16 @@ class FixedFanOut(Connectivity):
 
     def _gather(self, vec):
         return _ops.fanout_gather(self._w(), self.indices, vec, homo=self.homogeneous)
+
+    def todense(self):
+        """The dense [n_pre, n_post] weight matrix (a Quantity if the weights have units);
+        repeated columns in a row add up."""
+        m, unit = _split_unit(self.weights)
+        n_pre, k = self.indices.shape
+        w = jnp.broadcast_to(jnp.asarray(m), (n_pre, k))
+        rows = jnp.broadcast_to(jnp.arange(n_pre)[:, None], (n_pre, k))
+        dense = jnp.zeros(self.shape, w.dtype).at[rows, self.indices].add(w)
+        return dense if unit is dimensionless else Quantity(dense, unit)
 
     def to_csr(self) -> CSR:
         n_pre, k = self.indices.shape
