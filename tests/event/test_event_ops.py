@@ -345,3 +345,21 @@ def test_csr_event_driven_reference_equals_dense(homo, rate):
     leaves, tree = jax.tree_util.tree_flatten(conn)
     assert jax.tree_util.tree_unflatten(tree, leaves).max_row == conn.max_row
     assert conn.T.max_row == int(np.diff(np.asarray(conn.T.indptr)).max())
+
+
+@pytest.mark.parametrize("homo", [True, False])
+@pytest.mark.parametrize("rate", [0.0, 0.05, 1.0])
+def test_fanout_event_driven_reference_equals_dense(homo, rate):
+    """Past one block of synapses the pure-JAX fan-out scatter reads only active rows
+    (a while loop over blocks): equal to the dense product, batch of 3, bool and float."""
+    rng = np.random.default_rng(int(rate * 10) + homo)
+    n_pre, n_post, k = 3000, 50, 40  # 120k synapses: two blocks of rows when all are active
+    conn = _fanout(rng, n_pre, n_post, k, homo, np.float32)
+    dense = np.asarray(conn.todense())
+    for spikes in (
+        jnp.asarray(rng.random((3, n_pre)) < rate),
+        jnp.asarray((rng.random((3, n_pre)) < rate) * rng.normal(size=(3, n_pre)), jnp.float32),
+    ):
+        out = _ops._ref_fanout_scatter(conn._w(), conn.indices, spikes, homo=homo, n_post=n_post)
+        want = np.asarray(spikes, np.float32) @ dense
+        np.testing.assert_allclose(np.asarray(out), want, rtol=1e-4, atol=1e-4)

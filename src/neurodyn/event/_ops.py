@@ -138,12 +138,33 @@ def _ref_csr_gather(weights, indices, indptr, x, *, homo):
 
 @_per_matrix
 def _ref_fanout_scatter(weights, indices, spikes, *, homo, n_post):
+    """``spikes @ W`` for a fixed fan-out table. Small tables (n_pre * k below one block)
+    are read whole; larger ones only at the rows of active neurons, in blocks under a
+    while loop (O(active rows x k) on every platform)."""
     n_pre, k = indices.shape
     w = jnp.broadcast_to(weights.reshape(()), (n_pre, k)) if homo else weights.reshape(n_pre, k)
-    contrib = _as_float(spikes, w.dtype)[:, :, None] * w[None]
     b = spikes.shape[0]
+    sf = _as_float(spikes, w.dtype)
     out = jnp.zeros((b, n_post), w.dtype)
-    return out.at[:, indices.reshape(-1)].add(contrib.reshape(b, -1))
+    if k == 0 or n_pre * k <= _EVENT_SYNAPSES:
+        contrib = sf[:, :, None] * w[None]
+        return out.at[:, indices.reshape(-1)].add(contrib.reshape(b, -1))
+    per_block = max(1, min(n_pre, _EVENT_SYNAPSES // k))
+    n_active, order = _active_rows(spikes)
+    lanes = jnp.arange(per_block, dtype=jnp.int32)
+
+    def body(carry):
+        acc, blk = carry
+        sel = blk * per_block + lanes
+        in_range = sel < n_active
+        rows = order[jnp.minimum(sel, n_pre - 1)]
+        cols = jnp.where(in_range[:, None], indices[rows], n_post)  # column n_post: dropped
+        contrib = (sf[:, rows] * in_range)[:, :, None] * w[rows][None]
+        acc = acc.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
+        return acc, blk + 1
+
+    out, _ = jax.lax.while_loop(lambda c: c[1] * per_block < n_active, body, (out, 0))
+    return out
 
 
 @_per_matrix
