@@ -140,7 +140,6 @@ class STDP(Module):
         unit = self.weights.value.unit
         lo = None if self.w_min is None else self.w_min.to_value(unit)
         hi = None if self.w_max is None else self.w_max.to_value(unit)
-        after = None if after is None else getattr(after, "mantissa", after)
         c = update_on_pre(c, pre_spikes, -self.A_minus * y_before, w_min=lo, w_max=hi, after=after)
         c = update_on_post(c, post_spikes, self.A_plus * x, w_min=lo, w_max=hi, csc=self._csc)
         self.weights.value = c.data

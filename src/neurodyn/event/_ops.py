@@ -188,9 +188,7 @@ def _ref_jitconn(vec, table, *, seed, dist, w0, w1, n_pre, n_post, bound, dtype,
     n_blocks = -(-n_pre // _ROW_BLOCK)
     vecf = vec.astype(dtype)
     if scatter:
-        active = jnp.any(vec != 0, axis=0)
-        n_active = jnp.sum(active, dtype=jnp.int32)
-        order = jnp.nonzero(active, size=n_pre, fill_value=0)[0].astype(jnp.int32)
+        n_active, order = _active_rows(vec)
         lanes = jnp.arange(_EVENT_ROW_BLOCK, dtype=jnp.int32)
 
         def cond(carry):

@@ -90,6 +90,20 @@ def _parts(conn: CSR, trace, spikes, n_spk: int, n_trace: int, name: str):
     return w, unit, trace, spikes if spikes.dtype == jnp.bool_ else spikes != 0
 
 
+def _apply(conn, w, unit, segments, spikes, trace, w_min, w_max, after) -> CSR:
+    """The update through ``segments`` = (ptr, syn, other) of one side; a new CSR."""
+    new = _ops.csr_update(
+        w,
+        *segments,
+        spikes,
+        trace,
+        lo=_bound(w_min, "w_min", unit),
+        hi=_bound(w_max, "w_max", unit),
+        after=_plain(after),
+    )
+    return conn.with_data(new if unit is None else _make(new, unit))
+
+
 def update_on_pre(conn: CSR, pre_spikes, post_trace, w_min=None, w_max=None, after=None) -> CSR:
     """``w_ij = clip(w_ij + post_trace_j, w_min, w_max)`` for every synapse whose
     presynaptic neuron i spiked (e.g. LTD: ``post_trace = -A_minus * x_post``); the other
@@ -102,18 +116,7 @@ def update_on_pre(conn: CSR, pre_spikes, post_trace, w_min=None, w_max=None, aft
         conn, post_trace, pre_spikes, conn.n_pre, conn.n_post, "update_on_pre"
     )
     empty = jnp.zeros(0, jnp.int32)
-    new = _ops.csr_update(
-        w,
-        conn.indptr,
-        empty,
-        conn.indices,
-        spk,
-        tr,
-        lo=_bound(w_min, "w_min", unit),
-        hi=_bound(w_max, "w_max", unit),
-        after=_plain(after),
-    )
-    return conn.with_data(new if unit is None else _make(new, unit))
+    return _apply(conn, w, unit, (conn.indptr, empty, conn.indices), spk, tr, w_min, w_max, after)
 
 
 def update_on_post(
@@ -141,15 +144,4 @@ def update_on_post(
             f"{csc.perm.shape}; this CSR needs ({conn.n_post + 1},) and ({conn.nnz},). "
             "Build it with csc_view(conn) for this connectivity."
         )
-    new = _ops.csr_update(
-        w,
-        csc.colptr,
-        csc.perm,
-        csc.rows,
-        spk,
-        tr,
-        lo=_bound(w_min, "w_min", unit),
-        hi=_bound(w_max, "w_max", unit),
-        after=_plain(after),
-    )
-    return conn.with_data(new if unit is None else _make(new, unit))
+    return _apply(conn, w, unit, (csc.colptr, csc.perm, csc.rows), spk, tr, w_min, w_max, after)
