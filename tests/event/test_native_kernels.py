@@ -146,13 +146,69 @@ def test_empty_matrix_and_empty_rows():
     np.testing.assert_array_equal(out, 0)
 
 
+# -- the counting scatter (bool spikes, homogeneous weight, many synapses per post) ---
+@pytest.mark.parametrize("rate", [0.02, 0.1, 0.5, 1.0])  # below and above 2 synapses per post
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scatter_counts_or_adds_and_matches_dense(rate, dtype):
+    """Homogeneous bool scatters count the synapses in uint16 when there are at least twice
+    as many as posts, and add in float otherwise; both equal the dense product."""
+    rng = np.random.default_rng(int(rate * 100))
+    n_pre, n_post = 400, 50
+    with _x64(dtype):
+        indices, indptr = _csr(rng, n_pre, n_post, mean_fan=6)
+        w = np.array([0.3], dtype)
+        W = _dense(_rows_of(indptr), indices, np.full(len(indices), 0.3), n_pre, n_post)
+        s = rng.random((3, n_pre)) < rate
+        out = _call(T["csr_scatter"], (3, n_post), dtype, w, indices, indptr, s, homo=True)
+        np.testing.assert_allclose(out, s @ W, **TOL[dtype])
+
+
+def test_scatter_counts_are_flushed_before_they_overflow():
+    """Rows that repeat one column 40 000 times: two of them overflow a uint16 count (the
+    kernel flushes the counts to the output first); a row of 70 000 is added in float."""
+    rows = [np.full(40000, 3), np.full(40000, 3), np.full(40000, 3), np.full(70000, 5)]
+    indices = np.concatenate(rows).astype(np.int32)
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int32)
+    s = np.array([[True, True, True, True], [True, False, True, False]])
+    out = _call(
+        T["csr_scatter"],
+        (2, 10),
+        np.float32,
+        np.array([0.5], np.float32),
+        indices,
+        indptr,
+        s,
+        homo=True,
+    )
+    expected = np.zeros((2, 10), np.float32)
+    expected[0, 3], expected[0, 5], expected[1, 3] = 60000.0, 35000.0, 40000.0
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_bad_index_while_counting_leaves_later_calls_correct():
+    """An error raised in the middle of counting must not leave counts behind for the next
+    call on this thread."""
+    n_pre, n_post = 6, 4
+    good = np.tile(np.arange(n_post, dtype=np.int32), n_pre)  # every row holds every post
+    indptr = np.arange(0, n_pre * n_post + 1, n_post, dtype=np.int32)
+    bad = good.copy()
+    bad[3 * n_post + 1] = n_post  # row 3: rows 0-2 are counted before it is reached
+    s = np.ones((1, n_pre), bool)
+    w = np.array([1.0], np.float32)
+    with pytest.raises(Exception, match="out of range"):
+        _call(T["csr_scatter"], (1, n_post), np.float32, w, bad, indptr, s, homo=True)
+    out = _call(T["csr_scatter"], (1, n_post), np.float32, w, good, indptr, s, homo=True)
+    np.testing.assert_array_equal(out, np.full((1, n_post), n_pre, np.float32))
+
+
 # -- errors ---
-@pytest.mark.parametrize("pos", [0, 3, 5, 12, 18])  # in the unrolled groups and in the tail
+@pytest.mark.parametrize("pos", [0, 3, 7, 8, 12, 15, 16, 18])  # in the blocks of 8 and the tail
 @pytest.mark.parametrize("homo", [True, False])
 @pytest.mark.parametrize("spike_dtype", [bool, np.float32])
 def test_bad_index_anywhere_in_a_long_row_is_an_error(pos, homo, spike_dtype):
-    """Rows of 19 synapses: the scatter checks indices four at a time and then one by one,
-    the gather one by one; a bad index at any position is reported with its position."""
+    """Rows of 19 synapses: the kernels check indices eight at a time and then one by one;
+    a bad index at any position is reported with its position. (Homogeneous bool spikes
+    here take the counting scatter: 38 synapses >= 2 x 11 posts.)"""
     indices = np.arange(38, dtype=np.int32) % 11
     indices[19 + pos] = 11  # row 1, position pos
     indptr = np.array([0, 19, 38], np.int32)
