@@ -23,19 +23,26 @@ def interleaved(
     number: int | dict[str, int],
     repeats: int = 7,
     prime: bool = False,
+    settle: float = 0.0,
 ):
     """Time each case ``repeats`` times, interleaving the cases so that drift
     in machine load affects all of them alike. Returns name -> (min, median) in
     seconds per call. ``number`` is the calls per sample (one value, or one per
     case). ``prime=True`` makes one untimed call before each sample, so that
     every timed call finds its data where the previous call of the same case
-    left it (caches warm), whatever the other cases did in between."""
+    left it (caches warm), whatever the other cases did in between. ``settle`` seconds of
+    sleep before each sample let the machine go idle after the previous case (a
+    multithreaded case leaves its worker threads spinning for a while)."""
+    import time
+
     numbers = number if isinstance(number, dict) else dict.fromkeys(cases, number)
     for fn in cases.values():
         fn()  # warm up (compile, caches)
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
+            if settle:
+                time.sleep(settle)
             if prime:
                 fn()
             samples[name].append(timeit.timeit(fn, number=numbers[name]) / numbers[name])

@@ -5,7 +5,8 @@ p = 0.02 (at every N), one homogeneous weight 1.0; s a bool spike vector with 1%
 of its entries true. Every case runs under ``jax.jit``; compile is excluded. Two timings,
 the cases interleaved in both so that drift in machine load affects all alike:
 
-  warm  each sample is 20 consecutive calls after one untimed call (dense: 1), so a call finds the
+  warm  each sample is 20 consecutive calls after one untimed call (dense: 1) and a 20 ms
+        pause (the machine idle again after the previous case), so a call finds the
         connectivity in the caches as a simulation loop does when its connectivity fits
         (at N = 10k the CSR indices are 8 MB, the last-level cache here 32 MB). The
         headline numbers (``min_ms``, ``median_ms``) and the issue's targets use these.
@@ -56,6 +57,10 @@ CASES = ("dense jnp", "neurodyn CSR", "neurodyn JIT conn", "brainevent CSR", "br
 
 REPEATS = {"small": 50, "large": 30}  # timed samples per case at N <= 10000 / above
 WARM_BLOCK = 20  # consecutive calls per warm sample (dense: 1)
+# Sleep before each warm sample. XLA runs the dense product on both cores, and its worker
+# threads keep the machine busy for a while after the call: measured at N=10k, the case
+# timed next (neurodyn CSR) had a 10-15% higher min without this pause.
+SETTLE_S = 0.02
 
 
 def repeats_for(n: int) -> int:
@@ -203,7 +208,7 @@ def main() -> None:
             reps = repeats_for(n)
             # dense reads its whole matrix each call (400 MB at 10k): one call per sample
             block = {k: 1 if k == "dense jnp" else WARM_BLOCK for k in cases}
-            res = interleaved(cases, number=block, repeats=reps, prime=True)
+            res = interleaved(cases, number=block, repeats=reps, prime=True, settle=SETTLE_S)
             # and has no cache to be cold in
             res_cold = cold(
                 {k: f for k, f in cases.items() if k != "dense jnp"}, repeats=max(10, reps // 2)
