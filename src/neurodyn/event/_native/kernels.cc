@@ -14,10 +14,17 @@
 //   * Outputs are zero-initialised here.
 //   * Bad shapes, dtypes or out-of-range indices return
 //     ffi::Error::InvalidArgument; the kernels never read or write out of bounds.
+//   * The kernels run on the thread XLA calls them on, except the scatter of
+//     bool spikes through one homogeneous weight, which splits its rows with
+//     one helper thread of XLA's intra-op pool when there are 40k synapses or
+//     more to add (ScatterCounted).  Its result does not depend on the split.
 //
 // Only the XLA FFI headers and the C++ standard library are used.
 
 #include <algorithm>
+#include <memory>
+#include <functional>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -447,59 +454,195 @@ __attribute__((noinline)) i64 ScatterRow(O* __restrict o, const std::int32_t* __
   return -1;
 }
 
-// o[j] += w * c[j]; c[j] = 0 (j < n).
+// Per-thread scratch of the calling thread: the spiking rows of one spike
+// vector; uint16 counts for this thread and for a helper (all zero between
+// calls: the final pass and the error path clear them); uint32 spill-over
+// counts for each, used only when a count could overflow (zeroed on first use
+// in a call).
+thread_local std::vector<i64> tl_active;
+thread_local std::vector<std::uint16_t> tl_counts[2];
+thread_local std::vector<std::uint32_t> tl_spill[2];
+constexpr i64 kMaxCount = 65535;
+
+// Bool spikes, one homogeneous weight, at least as many synapses to add as
+// posts: out[j] = w * (number of spiking rows that hold j).  The synapses are
+// counted in uint16, half the bytes of a float output (the counts of 16k
+// posts stay in L1): 10-15% faster per synapse at N=10k than adding floats.
+// Before a count could overflow, the counts are spilled into uint32 ones.  The
+// output is w * (the exact total count), rounded once: the same whichever
+// rows each thread counted, and more accurate than a float sum of copies of w.
+struct RowCounter {
+  const std::int32_t* indices;
+  const i64* active;
+  i64 n_post;
+  IndexBound bound;
+  std::uint16_t* c;
+  std::vector<std::uint32_t>* spill_store;
+  std::uint32_t* spill = nullptr;
+  i64 pending = 0;  // synapses counted since the last spill: no count exceeds it
+  i64 bad_row = -1, bad_pos = -1;
+
+  RowCounter(const std::int32_t* indices_, const i64* active_, i64 n_post_, int slot)
+      : indices(indices_), active(active_), n_post(n_post_), bound(static_cast<u32>(n_post_)),
+        spill_store(&tl_spill[slot]) {
+    std::vector<std::uint16_t>& counts = tl_counts[slot];
+    if (static_cast<i64>(counts.size()) < n_post) counts.resize(n_post, 0);
+    c = counts.data();
+  }
+
+  std::uint32_t* Spill() {
+    if (spill == nullptr) {
+      if (static_cast<i64>(spill_store->size()) < n_post) spill_store->resize(n_post);
+      spill = spill_store->data();
+      std::fill(spill, spill + n_post, 0u);
+    }
+    for (i64 j = 0; j < n_post; ++j) {
+      spill[j] += c[j];
+      c[j] = 0;
+    }
+    pending = 0;
+    return spill;
+  }
+
+  // Counts rows active[lo:hi]; false on a bad index (recorded).
+  template <typename Rows>
+  bool Run(const Rows& rows, i64 lo, i64 hi) {
+    for (i64 a = lo; a < hi; ++a) {
+      const i64 i = active[a];
+      const i64 beg = rows.begin(i), len = rows.end(i) - beg;
+      i64 bad;
+      if (len > kMaxCount) {  // a row longer than a count can hold: straight into uint32
+        bad = ScatterRow<std::uint32_t, true, true, float>(Spill(), indices + beg, nullptr, len,
+                                                           1u, bound);
+      } else {
+        if (pending + len > kMaxCount) Spill();
+        bad = ScatterRow<std::uint16_t, true, true, float>(c, indices + beg, nullptr, len,
+                                                           std::uint16_t(1), bound);
+        pending += len;
+      }
+      if (__builtin_expect(bad >= 0, 0)) {
+        bad_row = i;
+        bad_pos = beg + bad;
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+// o[j] = w * (the total count of j over the counters); the counts are cleared.
 template <typename T>
-__attribute__((noinline)) void FlushCounts(T* __restrict o, std::uint16_t* __restrict c, i64 n,
-                                           T w) {
+void FinishCounts(T* __restrict o, i64 n, T w, RowCounter& a, RowCounter* b) {
+  std::uint16_t* __restrict ca = a.c;
+  if (b == nullptr && a.spill == nullptr) {
+    for (i64 j = 0; j < n; ++j) {
+      o[j] = w * static_cast<T>(ca[j]);
+      ca[j] = 0;
+    }
+    return;
+  }
+  if (b != nullptr && a.spill == nullptr && b->spill == nullptr) {
+    std::uint16_t* __restrict cb = b->c;
+    for (i64 j = 0; j < n; ++j) {
+      o[j] = w * static_cast<T>(static_cast<std::uint32_t>(ca[j]) + cb[j]);
+      ca[j] = 0;
+      cb[j] = 0;
+    }
+    return;
+  }
   for (i64 j = 0; j < n; ++j) {
-    o[j] += w * static_cast<T>(c[j]);
-    c[j] = 0;
+    std::uint32_t total = ca[j] + (a.spill ? a.spill[j] : 0u);
+    ca[j] = 0;
+    if (b != nullptr) {
+      total += b->c[j] + (b->spill ? b->spill[j] : 0u);
+      b->c[j] = 0;
+    }
+    o[j] = w * static_cast<T>(total);
   }
 }
 
-// Per-thread scratch: the spiking rows of one spike vector, and uint16 counts
-// (all zero between calls: the path that counts flushes them, its error path
-// clears them).
-thread_local std::vector<i64> tl_active;
-thread_local std::vector<std::uint16_t> tl_counts;
-constexpr i64 kMaxCount = 65535;
-// Counting pays when the counts fit in L1 (32 KB here: 16k posts) and there
-// are at least twice as many synapses to add as posts (measured).
-constexpr i64 kCountMaxPost = 16384;
+// Counting split between this thread and one helper from XLA's intra-op pool.
+// Both claim chunks of rows from one counter, so this thread never waits for
+// a helper that has not started: if none is free, it counts every chunk
+// itself and marks the task void (when it runs later, it sees that and
+// returns without touching anything else).  The result does not depend on the
+// split (see RowCounter).
+struct SharedChunks {
+  std::atomic<i64> next{0};
+  std::atomic<int> state{0};  // 0 not started, 1 running, 2 done, 3 void
+  std::function<void()> helper_body;
+};
 
-// Bool spikes, one homogeneous weight: out[j] = w * (number of spiking rows
-// that hold j).  The synapses are counted in uint16, half the bytes of a
-// float output, so that the counts of up to 16k posts stay in L1: 10-15%
-// faster per synapse at N=10k.  w * c is the correctly rounded sum of c
-// copies of w.  The counts are flushed into `o` before any could overflow.
+// A helper pays from about this many synapses (waking a pool thread costs
+// about as much as 20k synapse adds here).
+constexpr i64 kParallelMinAdds = 40000;
+constexpr i64 kChunks = 16;
+
 template <typename T, typename Rows>
 ffi::Error ScatterCounted(const char* kernel, const Rows& rows, T w, const std::int32_t* indices,
-                          const std::vector<i64>& active, T* __restrict o, i64 n_post) {
-  std::vector<std::uint16_t>& counts = tl_counts;
-  if (static_cast<i64>(counts.size()) < n_post) counts.resize(n_post, 0);
-  std::uint16_t* c = counts.data();
-  const IndexBound bound(static_cast<u32>(n_post));
-  i64 pending = 0;  // synapses counted since the last flush: no count exceeds it
-  for (const i64 i : active) {
-    const i64 beg = rows.begin(i), len = rows.end(i) - beg;
-    if (pending + len > kMaxCount) {
-      FlushCounts(o, c, n_post, w);
-      pending = 0;
+                          const std::vector<i64>& active, i64 adds, T* __restrict o, i64 n_post,
+                          ffi::ThreadPool* pool) {
+  const i64 n_active = static_cast<i64>(active.size());
+  RowCounter mine(indices, active.data(), n_post, 0);
+  // an index error in `r`: clear the counts (ours and the helper's) and report it
+  auto fail = [&](const RowCounter& r, RowCounter* helper) {
+    std::fill(mine.c, mine.c + n_post, std::uint16_t(0));
+    if (helper) std::fill(helper->c, helper->c + n_post, std::uint16_t(0));
+    return IndexError(kernel, r.bad_row, r.bad_pos, indices[r.bad_pos], n_post);
+  };
+  if (pool == nullptr || adds < kParallelMinAdds || n_active < 2 || pool->num_threads() < 2) {
+    if (!mine.Run(rows, 0, n_active)) return fail(mine, nullptr);
+    FinishCounts(o, n_post, w, mine, nullptr);
+    return ffi::Error::Success();
+  }
+  // chunk k: active[bounds[k]:bounds[k+1]], about adds / kChunks synapses
+  i64 bounds[kChunks + 1];
+  {
+    i64 acc = 0, k = 1;
+    bounds[0] = 0;
+    for (i64 a = 0; a < n_active && k < kChunks; ++a) {
+      acc += rows.end(active[a]) - rows.begin(active[a]);
+      while (k < kChunks && acc * kChunks >= k * adds) bounds[k++] = a + 1;
     }
-    i64 bad;
-    if (len > kMaxCount) {  // more than a count can hold: add it in float
-      bad = ScatterRow<T, true, true, T>(o, indices + beg, nullptr, len, w, bound);
-    } else {
-      bad = ScatterRow<std::uint16_t, true, true, T>(c, indices + beg, nullptr, len,
-                                                     std::uint16_t(1), bound);
-      pending += len;
+    for (; k <= kChunks; ++k) bounds[k] = n_active;
+  }
+  RowCounter theirs(indices, active.data(), n_post, 1);  // the helper's counts (ours to own)
+  auto shared = std::make_shared<SharedChunks>();
+  bool theirs_ok = true;
+  shared->helper_body = [&]() {
+    for (i64 k; (k = shared->next.fetch_add(1)) < kChunks;) {
+      if (!theirs.Run(rows, bounds[k], bounds[k + 1])) {
+        shared->next.store(kChunks);
+        theirs_ok = false;
+        break;
+      }
     }
-    if (__builtin_expect(bad >= 0, 0)) {
-      std::fill(c, c + n_post, std::uint16_t(0));
-      return IndexError(kernel, i, beg + bad, indices[beg + bad], n_post);
+  };
+  pool->Schedule([shared]() {
+    int expected = 0;
+    if (!shared->state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
+    shared->helper_body();
+    shared->state.store(2, std::memory_order_release);
+  });
+  bool ok = true;
+  for (i64 k; (k = shared->next.fetch_add(1)) < kChunks;) {
+    if (!mine.Run(rows, bounds[k], bounds[k + 1])) {
+      shared->next.store(kChunks);
+      ok = false;
+      break;
     }
   }
-  FlushCounts(o, c, n_post, w);
+  int expected = 0;
+  if (!shared->state.compare_exchange_strong(expected, 3, std::memory_order_acq_rel)) {
+    while (shared->state.load(std::memory_order_acquire) != 2) {
+#if defined(__SSE2__)
+      _mm_pause();
+#endif
+    }
+  }
+  if (!ok) return fail(mine, &theirs);
+  if (!theirs_ok) return fail(theirs, &theirs);
+  FinishCounts(o, n_post, w, mine, &theirs);
   return ffi::Error::Success();
 }
 
@@ -510,7 +653,7 @@ ffi::Error ScatterCounted(const char* kernel, const Rows& rows, T w, const std::
 template <typename T, bool kHomo, bool kBool, typename Rows>
 ffi::Error ScatterRows(const char* kernel, const Rows& rows, const T* w_all, i64 w_stride,
                        i64 w_per, const std::int32_t* indices, const void* spikes, i64 batch,
-                       i64 n_pre, T* out, i64 n_post) {
+                       i64 n_pre, T* out, i64 n_post, ffi::ThreadPool* pool) {
   const IndexBound bound(static_cast<u32>(n_post));
   for (i64 b = 0; b < batch; ++b) {
     const T* w = w_all + (b / w_per) * w_stride;
@@ -551,8 +694,9 @@ ffi::Error ScatterRows(const char* kernel, const Rows& rows, const T* w_all, i64
         if (sf[i] != T(0) && !visit(i)) return err;
     }
     if constexpr (kList) {
-      if (n_post <= kCountMaxPost && adds >= 2 * n_post) {
-        const ffi::Error e = ScatterCounted<T>(kernel, rows, w_homo, indices, active, o, n_post);
+      if (adds >= n_post) {
+        const ffi::Error e =
+            ScatterCounted<T>(kernel, rows, w_homo, indices, active, adds, o, n_post, pool);
         if (e.failure()) return e;
         continue;
       }
@@ -570,19 +714,20 @@ ffi::Error ScatterRows(const char* kernel, const Rows& rows, const T* w_all, i64
 template <typename T, typename Rows>
 ffi::Error ScatterImpl(const char* kernel, const Rows& rows, const T* w, i64 ws, i64 wp, bool homo,
                        const std::int32_t* indices, const void* spikes, bool spikes_bool,
-                       i64 batch, i64 n_pre, T* out, i64 n_post) {
+                       i64 batch, i64 n_pre, T* out, i64 n_post,
+                       ffi::ThreadPool* pool = nullptr) {
   std::fill(out, out + batch * n_post, T(0));
   if (homo && spikes_bool)
     return ScatterRows<T, true, true>(kernel, rows, w, ws, wp, indices, spikes, batch, n_pre, out,
-                                      n_post);
+                                      n_post, pool);
   if (homo)
     return ScatterRows<T, true, false>(kernel, rows, w, ws, wp, indices, spikes, batch, n_pre, out,
-                                       n_post);
+                                       n_post, pool);
   if (spikes_bool)
     return ScatterRows<T, false, true>(kernel, rows, w, ws, wp, indices, spikes, batch, n_pre, out,
-                                       n_post);
+                                       n_post, pool);
   return ScatterRows<T, false, false>(kernel, rows, w, ws, wp, indices, spikes, batch, n_pre, out,
-                                      n_post);
+                                      n_post, pool);
 }
 
 // One row of the gather: sum over k < len of w[k] (or 1 when homogeneous) *
@@ -681,7 +826,7 @@ ffi::Error GatherImpl(const char* kernel, const Rows& rows, const T* w, i64 ws, 
 template <bool kScatter>
 ffi::Error CsrCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuffer indices,
                      ffi::AnyBuffer indptr, ffi::AnyBuffer dense, bool homo,
-                     ffi::Result<ffi::AnyBuffer> out) {
+                     ffi::Result<ffi::AnyBuffer> out, ffi::ThreadPool* pool = nullptr) {
   ND_RETURN_IF_ERROR(CheckFloatOut(kernel, *out));
   const ffi::DataType dt = out->element_type();
   ND_RETURN_IF_ERROR(CheckIndexDType(kernel, "indices", indices));
@@ -724,7 +869,7 @@ ffi::Error CsrCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuffer 
     if (kScatter)
       return ScatterImpl<float>(kernel, rows, weights.typed_data<float>(), ws, wp, homo, idx,
                                 dense.untyped_data(), is_bool, din.batch, n_pre,
-                                out->typed_data<float>(), n_post);
+                                out->typed_data<float>(), n_post, pool);
     return GatherImpl<float>(kernel, rows, weights.typed_data<float>(), ws, wp, homo, idx,
                              dense.untyped_data(), is_bool, din.batch, n_pre,
                              out->typed_data<float>(), n_post);
@@ -732,15 +877,17 @@ ffi::Error CsrCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuffer 
   if (kScatter)
     return ScatterImpl<double>(kernel, rows, weights.typed_data<double>(), ws, wp, homo, idx,
                                dense.untyped_data(), is_bool, din.batch, n_pre,
-                               out->typed_data<double>(), n_post);
+                               out->typed_data<double>(), n_post, pool);
   return GatherImpl<double>(kernel, rows, weights.typed_data<double>(), ws, wp, homo, idx,
                             dense.untyped_data(), is_bool, din.batch, n_pre,
                             out->typed_data<double>(), n_post);
 }
 
 ffi::Error CsrScatter(ffi::AnyBuffer weights, ffi::AnyBuffer indices, ffi::AnyBuffer indptr,
-                      ffi::AnyBuffer spikes, bool homo, ffi::Result<ffi::AnyBuffer> out) {
-  return CsrCommon<true>("neurodyn_csr_scatter", weights, indices, indptr, spikes, homo, out);
+                      ffi::AnyBuffer spikes, bool homo, ffi::Result<ffi::AnyBuffer> out,
+                      ffi::ThreadPool pool) {
+  return CsrCommon<true>("neurodyn_csr_scatter", weights, indices, indptr, spikes, homo, out,
+                         &pool);
 }
 
 ffi::Error CsrGather(ffi::AnyBuffer weights, ffi::AnyBuffer indices, ffi::AnyBuffer indptr,
@@ -754,7 +901,8 @@ ffi::Error CsrGather(ffi::AnyBuffer weights, ffi::AnyBuffer indices, ffi::AnyBuf
 
 template <bool kScatter>
 ffi::Error FanoutCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuffer indices,
-                        ffi::AnyBuffer dense, bool homo, ffi::Result<ffi::AnyBuffer> out) {
+                        ffi::AnyBuffer dense, bool homo, ffi::Result<ffi::AnyBuffer> out,
+                        ffi::ThreadPool* pool = nullptr) {
   ND_RETURN_IF_ERROR(CheckFloatOut(kernel, *out));
   const ffi::DataType dt = out->element_type();
   ND_RETURN_IF_ERROR(CheckIndexDType(kernel, "indices", indices));
@@ -790,7 +938,7 @@ ffi::Error FanoutCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuff
     if (kScatter)
       return ScatterImpl<float>(kernel, rows, weights.typed_data<float>(), ws, wp, homo, idx,
                                 dense.untyped_data(), is_bool, din.batch, n_pre,
-                                out->typed_data<float>(), n_post);
+                                out->typed_data<float>(), n_post, pool);
     return GatherImpl<float>(kernel, rows, weights.typed_data<float>(), ws, wp, homo, idx,
                              dense.untyped_data(), is_bool, din.batch, n_pre,
                              out->typed_data<float>(), n_post);
@@ -798,15 +946,16 @@ ffi::Error FanoutCommon(const char* kernel, ffi::AnyBuffer weights, ffi::AnyBuff
   if (kScatter)
     return ScatterImpl<double>(kernel, rows, weights.typed_data<double>(), ws, wp, homo, idx,
                                dense.untyped_data(), is_bool, din.batch, n_pre,
-                               out->typed_data<double>(), n_post);
+                               out->typed_data<double>(), n_post, pool);
   return GatherImpl<double>(kernel, rows, weights.typed_data<double>(), ws, wp, homo, idx,
                             dense.untyped_data(), is_bool, din.batch, n_pre,
                             out->typed_data<double>(), n_post);
 }
 
 ffi::Error FanoutScatter(ffi::AnyBuffer weights, ffi::AnyBuffer indices, ffi::AnyBuffer spikes,
-                         bool homo, ffi::Result<ffi::AnyBuffer> out) {
-  return FanoutCommon<true>("neurodyn_fanout_scatter", weights, indices, spikes, homo, out);
+                         bool homo, ffi::Result<ffi::AnyBuffer> out, ffi::ThreadPool pool) {
+  return FanoutCommon<true>("neurodyn_fanout_scatter", weights, indices, spikes, homo, out,
+                            &pool);
 }
 
 ffi::Error FanoutGather(ffi::AnyBuffer weights, ffi::AnyBuffer indices, ffi::AnyBuffer x,
@@ -1177,7 +1326,8 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynCsrScatter, CsrScatter,
                                   .Arg<ffi::AnyBuffer>()  // indptr
                                   .Arg<ffi::AnyBuffer>()  // spikes
                                   .Attr<bool>("homo")
-                                  .Ret<ffi::AnyBuffer>());
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ctx<ffi::ThreadPool>());
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynCsrGather, CsrGather,
                               ffi::Ffi::Bind()
@@ -1194,7 +1344,8 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynFanoutScatter, FanoutScatter,
                                   .Arg<ffi::AnyBuffer>()  // indices [n_pre, k]
                                   .Arg<ffi::AnyBuffer>()  // spikes
                                   .Attr<bool>("homo")
-                                  .Ret<ffi::AnyBuffer>());
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ctx<ffi::ThreadPool>());
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynFanoutGather, FanoutGather,
                               ffi::Ffi::Bind()
