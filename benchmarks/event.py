@@ -21,8 +21,10 @@ Cases:
   brainevent JIT conn BinaryArray(s) @ JITCScalarR((1.0, 0.02, 0), corder=True)
 
 Run with `cd benchmarks && python event.py` in an environment that has both neurodyn and
-brainevent; without brainevent its columns are skipped. Results are also written to
-results/event-<YYYYMMDD>.json.
+brainevent; without brainevent its columns are skipped. neurodyn's scatter of bool spikes
+through a homogeneous weight takes one helper thread from XLA's pool from 40k synapses on
+(N=10k at 5%: 100k); `NEURODYN_NATIVE_THREADS=1 python event.py` times it on one core.
+Results are also written to results/event-<YYYYMMDD>.json.
 """
 
 from __future__ import annotations
@@ -189,6 +191,11 @@ def main() -> None:
     print(
         f"jax {jax.__version__}, backend {jax.default_backend()}, "
         f"neurodyn native kernels {native}"
+        + (
+            " (one thread: NEURODYN_NATIVE_THREADS=1)"
+            if os.environ.get("NEURODYN_NATIVE_THREADS", "").strip() == "1"
+            else ""
+        )
         + ("" if be is None else f", brainevent {be.__version__}")
         + f", {platform.machine()} {cpu_model()}, {os.cpu_count()} CPUs"
     )
@@ -295,6 +302,7 @@ def main() -> None:
         "weight": WEIGHT,
         "versions": versions,
         "neurodyn_native": native,
+        "NEURODYN_NATIVE_THREADS": os.environ.get("NEURODYN_NATIVE_THREADS"),
         "platform": {
             "processor": platform.processor(),
             "machine": platform.machine(),

@@ -18,6 +18,7 @@
 //     bool spikes through one homogeneous weight, which splits its rows with
 //     one helper thread of XLA's intra-op pool when there are 40k synapses or
 //     more to add (ScatterCounted).  Its result does not depend on the split.
+//     NEURODYN_NATIVE_THREADS=1 in the environment turns the helper off.
 //
 // Only the XLA FFI headers and the C++ standard library are used.
 
@@ -28,6 +29,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -578,6 +580,17 @@ struct SharedChunks {
 constexpr i64 kParallelMinAdds = 40000;
 constexpr i64 kChunks = 16;
 
+// NEURODYN_NATIVE_THREADS=1 (read once) keeps every kernel on its calling
+// thread: for timing one core, or when the caller runs many computations in
+// parallel itself.
+bool HelperAllowed() {
+  static const bool allowed = [] {
+    const char* v = std::getenv("NEURODYN_NATIVE_THREADS");
+    return v == nullptr || std::atoi(v) != 1;
+  }();
+  return allowed;
+}
+
 template <typename T, typename Rows>
 ffi::Error ScatterCounted(const char* kernel, const Rows& rows, T w, const std::int32_t* indices,
                           const std::vector<i64>& active, i64 adds, T* __restrict o, i64 n_post,
@@ -590,7 +603,8 @@ ffi::Error ScatterCounted(const char* kernel, const Rows& rows, T w, const std::
     if (helper) std::fill(helper->c, helper->c + n_post, std::uint16_t(0));
     return IndexError(kernel, r.bad_row, r.bad_pos, indices[r.bad_pos], n_post);
   };
-  if (pool == nullptr || adds < kParallelMinAdds || n_active < 2 || pool->num_threads() < 2) {
+  if (pool == nullptr || adds < kParallelMinAdds || n_active < 2 || !HelperAllowed() ||
+      pool->num_threads() < 2) {
     if (!mine.Run(rows, 0, n_active)) return fail(mine, nullptr);
     FinishCounts(o, n_post, w, mine, nullptr);
     return ffi::Error::Success();
