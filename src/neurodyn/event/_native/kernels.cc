@@ -677,7 +677,11 @@ ffi::Error ScatterRows(const char* kernel, const Rows& rows, const T* w_all, i64
     const T* sf = kBool ? nullptr : static_cast<const T*>(spikes) + b * n_pre;
     constexpr bool kList = kHomo && kBool;
     std::vector<i64>& active = tl_active;
-    if constexpr (kList) active.clear();
+    if constexpr (kList) {
+      active.clear();  // (the counting pass writes every output: no zeroing first)
+    } else {
+      std::fill(o, o + n_post, T(0));
+    }
     i64 adds = 0;
     ffi::Error err = ffi::Error::Success();
     // one spiking row i: list it (kList) or scatter it; false on an error
@@ -714,6 +718,7 @@ ffi::Error ScatterRows(const char* kernel, const Rows& rows, const T* w_all, i64
         if (e.failure()) return e;
         continue;
       }
+      std::fill(o, o + n_post, T(0));
       for (const i64 i : active) {
         const i64 beg = rows.begin(i), len = rows.end(i) - beg;
         const i64 bad = ScatterRow<T, true, true, T>(o, indices + beg, nullptr, len, w_homo, bound);
@@ -730,7 +735,6 @@ ffi::Error ScatterImpl(const char* kernel, const Rows& rows, const T* w, i64 ws,
                        const std::int32_t* indices, const void* spikes, bool spikes_bool,
                        i64 batch, i64 n_pre, T* out, i64 n_post,
                        ffi::ThreadPool* pool = nullptr) {
-  std::fill(out, out + batch * n_post, T(0));
   if (homo && spikes_bool)
     return ScatterRows<T, true, true>(kernel, rows, w, ws, wp, indices, spikes, batch, n_pre, out,
                                       n_post, pool);
