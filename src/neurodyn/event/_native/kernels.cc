@@ -33,6 +33,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -648,10 +649,15 @@ ffi::Error ScatterCounted(const char* kernel, const Rows& rows, T w, const std::
   }
   int expected = 0;
   if (!shared->state.compare_exchange_strong(expected, 3, std::memory_order_acq_rel)) {
-    while (shared->state.load(std::memory_order_acquire) != 2) {
+    // the helper is inside a chunk: spin briefly, then yield (it may share our core)
+    for (int spins = 0; shared->state.load(std::memory_order_acquire) != 2; ++spins) {
+      if (spins < 2000) {
 #if defined(__SSE2__)
-      _mm_pause();
+        _mm_pause();
 #endif
+      } else {
+        std::this_thread::yield();
+      }
     }
   }
   if (!ok) return fail(mine, &theirs);
