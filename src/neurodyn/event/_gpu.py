@@ -1,13 +1,19 @@
 """GPU kernels (Pallas, Triton backend) for the stored-connectivity event operators.
 
-Event-driven on the GPU: one program per (batch row, presynaptic neuron); a program whose
-neuron did not spike returns at once, the others walk their CSR row ``BLOCK`` synapses at
-a time and add the weights into the output with atomic adds. Work is O(spikes x fan-out)
-instead of the O(nnz) of the pure-JAX reference, which is what XLA runs elsewhere.
+Scatter (``s @ W``), event-driven: one program per (batch row, presynaptic neuron); a
+program whose neuron did not spike returns at once, the others walk their CSR row
+``BLOCK`` synapses at a time and add the weights into the output with atomic adds. Work
+is O(spikes x fan-out). Gather (``W @ x``): one program per (batch row, row), summing its
+row ``BLOCK`` synapses at a time; no atomics. A fixed fan-out table [n_pre, k] is a CSR
+whose row i spans [i k, (i + 1) k): the same kernels serve it.
 
 Status: checked here only in Pallas' interpret mode (on CPU); not yet run on a GPU. They
-are therefore opt-in: ``NEURODYN_GPU_KERNELS=1`` registers them as the CUDA lowering of
-``csr_scatter``; without it the GPU runs the pure-JAX reference.
+are therefore opt-in: ``NEURODYN_GPU_KERNELS=1`` registers them as the CUDA lowerings of
+the CSR and fan-out scatter and gather; without it the GPU runs the pure-JAX references
+(event-driven for the scatters). Interpret mode applies only one of several atomic adds to
+the same address from one vector, so rows that repeat a column are checked only on a GPU
+(``benchmarks/gpu_kernels.py``, case "csr scatter dup"). The procedural-connectivity and
+plasticity operators have no GPU kernel: the GPU runs their pure-JAX references.
 """
 
 from __future__ import annotations
@@ -18,7 +24,14 @@ import os
 import jax
 import jax.numpy as jnp
 
-__all__ = ["enabled", "csr_scatter_pallas", "BLOCK"]
+__all__ = [
+    "enabled",
+    "csr_scatter_pallas",
+    "csr_gather_pallas",
+    "fanout_scatter_pallas",
+    "fanout_gather_pallas",
+    "BLOCK",
+]
 
 BLOCK = 128  # synapses per step of a program (one warp-multiple vector)
 
@@ -80,3 +93,71 @@ def csr_scatter_pallas(weights, indices, indptr, spikes, *, homo, n_post, interp
         interpret=interpret,
     )(indptr, indices, weights.reshape(-1), spk, zeros)
     return out[:, :n_post]
+
+
+def _gather_kernel(indptr_ref, indices_ref, w_ref, x_ref, out_ref, *, homo, nnz):
+    b = jax.lax.convert_element_type(jax.experimental.pallas.program_id(0), jnp.int32)
+    i = jax.lax.convert_element_type(jax.experimental.pallas.program_id(1), jnp.int32)
+    beg = indptr_ref[i]
+    end = indptr_ref[i + 1]
+    lanes = jnp.arange(BLOCK, dtype=jnp.int32)
+    dtype = out_ref.dtype
+
+    def body(k, acc):
+        pos = beg + k * BLOCK + lanes
+        valid = pos < end
+        safe = jnp.minimum(pos, nnz - 1)
+        cols = indices_ref[safe]
+        xs = x_ref[b, cols].astype(dtype)
+        w = jnp.ones((), dtype) if homo else w_ref[safe]
+        return acc + jnp.sum(jnp.where(valid, w * xs, 0).astype(dtype))
+
+    n_blocks = (end - beg + BLOCK - 1) // BLOCK
+    acc = jax.lax.fori_loop(0, n_blocks, body, jnp.zeros((), dtype))
+    out_ref[b, i] = acc * w_ref[0] if homo else acc
+
+
+@functools.partial(jax.jit, static_argnames=("homo", "interpret"))
+def csr_gather_pallas(weights, indices, indptr, x, *, homo, interpret=False):
+    """``out[b] = W @ x[b]`` for a CSR ``W`` [n_pre, n_post]; x [B, n_post] bool or float."""
+    from jax.experimental import pallas as pl
+
+    batch = x.shape[0]
+    n_pre = indptr.shape[0] - 1
+    nnz = indices.shape[0]
+    dtype = weights.dtype
+    if nnz == 0 or n_pre == 0:
+        return jnp.zeros((batch, n_pre), dtype)
+    xs = x.astype(jnp.int8) if x.dtype == jnp.bool_ else x  # no i1 loads
+    kernel = functools.partial(_gather_kernel, homo=homo, nnz=nnz)
+    return pl.pallas_call(
+        kernel,
+        out_shape=jax.ShapeDtypeStruct((batch, n_pre), dtype),
+        grid=(batch, n_pre),
+        interpret=interpret,
+    )(indptr, indices, weights.reshape(-1), xs)
+
+
+def _fanout_indptr(indices):
+    n_pre, k = indices.shape
+    return jnp.arange(n_pre + 1, dtype=jnp.int32) * k
+
+
+def fanout_scatter_pallas(weights, indices, spikes, *, homo, n_post, interpret=False):
+    """``out[b] = spikes[b] @ W`` for a fixed fan-out table ``indices`` [n_pre, k]."""
+    return csr_scatter_pallas(
+        weights,
+        indices.reshape(-1),
+        _fanout_indptr(indices),
+        spikes,
+        homo=homo,
+        n_post=n_post,
+        interpret=interpret,
+    )
+
+
+def fanout_gather_pallas(weights, indices, x, *, homo, interpret=False):
+    """``out[b] = W @ x[b]`` for a fixed fan-out table ``indices`` [n_pre, k]."""
+    return csr_gather_pallas(
+        weights, indices.reshape(-1), _fanout_indptr(indices), x, homo=homo, interpret=interpret
+    )

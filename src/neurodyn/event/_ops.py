@@ -309,23 +309,39 @@ def _csr_gather_jvp(primals, tangents, *, homo):
 
 
 def _register_gpu_kernels():
-    """The Pallas (Triton) scatter as the CUDA lowering of ``csr_scatter``, opt-in with
-    ``NEURODYN_GPU_KERNELS=1`` until it has been run on a GPU (see ``_gpu``)."""
+    """The Pallas (Triton) kernels as the CUDA lowerings of the CSR and fan-out scatter and
+    gather, opt-in with ``NEURODYN_GPU_KERNELS=1`` until they have been run on a GPU (see
+    ``_gpu``). Called after the primitives are defined."""
     from . import _gpu
 
     if not _gpu.enabled():
         return
 
     @_per_matrix
-    def scatter(weights, indices, indptr, spikes, *, homo, n_post, max_row=None):
+    def csr_scatter(weights, indices, indptr, spikes, *, homo, n_post, max_row=None):
         return _gpu.csr_scatter_pallas(weights, indices, indptr, spikes, homo=homo, n_post=n_post)
 
-    mlir.register_lowering(
-        csr_scatter_p, mlir.lower_fun(scatter, multiple_results=False), platform="cuda"
-    )
+    @_per_matrix
+    def csr_gather(weights, indices, indptr, x, *, homo):
+        return _gpu.csr_gather_pallas(weights, indices, indptr, x, homo=homo)
+
+    @_per_matrix
+    def fanout_scatter(weights, indices, spikes, *, homo, n_post):
+        return _gpu.fanout_scatter_pallas(weights, indices, spikes, homo=homo, n_post=n_post)
+
+    @_per_matrix
+    def fanout_gather(weights, indices, x, *, homo):
+        return _gpu.fanout_gather_pallas(weights, indices, x, homo=homo)
+
+    for prim, fn in (
+        (csr_scatter_p, csr_scatter),
+        (csr_gather_p, csr_gather),
+        (fanout_scatter_p, fanout_scatter),
+        (fanout_gather_p, fanout_gather),
+    ):
+        mlir.register_lowering(prim, mlir.lower_fun(fn, multiple_results=False), platform="cuda")
 
 
-_register_gpu_kernels()
 ad.primitive_jvps[csr_scatter_p] = _csr_scatter_jvp
 ad.primitive_jvps[csr_gather_p] = _csr_gather_jvp
 
@@ -667,3 +683,6 @@ def csr_update(weights, ptr, syn, other, spikes, trace, *, lo: float, hi: float,
     it, XLA cannot order the in-place write after that read and copies the weights."""
     after = jnp.zeros(0, jnp.int8) if after is None else after
     return csr_update_p.bind(weights, ptr, syn, other, spikes, trace, after, lo=lo, hi=hi)
+
+
+_register_gpu_kernels()
