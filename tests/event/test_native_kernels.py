@@ -640,3 +640,20 @@ def test_native_kernels_are_built_where_a_compiler_exists():
     if os.environ.get("NEURODYN_DISABLE_NATIVE") == "1" or shutil.which("g++") is None:
         pytest.skip("native kernels disabled or no C++ compiler")
     assert _native.available(), _native.reason()
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_jitconn_homogeneous_count_is_exact_and_deterministic(jit):
+    """Bool spikes through procedural connectivity with one weight are counted (with a
+    helper thread from 40k synapses): w * (exact count), against the structure that the
+    pure-JAX generator builds, bit for bit on every call."""
+    from neurodyn import event
+
+    n_pre, n_post = 3000, 900
+    jc = event.JitProb(n_pre, n_post, 0.05, weight=0.37, seed=5)
+    M = np.asarray(jc.to_csr().todense()) != 0
+    s = np.random.default_rng(3).random((2, n_pre)) < 0.6  # ~81k synapses per batch row
+    expected = np.float32(0.37) * (s.astype(np.int64) @ M.astype(np.int64)).astype(np.float32)
+    f = jax.jit(lambda s: s @ jc) if jit else (lambda s: s @ jc)
+    for _ in range(5):
+        np.testing.assert_array_equal(np.asarray(f(jnp.asarray(s))), expected)

@@ -475,19 +475,14 @@ constexpr i64 kMaxCount = 65535;
 // output is w * (the exact total count), rounded once: the same whichever
 // rows each thread counted, and more accurate than a float sum of copies of w.
 struct RowCounter {
-  const std::int32_t* indices;
-  const i64* active;
   i64 n_post;
-  IndexBound bound;
   std::uint16_t* c;
   std::vector<std::uint32_t>* spill_store;
   std::uint32_t* spill = nullptr;
-  i64 pending = 0;  // synapses counted since the last spill: no count exceeds it
+  i64 pending = 0;  // the most any count has grown since the last spill
   i64 bad_row = -1, bad_pos = -1;
 
-  RowCounter(const std::int32_t* indices_, const i64* active_, i64 n_post_, int slot)
-      : indices(indices_), active(active_), n_post(n_post_), bound(static_cast<u32>(n_post_)),
-        spill_store(&tl_spill[slot]) {
+  RowCounter(i64 n_post_, int slot) : n_post(n_post_), spill_store(&tl_spill[slot]) {
     std::vector<std::uint16_t>& counts = tl_counts[slot];
     if (static_cast<i64>(counts.size()) < n_post) counts.resize(n_post, 0);
     c = counts.data();
@@ -507,31 +502,39 @@ struct RowCounter {
     return spill;
   }
 
-  // Counts rows active[lo:hi]; false on a bad index (recorded).
-  template <typename Rows>
-  bool Run(const Rows& rows, i64 lo, i64 hi) {
-    for (i64 a = lo; a < hi; ++a) {
-      const i64 i = active[a];
-      const i64 beg = rows.begin(i), len = rows.end(i) - beg;
-      i64 bad;
-      if (len > kMaxCount) {  // a row longer than a count can hold: straight into uint32
-        bad = ScatterRow<std::uint32_t, true, true, float>(Spill(), indices + beg, nullptr, len,
-                                                           1u, bound);
-      } else {
-        if (pending + len > kMaxCount) Spill();
-        bad = ScatterRow<std::uint16_t, true, true, float>(c, indices + beg, nullptr, len,
-                                                           std::uint16_t(1), bound);
-        pending += len;
-      }
-      if (__builtin_expect(bad >= 0, 0)) {
-        bad_row = i;
-        bad_pos = beg + bad;
-        return false;
-      }
-    }
-    return true;
+  // Makes room for a row that adds up to `most` to one count.
+  inline void Reserve(i64 most) {
+    if (pending + most > kMaxCount) Spill();
+    pending += most;
   }
+
+  void Clear() { std::fill(c, c + n_post, std::uint16_t(0)); }
 };
+
+// Counts the CSR / fan-out rows active[lo:hi]; false on a bad index (recorded).
+template <typename Rows>
+bool CountRows(RowCounter& r, const Rows& rows, const std::int32_t* indices, const i64* active,
+               const IndexBound& bound, i64 lo, i64 hi) {
+  for (i64 a = lo; a < hi; ++a) {
+    const i64 i = active[a];
+    const i64 beg = rows.begin(i), len = rows.end(i) - beg;
+    i64 bad;
+    if (len > kMaxCount) {  // a row longer than a count can hold: straight into uint32
+      bad = ScatterRow<std::uint32_t, true, true, float>(r.Spill(), indices + beg, nullptr, len,
+                                                         1u, bound);
+    } else {
+      r.Reserve(len);  // (a row may repeat a column)
+      bad = ScatterRow<std::uint16_t, true, true, float>(r.c, indices + beg, nullptr, len,
+                                                         std::uint16_t(1), bound);
+    }
+    if (__builtin_expect(bad >= 0, 0)) {
+      r.bad_row = i;
+      r.bad_pos = beg + bad;
+      return false;
+    }
+  }
+  return true;
+}
 
 // o[j] = w * (the total count of j over the counters); the counts are cleared.
 template <typename T>
@@ -592,41 +595,40 @@ bool HelperAllowed() {
   return allowed;
 }
 
-template <typename T, typename Rows>
-ffi::Error ScatterCounted(const char* kernel, const Rows& rows, T w, const std::int32_t* indices,
-                          const std::vector<i64>& active, i64 adds, T* __restrict o, i64 n_post,
-                          ffi::ThreadPool* pool) {
-  const i64 n_active = static_cast<i64>(active.size());
-  RowCounter mine(indices, active.data(), n_post, 0);
-  // an index error in `r`: clear the counts (ours and the helper's) and report it
-  auto fail = [&](const RowCounter& r, RowCounter* helper) {
-    std::fill(mine.c, mine.c + n_post, std::uint16_t(0));
-    if (helper) std::fill(helper->c, helper->c + n_post, std::uint16_t(0));
-    return IndexError(kernel, r.bad_row, r.bad_pos, indices[r.bad_pos], n_post);
-  };
-  if (pool == nullptr || adds < kParallelMinAdds || n_active < 2 || !HelperAllowed() ||
+// out = w * (counts of the n_items rows), counted by run(counter, lo, hi)
+// (false on an error, recorded in the counter), with a helper thread when the
+// work (work(a) for item a, `total` in all) is at least kParallelMinAdds.
+// `report(counter)` makes the error of a failed counter.
+template <typename T, typename Work, typename Run, typename Report>
+ffi::Error CountSplit(i64 n_items, i64 total, Work&& work, Run&& run, Report&& report, T w,
+                      T* __restrict o, i64 n_post, ffi::ThreadPool* pool) {
+  RowCounter mine(n_post, 0);
+  if (pool == nullptr || total < kParallelMinAdds || n_items < 2 || !HelperAllowed() ||
       pool->num_threads() < 2) {
-    if (!mine.Run(rows, 0, n_active)) return fail(mine, nullptr);
+    if (!run(mine, 0, n_items)) {
+      mine.Clear();
+      return report(mine);
+    }
     FinishCounts(o, n_post, w, mine, nullptr);
     return ffi::Error::Success();
   }
-  // chunk k: active[bounds[k]:bounds[k+1]], about adds / kChunks synapses
+  // chunk k: items [bounds[k], bounds[k+1]), about total / kChunks work each
   i64 bounds[kChunks + 1];
   {
     i64 acc = 0, k = 1;
     bounds[0] = 0;
-    for (i64 a = 0; a < n_active && k < kChunks; ++a) {
-      acc += rows.end(active[a]) - rows.begin(active[a]);
-      while (k < kChunks && acc * kChunks >= k * adds) bounds[k++] = a + 1;
+    for (i64 a = 0; a < n_items && k < kChunks; ++a) {
+      acc += work(a);
+      while (k < kChunks && acc * kChunks >= k * total) bounds[k++] = a + 1;
     }
-    for (; k <= kChunks; ++k) bounds[k] = n_active;
+    for (; k <= kChunks; ++k) bounds[k] = n_items;
   }
-  RowCounter theirs(indices, active.data(), n_post, 1);  // the helper's counts (ours to own)
+  RowCounter theirs(n_post, 1);  // the helper's counts (in this thread's storage)
   auto shared = std::make_shared<SharedChunks>();
   bool theirs_ok = true;
   shared->helper_body = [&]() {
     for (i64 k; (k = shared->next.fetch_add(1)) < kChunks;) {
-      if (!theirs.Run(rows, bounds[k], bounds[k + 1])) {
+      if (!run(theirs, bounds[k], bounds[k + 1])) {
         shared->next.store(kChunks);
         theirs_ok = false;
         break;
@@ -641,7 +643,7 @@ ffi::Error ScatterCounted(const char* kernel, const Rows& rows, T w, const std::
   });
   bool ok = true;
   for (i64 k; (k = shared->next.fetch_add(1)) < kChunks;) {
-    if (!mine.Run(rows, bounds[k], bounds[k + 1])) {
+    if (!run(mine, bounds[k], bounds[k + 1])) {
       shared->next.store(kChunks);
       ok = false;
       break;
@@ -660,10 +662,31 @@ ffi::Error ScatterCounted(const char* kernel, const Rows& rows, T w, const std::
       }
     }
   }
-  if (!ok) return fail(mine, &theirs);
-  if (!theirs_ok) return fail(theirs, &theirs);
+  if (!ok || !theirs_ok) {
+    mine.Clear();
+    theirs.Clear();
+    return report(ok ? theirs : mine);
+  }
   FinishCounts(o, n_post, w, mine, &theirs);
   return ffi::Error::Success();
+}
+
+template <typename T, typename Rows>
+ffi::Error ScatterCounted(const char* kernel, const Rows& rows, T w, const std::int32_t* indices,
+                          const std::vector<i64>& active, i64 adds, T* __restrict o, i64 n_post,
+                          ffi::ThreadPool* pool) {
+  const IndexBound bound(static_cast<u32>(n_post));
+  const i64* act = active.data();
+  return CountSplit<T>(
+      static_cast<i64>(active.size()), adds,
+      [&](i64 a) { return rows.end(act[a]) - rows.begin(act[a]); },
+      [&](RowCounter& r, i64 lo, i64 hi) {
+        return CountRows(r, rows, indices, act, bound, lo, hi);
+      },
+      [&](const RowCounter& r) {
+        return IndexError(kernel, r.bad_row, r.bad_pos, indices[r.bad_pos], n_post);
+      },
+      w, o, n_post, pool);
 }
 
 // out[b, indices[s]] += w_s * spikes[b, i]  for s in row i, spikes[b, i] != 0.
@@ -1129,7 +1152,8 @@ struct JitRow {
 template <bool kScatter>
 ffi::Error JitCommon(const char* kernel, ffi::AnyBuffer dense, ffi::AnyBuffer table,
                      std::int64_t seed, std::int64_t dist, double w0, double w1,
-                     std::int64_t n_post_attr, ffi::Result<ffi::AnyBuffer> out) {
+                     std::int64_t n_post_attr, ffi::Result<ffi::AnyBuffer> out,
+                     ffi::ThreadPool* pool = nullptr) {
   ND_RETURN_IF_ERROR(CheckFloatOut(kernel, *out));
   const ffi::DataType dt = out->element_type();
   ND_RETURN_IF_ERROR(CheckEventDType(kernel, kScatter ? "spikes" : "x", dense, dt));
@@ -1167,14 +1191,16 @@ ffi::Error JitCommon(const char* kernel, ffi::AnyBuffer dense, ffi::AnyBuffer ta
              static_cast<int>(dist),
              w0,
              w1};
+  double p_row = 1.0;  // the connection probability (table[0] = floor(p * 2^32); none: 1)
+  if (row.table_len > 0) p_row = static_cast<double>(row.table[0]) * 0x1p-32;
   if (row.table_len > 0 && row.table[0] > 0) {
-    const double p_est = static_cast<double>(row.table[0]) * 0x1p-32;
+    const double p_est = p_row;
     if (p_est < 1.0) row.inv_log2_1mp = static_cast<float>(1.0 / std::log2(1.0 - p_est));
   }
   const i64 batch = din.batch;
   const bool is_bool = dense.element_type() == ffi::DataType::PRED;
 
-  auto run = [&](auto tag) {
+  auto run = [&](auto tag) -> ffi::Error {
     using T = decltype(tag);
     T* o = out->typed_data<T>();
     DenseReader<T> rd{dense.untyped_data(), is_bool};
@@ -1183,11 +1209,42 @@ ffi::Error JitCommon(const char* kernel, ffi::AnyBuffer dense, ffi::AnyBuffer ta
       for (i64 b = 0; b < batch; ++b) {
         T* ob = o + b * n_post;
         if (is_bool) {
-          ForEachSpike(static_cast<const bool*>(dense.untyped_data()) + b * n_pre, n_pre,
-                       [&](i64 i) {
-                         row.template ForEach<T>(i, [&](i64 j, T w) { ob[j] += w; });
-                         return true;
-                       });
+          const bool* sb = static_cast<const bool*>(dense.untyped_data()) + b * n_pre;
+          if (dist == 0) {
+            // one weight: count the synapses of the spiking rows when there are at least
+            // as many as posts (expected), with a helper thread from 40k (CountSplit)
+            std::vector<i64>& active = tl_active;
+            active.clear();
+            ForEachSpike(sb, n_pre, [&](i64 i) {
+              active.push_back(i);
+              return true;
+            });
+            const i64 n_active = static_cast<i64>(active.size());
+            const i64 per_row = std::max<i64>(1, std::llround(p_row * static_cast<double>(n_post)));
+            if (n_active * per_row >= n_post) {
+              const i64* act = active.data();
+              const ffi::Error e = CountSplit<T>(
+                  n_active, n_active * per_row, [&](i64) { return per_row; },
+                  [&](RowCounter& r, i64 lo, i64 hi) {
+                    for (i64 a = lo; a < hi; ++a) {
+                      r.Reserve(1);  // the columns of a row are distinct
+                      std::uint16_t* __restrict c = r.c;
+                      row.template ForEach<T>(act[a], [&](i64 j, T) { ++c[j]; });
+                    }
+                    return true;
+                  },
+                  [&](const RowCounter&) {
+                    return ffi::Error::Internal(Err(kernel, "unexpected counting error"));
+                  },
+                  static_cast<T>(w0), ob, n_post, pool);
+              if (e.failure()) return e;
+              continue;
+            }
+          }
+          ForEachSpike(sb, n_pre, [&](i64 i) {
+            row.template ForEach<T>(i, [&](i64 j, T w) { ob[j] += w; });
+            return true;
+          });
           continue;
         }
         for (i64 i = 0; i < n_pre; ++i) {
@@ -1207,13 +1264,10 @@ ffi::Error JitCommon(const char* kernel, ffi::AnyBuffer dense, ffi::AnyBuffer ta
         }
       }
     }
+    return ffi::Error::Success();
   };
-  if (dt == ffi::DataType::F32) {
-    run(float{});
-  } else {
-    run(double{});
-  }
-  return ffi::Error::Success();
+  if (dt == ffi::DataType::F32) return run(float{});
+  return run(double{});
 }
 
 using neurodyn::FloatAttr;
@@ -1221,9 +1275,9 @@ using neurodyn::IntAttr;
 
 ffi::Error JitconnScatter(ffi::AnyBuffer spikes, ffi::AnyBuffer table, IntAttr seed, IntAttr dist,
                           FloatAttr w0, FloatAttr w1, IntAttr n_post,
-                          ffi::Result<ffi::AnyBuffer> out) {
+                          ffi::Result<ffi::AnyBuffer> out, ffi::ThreadPool pool) {
   return JitCommon<true>("neurodyn_jitconn_scatter", spikes, table, seed.value, dist.value,
-                         w0.value, w1.value, n_post.value, out);
+                         w0.value, w1.value, n_post.value, out, &pool);
 }
 
 ffi::Error JitconnGather(ffi::AnyBuffer x, ffi::AnyBuffer table, IntAttr seed, IntAttr dist,
@@ -1388,7 +1442,8 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynJitconnScatter, JitconnScatter,
                                   .Attr<neurodyn::FloatAttr>("w0")
                                   .Attr<neurodyn::FloatAttr>("w1")
                                   .Attr<neurodyn::IntAttr>("n_post")
-                                  .Ret<ffi::AnyBuffer>());
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ctx<ffi::ThreadPool>());
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(NeurodynJitconnGather, JitconnGather,
                               ffi::Ffi::Bind()
