@@ -7,7 +7,11 @@ postsynaptic side (event-driven when ``spikes`` is bool: work proportional to
 spikes x fan-out), ``conn @ x`` gathers a postsynaptic vector. Both work under
 ``jit``, ``grad`` (with respect to weights and float inputs) and ``vmap``
 (folded into one batched kernel). Native CPU kernels (XLA FFI, compiled at
-install) are used when present, a pure-JAX implementation otherwise.
+install) are used when present, a pure-JAX implementation otherwise. The native
+scatter of bool spikes through one homogeneous weight counts the synapses
+(the result is ``w`` times an exact count) and, from 40k synapses, shares the
+rows with one thread of XLA's pool (the same result bit for bit);
+``NEURODYN_NATIVE_THREADS=1`` keeps it on the calling thread.
 
 Builders: :class:`FixedProb`, :class:`FixedPreNum`, :class:`FixedPostNum`,
 :class:`AllToAll`, :class:`OneToOne`, :class:`GaussianProb`.
