@@ -1315,27 +1315,31 @@ ffi::Error UpdateImpl(const char* kernel, const ffi::AnyBuffer& w, const std::in
   const T* win = w.typed_data<T>();
   if (out != win) std::copy(win, win + nnz, out);
   const T tlo = static_cast<T>(lo), thi = static_cast<T>(hi);
-  for (i64 a = 0; a < n_seg; ++a) {
-    if (!spikes[a]) continue;
+  ffi::Error err = ffi::Error::Success();
+  ForEachSpike(spikes, n_seg, [&](i64 a) {
     const i64 b = ptr[a], e = ptr[a + 1];
     if (b < 0 || e < b || e > nnz) {
-      return ffi::Error::InvalidArgument(
+      err = ffi::Error::InvalidArgument(
           Err(kernel, "segment " + std::to_string(a) + " spans [" + std::to_string(b) + ", " +
                           std::to_string(e) + "), not inside [0, " + std::to_string(nnz) + ")"));
+      return false;
     }
     for (i64 q = b; q < e; ++q) {
       const i64 s = syn ? static_cast<i64>(syn[q]) : q;
       const auto o = static_cast<std::uint32_t>(other[q]);
       if (static_cast<std::uint64_t>(s) >= static_cast<std::uint64_t>(nnz) ||
           o >= static_cast<std::uint64_t>(n_other)) {
-        return ffi::Error::InvalidArgument(
+        err = ffi::Error::InvalidArgument(
             Err(kernel, "index out of range at position " + std::to_string(q) + ": synapse " +
                             std::to_string(s) + " (nnz " + std::to_string(nnz) + "), neuron " +
                             std::to_string(other[q]) + " (n " + std::to_string(n_other) + ")"));
+        return false;
       }
       out[s] = Clip<T>(out[s] + trace[o], tlo, thi);
     }
-  }
+    return true;
+  });
+  if (err.failure()) return err;
   return ffi::Error::Success();
 }
 
