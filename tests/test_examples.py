@@ -10,13 +10,18 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+def _last_json(name, *args):
+    """Run examples/<name> with args; the JSON object on its last line of output."""
+    cmd = [sys.executable, str(EXAMPLES / name), *args]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize("name", ["coba.py", "cuba.py", "coba_hh.py", "ei_poisson.py"])
 def test_network_examples_print_their_numbers(name):
-    args = [sys.executable, str(EXAMPLES / name), "--n", "400", "--t", "100"]
-    if name == "coba.py":
-        args.append("--no-plot")
-    out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=300).stdout
-    data = json.loads(out.strip().splitlines()[-1])
+    data = _last_json(
+        name, "--n", "400", "--t", "100", *(["--no-plot"] if name == "coba.py" else [])
+    )
     assert data["n"] == 400 and data["t_ms"] == 100
     for key in ("rate_E_hz", "rate_I_hz", "build_s", "run_s"):
         assert data[key] >= 0
@@ -24,19 +29,13 @@ def test_network_examples_print_their_numbers(name):
 
 def test_coba_brette_variant_sustains_itself():
     # no external drive: activity lives on from the initial conductances
-    args = [sys.executable, str(EXAMPLES / "coba.py"), "--n", "4000", "--t", "300"]
-    args += ["--variant", "brette", "--no-plot"]
-    out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=300).stdout
-    data = json.loads(out.strip().splitlines()[-1])
+    data = _last_json("coba.py", "--n", "4000", "--t", "300", "--variant", "brette", "--no-plot")
     assert 10 < data["rate_E_hz"] < 30, data
 
 
 def test_coba_stdp_variant_runs_at_the_benchmark_rates():
     # STDP on every E synapse barely moves the rates within 300 ms (weights drift by ~1%)
-    args = [sys.executable, str(EXAMPLES / "coba.py"), "--n", "2000", "--t", "300"]
-    args += ["--variant", "stdp", "--no-plot"]
-    out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=300).stdout
-    data = json.loads(out.strip().splitlines()[-1])
+    data = _last_json("coba.py", "--n", "2000", "--t", "300", "--variant", "stdp", "--no-plot")
     assert 10 < data["rate_E_hz"] < 40, data
 
 
