@@ -1205,42 +1205,43 @@ ffi::Error JitCommon(const char* kernel, ffi::AnyBuffer dense, ffi::AnyBuffer ta
     T* o = out->typed_data<T>();
     DenseReader<T> rd{dense.untyped_data(), is_bool};
     if (kScatter) {
-      std::fill(o, o + batch * n_post, T(0));
       for (i64 b = 0; b < batch; ++b) {
         T* ob = o + b * n_post;
-        if (is_bool) {
-          const bool* sb = static_cast<const bool*>(dense.untyped_data()) + b * n_pre;
-          if (dist == 0) {
-            // one weight: count the synapses of the spiking rows when there are at least
-            // as many as posts (expected), with a helper thread from 40k (CountSplit)
-            std::vector<i64>& active = tl_active;
-            active.clear();
-            ForEachSpike(sb, n_pre, [&](i64 i) {
-              active.push_back(i);
-              return true;
-            });
-            const i64 n_active = static_cast<i64>(active.size());
-            const i64 per_row = std::max<i64>(1, std::llround(p_row * static_cast<double>(n_post)));
-            if (n_active * per_row >= n_post) {
-              const i64* act = active.data();
-              const ffi::Error e = CountSplit<T>(
-                  n_active, n_active * per_row, [&](i64) { return per_row; },
-                  [&](RowCounter& r, i64 lo, i64 hi) {
-                    for (i64 a = lo; a < hi; ++a) {
-                      r.Reserve(1);  // the columns of a row are distinct
-                      std::uint16_t* __restrict c = r.c;
-                      row.template ForEach<T>(act[a], [&](i64 j, T) { ++c[j]; });
-                    }
-                    return true;
-                  },
-                  [&](const RowCounter&) {
-                    return ffi::Error::Internal(Err(kernel, "unexpected counting error"));
-                  },
-                  static_cast<T>(w0), ob, n_post, pool);
-              if (e.failure()) return e;
-              continue;
-            }
+        const bool* sb =
+            is_bool ? static_cast<const bool*>(dense.untyped_data()) + b * n_pre : nullptr;
+        if (sb != nullptr && dist == 0) {
+          // one weight: count the synapses of the spiking rows when there are at least
+          // as many as posts (expected), with a helper thread from 40k (CountSplit)
+          std::vector<i64>& active = tl_active;
+          active.clear();
+          ForEachSpike(sb, n_pre, [&](i64 i) {
+            active.push_back(i);
+            return true;
+          });
+          const i64 n_active = static_cast<i64>(active.size());
+          const i64 per_row = std::max<i64>(1, std::llround(p_row * static_cast<double>(n_post)));
+          if (n_active * per_row >= n_post) {
+            const i64* act = active.data();
+            const ffi::Error e = CountSplit<T>(
+                n_active, n_active * per_row, [&](i64) { return per_row; },
+                [&](RowCounter& r, i64 lo, i64 hi) {
+                  for (i64 a = lo; a < hi; ++a) {
+                    r.Reserve(1);  // the columns of a row are distinct
+                    std::uint16_t* __restrict c = r.c;
+                    row.template ForEach<T>(act[a], [&](i64 j, T) { ++c[j]; });
+                  }
+                  return true;
+                },
+                [&](const RowCounter&) {
+                  return ffi::Error::Internal(Err(kernel, "unexpected counting error"));
+                },
+                static_cast<T>(w0), ob, n_post, pool);
+            if (e.failure()) return e;
+            continue;  // (the counting pass writes every output of the row)
           }
+        }
+        std::fill(ob, ob + n_post, T(0));
+        if (sb != nullptr) {
           ForEachSpike(sb, n_pre, [&](i64 i) {
             row.template ForEach<T>(i, [&](i64 j, T w) { ob[j] += w; });
             return true;
