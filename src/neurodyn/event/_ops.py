@@ -89,6 +89,25 @@ def _active_rows(spikes):
     return jnp.sum(active, dtype=jnp.int32), order
 
 
+def _over_active_rows(spikes, per_block: int, init, add_block):
+    """The event-driven loop of the scatter references: the rows of neurons active in some
+    batch row, ``per_block`` at a time under a while loop (work O(active rows)), with
+    ``out = add_block(out, rows, in_range)`` from ``init`` (``in_range`` marks the lanes
+    past the last active row, whose ``rows`` are padding)."""
+    n_pre = spikes.shape[1]
+    n_active, order = _active_rows(spikes)
+    lanes = jnp.arange(per_block, dtype=jnp.int32)
+
+    def body(carry):
+        out, blk = carry
+        sel = blk * per_block + lanes
+        rows = order[jnp.minimum(sel, n_pre - 1)]
+        return add_block(out, rows, sel < n_active), blk + 1
+
+    out, _ = jax.lax.while_loop(lambda c: c[1] * per_block < n_active, body, (init, jnp.int32(0)))
+    return out
+
+
 @_per_matrix
 def _ref_csr_scatter(weights, indices, indptr, spikes, *, homo, n_post, max_row=None):
     """``spikes @ W``. With ``max_row`` (the longest row, known when the CSR was built
@@ -102,28 +121,18 @@ def _ref_csr_scatter(weights, indices, indptr, spikes, *, homo, n_post, max_row=
         contrib = _as_float(spikes, w.dtype)[:, rows] * w[None, :]
         return jnp.zeros((b, n_post), w.dtype).at[:, indices].add(contrib)
     per_block = max(1, min(n_pre, _EVENT_SYNAPSES // max_row))
-    n_active, order = _active_rows(spikes)
-    lanes = jnp.arange(per_block, dtype=jnp.int32)
     k = jnp.arange(max_row, dtype=indptr.dtype)
     sf = _as_float(spikes, w.dtype)
 
-    def body(carry):
-        out, blk = carry
-        sel = blk * per_block + lanes
-        in_range = sel < n_active
-        rows = order[jnp.minimum(sel, n_pre - 1)]
+    def add_block(out, rows, in_range):
         pos = indptr[rows][:, None] + k[None, :]  # [rows, max_row]
         valid = (pos < indptr[rows + 1][:, None]) & in_range[:, None]
         pos = jnp.minimum(pos, nnz - 1)
         cols = jnp.where(valid, indices[pos], n_post)  # column n_post: dropped
         contrib = sf[:, rows][:, :, None] * jnp.where(valid, w[pos], 0)[None]
-        out = out.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
-        return out, blk + 1
+        return out.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
 
-    out, _ = jax.lax.while_loop(
-        lambda c: c[1] * per_block < n_active, body, (jnp.zeros((b, n_post), w.dtype), 0)
-    )
-    return out
+    return _over_active_rows(spikes, per_block, jnp.zeros((b, n_post), w.dtype), add_block)
 
 
 @_per_matrix
@@ -150,21 +159,13 @@ def _ref_fanout_scatter(weights, indices, spikes, *, homo, n_post):
         contrib = sf[:, :, None] * w[None]
         return out.at[:, indices.reshape(-1)].add(contrib.reshape(b, -1))
     per_block = max(1, min(n_pre, _EVENT_SYNAPSES // k))
-    n_active, order = _active_rows(spikes)
-    lanes = jnp.arange(per_block, dtype=jnp.int32)
 
-    def body(carry):
-        acc, blk = carry
-        sel = blk * per_block + lanes
-        in_range = sel < n_active
-        rows = order[jnp.minimum(sel, n_pre - 1)]
+    def add_block(acc, rows, in_range):
         cols = jnp.where(in_range[:, None], indices[rows], n_post)  # column n_post: dropped
         contrib = (sf[:, rows] * in_range)[:, :, None] * w[rows][None]
-        acc = acc.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
-        return acc, blk + 1
+        return acc.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
 
-    out, _ = jax.lax.while_loop(lambda c: c[1] * per_block < n_active, body, (out, 0))
-    return out
+    return _over_active_rows(spikes, per_block, out, add_block)
 
 
 @_per_matrix
@@ -188,25 +189,15 @@ def _ref_jitconn(vec, table, *, seed, dist, w0, w1, n_pre, n_post, bound, dtype,
     n_blocks = -(-n_pre // _ROW_BLOCK)
     vecf = vec.astype(dtype)
     if scatter:
-        n_active, order = _active_rows(vec)
-        lanes = jnp.arange(_EVENT_ROW_BLOCK, dtype=jnp.int32)
 
-        def cond(carry):
-            return carry[1] * _EVENT_ROW_BLOCK < n_active
-
-        def body(carry):
-            out, blk = carry
-            sel = blk * _EVENT_ROW_BLOCK + lanes
-            in_range = sel < n_active
-            rows = order[jnp.minimum(sel, n_pre - 1)]
+        def add_block(out, rows, in_range):
             cols, w = generate_rows(rows, seed, table, n_post, bound, dist, w0, w1, dtype)
             s = vecf[:, rows] * in_range  # [B, block]
             contrib = s[:, :, None] * w[None]  # [B, block, bound]
-            out = out.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
-            return out, blk + 1
+            return out.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1), mode="drop")
 
-        out, _ = jax.lax.while_loop(cond, body, (jnp.zeros((b, n_post), dtype), jnp.int32(0)))
-        return out
+        init = jnp.zeros((b, n_post), dtype)
+        return _over_active_rows(vec, _EVENT_ROW_BLOCK, init, add_block)
 
     def block(carry, blk):
         rows = blk * _ROW_BLOCK + jnp.arange(_ROW_BLOCK, dtype=jnp.int32)
