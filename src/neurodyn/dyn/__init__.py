@@ -31,6 +31,8 @@ from ._if import (
     heaviside,
 )
 from ._init import Constant, Normal, Uniform, initialize
+from ._model import Model, derived
+from ._params import Parameter
 from ._inputs import (
     OUProcess,
     PoissonGroup,
@@ -63,6 +65,9 @@ from ._synapses import (
 )
 
 __all__ = [
+    "Model",
+    "Parameter",
+    "derived",
     "Delta",
     "AMPA",
     "GABAa",

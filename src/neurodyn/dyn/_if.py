@@ -1,20 +1,13 @@
-"""Integrate-and-fire neurons. One small class per model; refractoriness, noise and
-the spike function are parameters that compose with every model."""
+"""Integrate-and-fire neurons on the model protocol: each model is its parameters, its
+variables and a pure vector field; refractoriness, noise, the spike function, adaptation
+and the integration method are options of every model (:class:`~neurodyn.dyn.Model`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import jax
-import jax.numpy as jnp
-
 import neurodyn.units as u
-from neurodyn.state import Hidden, random
 
-from . import _clock
-from ._base import SpikingNeuron, materialize, param, resolve_method
-from ._init import initialize
+from ._model import Adaptation, Model, Parameter, derived, heaviside
+from ._params import concrete
 
 __all__ = [
     "AbstractIF",
@@ -29,177 +22,39 @@ __all__ = [
     "heaviside",
 ]
 
-
-def heaviside(x):
-    """The default spike function: ``x >= 0`` (x = V - V_th, in mV)."""
-    return x >= 0
+_POS = "positive"
 
 
-class Adaptation:
-    """A spike-triggered adaptation current ``w`` that composes with any IF model::
+class AbstractIF(Model):
+    """Integrate-and-fire models: a membrane potential ``V`` that starts at ``V_rest``
+    (or ``V_initializer``), a spike when ``V >= V_th``, then ``V <- V_reset``.
+    Subclasses add parameters and define ``vector_field``."""
 
-        tau_w dw/dt = a (V - V_rest) - w ;  on a spike: w <- w + b
+    V_rest = Parameter(u.mV, -65.0 * u.mV, "finite", doc="resting potential")
+    V_reset = Parameter(u.mV, -65.0 * u.mV, "finite", doc="potential after a spike")
+    V_th = Parameter(u.mV, -50.0 * u.mV, "finite", doc="spike threshold")
+    variables = {"V": (u.mV, "V_rest")}
 
-    ``w`` is subtracted from the neuron's input current. ``ExpIF(...,
-    adaptation=Adaptation(...))`` is the AdEx model; with ``LIF`` it is an
-    adaptive LIF.
-    """
+    def check(self):
+        th, reset = concrete(self.V_th), concrete(self.V_reset)
+        if th is not None and reset is not None:
+            import numpy as np
 
-    def __init__(self, a=1.0 * u.nS, b=10.0 * u.pA, tau_w=30.0 * u.ms):
-        self.a = param(a, u.nS, "a", "Adaptation")
-        self.b = param(b, u.pA, "b", "Adaptation")
-        self.tau_w = param(tau_w, u.ms, "tau_w", "Adaptation")
+            bad = ~(np.broadcast_to(th, np.broadcast_shapes(th.shape, reset.shape)) > reset)
+            if np.any(bad):
+                i = tuple(int(k) for k in np.argwhere(bad)[0])
+                t_i = float(np.broadcast_to(th, bad.shape)[i])
+                r_i = float(np.broadcast_to(reset, bad.shape)[i])
+                raise ValueError(
+                    f"{self.name}: V_th ({t_i:g} mV) must be above V_reset ({r_i:g} mV); "
+                    "otherwise every reset is followed by a spike. Raise V_th or lower V_reset."
+                )
 
-    def derivative(self, V, w, V_rest):
-        return (self.a * (V - V_rest) - w) / self.tau_w
+    def threshold(self, y):
+        return y["V"] - self.V_th
 
-
-class AbstractIF(SpikingNeuron):
-    """Mechanics shared by integrate-and-fire models: integration of ``derivatives``
-    (exponential Euler by default; ``method="rk4"``, ``"euler"``, ... or any fixed-step
-    :class:`~neurodyn.integrate.ODEMethod`), threshold crossing through ``spike_fn``,
-    reset, absolute refractoriness ``tau_ref`` (V held at V_reset) and optional white
-    noise ``noise`` (standard deviation of V per sqrt(time), in mV/sqrt(ms)).
-
-    Subclasses define ``derivatives(t, y, I)`` over the dict ``y`` of their
-    variables (``{"V": ...}`` plus e.g. an adaptation current) and ``on_spike``.
-    """
-
-    def __init__(
-        self,
-        size,
-        *,
-        V_rest,
-        V_reset,
-        V_th,
-        adaptation: Adaptation | None = None,
-        tau_ref=0.0 * u.ms,
-        V_initializer=None,
-        noise=None,
-        spike_fn: Callable = heaviside,
-        I_ext=0.0 * u.pA,
-        method="exp_euler",
-        name=None,
-    ):
-        super().__init__(size, name)
-        owner = self.name
-        self.method = resolve_method(method, owner)
-        self.V_rest = param(V_rest, u.mV, "V_rest", owner, self.varshape)
-        self.V_reset = param(V_reset, u.mV, "V_reset", owner, self.varshape)
-        self.V_th = param(V_th, u.mV, "V_th", owner, self.varshape)
-        self.tau_ref = param(tau_ref, u.ms, "tau_ref", owner, self.varshape)
-        self.I_ext = param(I_ext, u.pA, "I_ext", owner, self.varshape)
-        self.noise = None if noise is None else param(noise, u.mV / u.ms**0.5, "noise", owner)
-        self.V_initializer = V_initializer if V_initializer is not None else self.V_rest
-        self.spike_fn = spike_fn
-        self.adaptation = adaptation
-        self.init_state()
-
-    # -- states ------------------------------------------------------------------------
-    def _extra_init(self, shape) -> dict[str, Any]:
-        return {}
-
-    def _all_extra_init(self, shape) -> dict[str, Any]:
-        extra = dict(self._extra_init(shape))
-        if self.adaptation is not None:
-            extra["w"] = jnp.zeros(shape) * u.pA
-        return extra
-
-    def init_state(self, batch_size: int | None = None, **kwargs):
-        shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
-        self.V = Hidden(initialize(self.V_initializer, shape, u.mV, f"{self.name}.V"))
-        self.spike = Hidden(jnp.zeros(shape, self._spike_dtype()))
-        self.t_last_spike = Hidden(jnp.full(shape, -1e7) * u.ms)
-        for key, value in self._all_extra_init(shape).items():
-            setattr(self, key, Hidden(value))
-
-    def _spike_dtype(self):
-        # differentiable (surrogate) spike functions give float spikes
-        return (
-            jnp.result_type(float) if getattr(self.spike_fn, "differentiable", False) else jnp.bool_
-        )
-
-    def reset_state(self, batch_size: int | None = None, **kwargs):
-        """Initial values again, written into the existing States (compiled runs that
-        use them stay valid); a new batch size creates new States."""
-        shape = self.V.value.shape
-        new_shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
-        if batch_size is not None and new_shape != shape:
-            return self.init_state(batch_size)
-        self.V.value = initialize(self.V_initializer, shape, u.mV, f"{self.name}.V")
-        self.spike.value = jnp.zeros(shape, self._spike_dtype())
-        self.t_last_spike.value = jnp.full(shape, -1e7) * u.ms
-        for key, value in self._all_extra_init(shape).items():
-            getattr(self, key).value = value
-
-    def _variables(self) -> dict[str, Any]:
-        return {"V": self.V}
-
-    # -- model ---------------------------------------------------------------------------
-    def derivatives(self, t, y, I):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def on_spike(self, y, spike) -> dict[str, Any]:
-        return y
-
-    def _threshold(self, y_new):
-        """The threshold the new V is compared with (a model variable for GIF)."""
-        return self.V_th
-
-    def update(self, I_ext=None):
-        dt, t = _clock.dt(), _clock.t()
-        states = self._variables()
-        y = {k: s.value for k, s in states.items()}
-        extra = self.I_ext if I_ext is None else self.I_ext + I_ext
-
-        adapt = self.adaptation
-        if adapt is not None:
-            states["w"] = self.w
-            y["w"] = self.w.value
-
-        def f(t, y):
-            current = self.input_current(y["V"], extra)
-            if adapt is None:
-                return self.derivatives(t, y, current)
-            out = dict(
-                self.derivatives(t, {k: v for k, v in y.items() if k != "w"}, current - y["w"])
-            )
-            out["w"] = adapt.derivative(y["V"], y["w"], self.V_rest)
-            return out
-
-        y_new = materialize(lambda y: self.method.step(f, y, t, dt), t, y)
-        V = y_new["V"]
-        if self.noise is not None:
-            xi = random.normal(size=jnp.shape(V.mantissa))
-            V = V + self.noise * dt**0.5 * xi
-        # refractory for whole steps: compare with half a step of margin so that float32
-        # rounding of t never adds or drops a step (Brian2 compares step counts)
-        refractory = (t - self.t_last_spike.value) < self.tau_ref - 0.5 * dt
-        V = u.math.where(refractory, self.V_reset, V)
-        spike = self.spike_fn((V - self._threshold(y_new)).to_value(u.mV))
-        is_spike = spike if spike.dtype == jnp.bool_ else spike > 0
-        if spike.dtype == jnp.bool_:
-            y_new["V"] = u.math.where(is_spike, self.V_reset, V)
-        else:
-            # surrogate spikes: the reset uses the spike with its gradient stopped (the
-            # usual "detached reset"); differentiating through the reset itself makes
-            # gradients explode over a few spikes
-            s_reset = jax.lax.stop_gradient(spike)
-            y_new["V"] = V * (1.0 - s_reset) + self.V_reset * s_reset
-        y_new = self.on_spike(y_new, is_spike)
-        if adapt is not None:
-            y_new["w"] = u.math.where(is_spike, y_new["w"] + adapt.b, y_new["w"])
-        for k, s in states.items():
-            s.value = y_new[k]
-        self.spike.value = (
-            spike.astype(self.spike.value.dtype) if spike.dtype != self.spike.value.dtype else spike
-        )
-        self.t_last_spike.value = u.math.where(
-            is_spike,
-            jnp.broadcast_to(t.to_value(u.ms), jnp.shape(is_spike)) * u.ms,
-            self.t_last_spike.value,
-        )
-        return spike
+    def on_spike(self, y, spiked):
+        return {**y, "V": u.math.where(spiked, self.V_reset, y["V"])}
 
 
 class LIF(AbstractIF):
@@ -215,21 +70,10 @@ class LIF(AbstractIF):
         Unit("mV")
     """
 
-    def __init__(
-        self,
-        size,
-        tau=20.0 * u.ms,
-        R=100.0 * u.Mohm,
-        V_rest=-65.0 * u.mV,
-        V_reset=-65.0 * u.mV,
-        V_th=-50.0 * u.mV,
-        **kwargs,
-    ):
-        self.tau = param(tau, u.ms, "tau", "LIF")
-        self.R = param(R, u.Mohm, "R", "LIF")
-        super().__init__(size, V_rest=V_rest, V_reset=V_reset, V_th=V_th, **kwargs)
+    tau = Parameter(u.ms, 20.0 * u.ms, _POS, doc="membrane time constant")
+    R = Parameter(u.Mohm, 100.0 * u.Mohm, _POS, doc="membrane resistance")
 
-    def derivatives(self, t, y, I):
+    def vector_field(self, t, y, I):
         return {"V": (self.V_rest - y["V"] + self.R * I) / self.tau}
 
 
@@ -237,25 +81,14 @@ class ExpIF(AbstractIF):
     """Exponential integrate-and-fire (Fourcaud-Trocmé et al. 2003):
     ``tau dV/dt = V_rest - V + delta_T exp((V - V_T)/delta_T) + R I``."""
 
-    def __init__(
-        self,
-        size,
-        tau=10.0 * u.ms,
-        R=100.0 * u.Mohm,
-        V_rest=-65.0 * u.mV,
-        V_reset=-68.0 * u.mV,
-        V_th=-30.0 * u.mV,
-        V_T=-59.9 * u.mV,
-        delta_T=3.48 * u.mV,
-        **kwargs,
-    ):
-        self.tau = param(tau, u.ms, "tau", "ExpIF")
-        self.R = param(R, u.Mohm, "R", "ExpIF")
-        self.V_T = param(V_T, u.mV, "V_T", "ExpIF")
-        self.delta_T = param(delta_T, u.mV, "delta_T", "ExpIF")
-        super().__init__(size, V_rest=V_rest, V_reset=V_reset, V_th=V_th, **kwargs)
+    tau = Parameter(u.ms, 10.0 * u.ms, _POS)
+    R = Parameter(u.Mohm, 100.0 * u.Mohm, _POS)
+    V_reset = Parameter(u.mV, -68.0 * u.mV, "finite")
+    V_th = Parameter(u.mV, -30.0 * u.mV, "finite")
+    V_T = Parameter(u.mV, -59.9 * u.mV, "finite", doc="threshold of the exponential term")
+    delta_T = Parameter(u.mV, 3.48 * u.mV, _POS, doc="slope factor")
 
-    def derivatives(self, t, y, I):
+    def vector_field(self, t, y, I):
         V = y["V"]
         spike_term = self.delta_T * u.math.exp((V - self.V_T) / self.delta_T)
         return {"V": (self.V_rest - V + spike_term + self.R * I) / self.tau}
@@ -276,25 +109,14 @@ def AdEx(size, a=1.0 * u.nS, b=10.0 * u.pA, tau_w=30.0 * u.ms, **kwargs) -> ExpI
 class QuaIF(AbstractIF):
     """Quadratic integrate-and-fire: ``tau dV/dt = c (V - V_rest)(V - V_c) + R I``."""
 
-    def __init__(
-        self,
-        size,
-        tau=10.0 * u.ms,
-        R=100.0 * u.Mohm,
-        V_rest=-65.0 * u.mV,
-        V_reset=-68.0 * u.mV,
-        V_th=-30.0 * u.mV,
-        V_c=-50.0 * u.mV,
-        c=0.07 / u.mV,
-        **kwargs,
-    ):
-        self.tau = param(tau, u.ms, "tau", "QuaIF")
-        self.R = param(R, u.Mohm, "R", "QuaIF")
-        self.V_c = param(V_c, u.mV, "V_c", "QuaIF")
-        self.c = param(c, u.mV**-1, "c", "QuaIF")
-        super().__init__(size, V_rest=V_rest, V_reset=V_reset, V_th=V_th, **kwargs)
+    tau = Parameter(u.ms, 10.0 * u.ms, _POS)
+    R = Parameter(u.Mohm, 100.0 * u.Mohm, _POS)
+    V_reset = Parameter(u.mV, -68.0 * u.mV, "finite")
+    V_th = Parameter(u.mV, -30.0 * u.mV, "finite")
+    V_c = Parameter(u.mV, -50.0 * u.mV, "finite", doc="critical voltage")
+    c = Parameter(u.mV**-1, 0.07 / u.mV, _POS, doc="curvature")
 
-    def derivatives(self, t, y, I):
+    def vector_field(self, t, y, I):
         V = y["V"]
         return {"V": (self.c * (V - self.V_rest) * (V - self.V_c) + self.R * I) / self.tau}
 
@@ -307,49 +129,37 @@ def AdQuaIF(size, a=1.0 * u.nS, b=10.0 * u.pA, tau_w=30.0 * u.ms, **kwargs) -> Q
     )
 
 
-class Izhikevich(AbstractIF):
+class Izhikevich(Model):
     """Izhikevich (2003)::
 
     dV/dt = (0.04 V²/mV + 5 V + 140 mV + R I) / ms - u
     du/dt = a (b V - u) ;   on spike (V >= 30 mV): V <- c, u <- u + d
     """
 
-    def __init__(
-        self,
-        size,
-        a=0.02 / u.ms,
-        b=0.2 / u.ms,
-        c=-65.0 * u.mV,
-        d=8.0 * u.mV / u.ms,
-        R=1.0 * u.Mohm,
-        V_th=30.0 * u.mV,
-        V_initializer=-65.0 * u.mV,
-        **kwargs,
-    ):
-        self.a = param(a, u.ms**-1, "a", "Izhikevich")
-        self.b = param(b, u.ms**-1, "b", "Izhikevich")
-        self.d = param(d, u.mV / u.ms, "d", "Izhikevich")
-        self.R = param(R, u.Mohm, "R", "Izhikevich")
-        super().__init__(
-            size, V_rest=c, V_reset=c, V_th=V_th, V_initializer=V_initializer, **kwargs
-        )
+    a = Parameter(u.ms**-1, 0.02 / u.ms, _POS)
+    b = Parameter(u.ms**-1, 0.2 / u.ms, "finite")
+    c = Parameter(u.mV, -65.0 * u.mV, "finite", doc="reset potential")
+    d = Parameter(u.mV / u.ms, 8.0 * u.mV / u.ms, "finite")
+    R = Parameter(u.Mohm, 1.0 * u.Mohm, _POS)
+    V_th = Parameter(u.mV, 30.0 * u.mV, "finite")
+    variables = {
+        "V": (u.mV, -65.0 * u.mV),
+        "u": (u.mV / u.ms, derived(lambda m, y: m.b * y["V"])),
+    }
 
-    def _extra_init(self, shape):
-        V0 = self.V.value if hasattr(self, "V") else None
-        base = V0 if V0 is not None else u.math.full(shape, self.V_reset)
-        return {"u_rec": (self.b * base).to(u.mV / u.ms)}
-
-    def _variables(self):
-        return {"V": self.V, "u": self.u_rec}
-
-    def derivatives(self, t, y, I):
+    def vector_field(self, t, y, I):
         V, w = y["V"], y["u"]
         dV = (0.04 / u.mV * V * V + 5.0 * V + 140.0 * u.mV + self.R * I) / u.ms - w
         return {"V": dV, "u": self.a * (self.b * V - w)}
 
-    def on_spike(self, y, spike):
-        y["u"] = u.math.where(spike, y["u"] + self.d, y["u"])
-        return y
+    def threshold(self, y):
+        return y["V"] - self.V_th
+
+    def on_spike(self, y, spiked):
+        return {
+            "V": u.math.where(spiked, self.c, y["V"]),
+            "u": u.math.where(spiked, y["u"] + self.d, y["u"]),
+        }
 
 
 class GIF(AbstractIF):
@@ -361,57 +171,49 @@ class GIF(AbstractIF):
         on spike: I_j <- R_j I_j + A_j ; V <- V_reset ; V_th <- max(V_th_reset, V_th)
     """
 
-    def __init__(
-        self,
-        size,
-        tau=20.0 * u.ms,
-        R=20.0 * u.Mohm,
-        V_rest=-70.0 * u.mV,
-        V_reset=-70.0 * u.mV,
-        V_th_inf=-50.0 * u.mV,
-        V_th_reset=-60.0 * u.mV,
-        k1=0.2 / u.ms,
-        k2=0.02 / u.ms,
-        R1=0.0,
-        R2=1.0,
-        A1=0.0 * u.pA,
-        A2=0.0 * u.pA,
-        a=0.0 / u.ms,
-        b=0.01 / u.ms,
-        **kwargs,
-    ):
-        self.tau = param(tau, u.ms, "tau", "GIF")
-        self.R = param(R, u.Mohm, "R", "GIF")
-        self.V_th_inf = param(V_th_inf, u.mV, "V_th_inf", "GIF")
-        self.V_th_reset = param(V_th_reset, u.mV, "V_th_reset", "GIF")
-        self.k1, self.k2 = param(k1, u.ms**-1, "k1", "GIF"), param(k2, u.ms**-1, "k2", "GIF")
-        self.R1, self.R2 = R1, R2
-        self.A1, self.A2 = param(A1, u.pA, "A1", "GIF"), param(A2, u.pA, "A2", "GIF")
-        self.a, self.b = param(a, u.ms**-1, "a", "GIF"), param(b, u.ms**-1, "b", "GIF")
-        super().__init__(size, V_rest=V_rest, V_reset=V_reset, V_th=V_th_inf, **kwargs)
+    tau = Parameter(u.ms, 20.0 * u.ms, _POS)
+    R = Parameter(u.Mohm, 20.0 * u.Mohm, _POS)
+    V_rest = Parameter(u.mV, -70.0 * u.mV, "finite")
+    V_reset = Parameter(u.mV, -70.0 * u.mV, "finite")
+    V_th = Parameter(u.mV, -50.0 * u.mV, "finite", doc="set from V_th_inf")
+    V_th_inf = Parameter(u.mV, -50.0 * u.mV, "finite")
+    V_th_reset = Parameter(u.mV, -60.0 * u.mV, "finite")
+    k1 = Parameter(u.ms**-1, 0.2 / u.ms, "nonnegative")
+    k2 = Parameter(u.ms**-1, 0.02 / u.ms, "nonnegative")
+    R1 = Parameter(None, 0.0, "finite")
+    R2 = Parameter(None, 1.0, "finite")
+    A1 = Parameter(u.pA, 0.0 * u.pA, "finite")
+    A2 = Parameter(u.pA, 0.0 * u.pA, "finite")
+    a = Parameter(u.ms**-1, 0.0 / u.ms, "finite")
+    b = Parameter(u.ms**-1, 0.01 / u.ms, "nonnegative")
+    variables = {
+        "V": (u.mV, "V_rest"),
+        "I1": (u.pA, 0.0 * u.pA),
+        "I2": (u.pA, 0.0 * u.pA),
+        "V_thr": (u.mV, "V_th_inf"),
+    }
 
-    def _extra_init(self, shape):
-        return {
-            "I1": jnp.zeros(shape) * u.pA,
-            "I2": jnp.zeros(shape) * u.pA,
-            "V_thr": u.math.full(shape, self.V_th_inf),
-        }
+    def __init__(self, size, **kwargs):
+        if "V_th" in kwargs:
+            raise TypeError("GIF: the threshold is a variable; set V_th_inf (and V_th_reset).")
+        if "V_th_inf" in kwargs:
+            kwargs["V_th"] = kwargs["V_th_inf"]
+        super().__init__(size, **kwargs)
 
-    def _variables(self):
-        return {"V": self.V, "I1": self.I1, "I2": self.I2, "V_thr": self.V_thr}
-
-    def derivatives(self, t, y, I):
+    def vector_field(self, t, y, I):
         V = y["V"]
         dV = (self.V_rest - V + self.R * (I + y["I1"] + y["I2"])) / self.tau
         dth = self.a * (V - self.V_rest) - self.b * (y["V_thr"] - self.V_th_inf)
         return {"V": dV, "I1": -self.k1 * y["I1"], "I2": -self.k2 * y["I2"], "V_thr": dth}
 
-    def _threshold(self, y_new):
+    def threshold(self, y):
         # the new V is tested against the threshold of the same time point (as Brian2)
-        return y_new["V_thr"]
+        return y["V"] - y["V_thr"]
 
-    def on_spike(self, y, spike):
-        y["I1"] = u.math.where(spike, self.R1 * y["I1"] + self.A1, y["I1"])
-        y["I2"] = u.math.where(spike, self.R2 * y["I2"] + self.A2, y["I2"])
-        y["V_thr"] = u.math.where(spike, u.math.maximum(self.V_th_reset, y["V_thr"]), y["V_thr"])
-        return y
+    def on_spike(self, y, spiked):
+        return {
+            "V": u.math.where(spiked, self.V_reset, y["V"]),
+            "I1": u.math.where(spiked, self.R1 * y["I1"] + self.A1, y["I1"]),
+            "I2": u.math.where(spiked, self.R2 * y["I2"] + self.A2, y["I2"]),
+            "V_thr": u.math.where(spiked, u.math.maximum(self.V_th_reset, y["V_thr"]), y["V_thr"]),
+        }
