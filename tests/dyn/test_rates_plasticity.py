@@ -123,7 +123,7 @@ def test_stp_depression_matches_the_tsodyks_markram_recursion():
     net, proj = _one_pre_post(times, stp=STP(U=0.5, tau_f=1e-3 * u.ms, tau_d=100 * u.ms))
     res = nd.run(net, 80 * u.ms, dt=0.1 * u.ms, monitors={"g": proj.synapse.g})
     g = np.asarray(res["g"].to_value(u.nS))[:, 0]
-    peaks = [g[int(round(t / 0.1)) + 1] for t in times]  # the step after the spike
+    peaks = [g[int(round(t / 0.1))] for t in times]  # the step of the spike (Brian2's order)
     # recursion: release_n = U x_n ; x_{n+1} = 1 - (1 - x_n + U x_n) e^{-dt/tau_d}
     x, expected = 1.0, []
     for _ in times:

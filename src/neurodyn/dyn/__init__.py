@@ -30,6 +30,7 @@ from ._if import (
     QuaIF,
     heaviside,
 )
+from ._delay import Delay, SynapseDelays
 from ._init import Constant, Normal, Uniform, initialize
 from ._model import Model, derived
 from ._params import Parameter
@@ -61,10 +62,14 @@ from ._synapses import (
     GABAa,
     MgBlock,
     Output,
+    VoltageJump,
     Synapse,
 )
 
 __all__ = [
+    "Delay",
+    "SynapseDelays",
+    "VoltageJump",
     "Model",
     "Parameter",
     "derived",

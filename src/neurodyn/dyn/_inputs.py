@@ -10,6 +10,7 @@ from neurodyn.state import Hidden, random
 
 from . import _clock
 from ._base import Dynamics, param, reset_in_place, size_of
+from ._params import Parameter, check_value
 
 __all__ = [
     "PoissonGroup",
@@ -31,6 +32,7 @@ class PoissonGroup(Dynamics):
         self.varshape = size_of(size)
         self.name = name or "PoissonGroup"
         self.rates = param(rates, u.Hz, "rates", self.name, self.varshape)
+        check_value(self.rates, "nonnegative", "rates", self.name, u.Hz)
         self.init_state()
 
     def init_state(self, batch_size=None, **kwargs):
@@ -48,24 +50,42 @@ class PoissonGroup(Dynamics):
 
 
 class SpikeTimeGroup(Dynamics):
-    """Neurons that spike at given times: ``indices[k]`` fires at ``times[k]``."""
+    """Neurons that spike at given times: ``indices[k]`` fires at ``times[k]`` (in the
+    step whose start is nearest to it, as Brian2's ``SpikeGeneratorGroup``)."""
 
     def __init__(self, size, indices, times, name: str | None = None):
         self.varshape = size_of(size)
         self.name = name or "SpikeTimeGroup"
         times = param(times, u.ms, "times", self.name)
-        self.indices = jnp.asarray(np.asarray(indices), jnp.int32)
+        check_value(times, "nonnegative", "times", self.name, u.ms)
+        idx = np.asarray(indices)
+        if idx.shape != np.shape(times.mantissa):
+            raise ValueError(
+                f"{self.name}: indices {idx.shape} and times {np.shape(times.mantissa)} differ; "
+                "give one neuron index per spike time."
+            )
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num or np.any(idx != idx.astype(int))):
+            raise ValueError(
+                f"{self.name}: neuron indices must be whole numbers in [0, {self.num}); got "
+                f"values from {idx.min()} to {idx.max()}."
+            )
+        self.indices = jnp.asarray(idx, jnp.int32)
         self.times = jnp.asarray(times.to_value(u.ms))
-        if self.indices.shape != self.times.shape:
-            raise ValueError(f"indices {self.indices.shape} and times {self.times.shape} differ.")
-        self.spike = Hidden(jnp.zeros(self.varshape, bool))
+        self.init_state()
+
+    def init_state(self, batch_size=None, **kwargs):
+        shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
+        self.spike = Hidden(jnp.zeros(shape, bool))
+
+    def reset_state(self, batch_size=None, **kwargs):
+        reset_in_place(self, batch_size)
 
     def update(self):
         t, dt = _clock.t().to_value(u.ms), _clock.dt().to_value(u.ms)
         hit = (self.times >= t - 0.5 * dt) & (self.times < t + 0.5 * dt)
         spk = jnp.zeros(self.num, bool).at[self.indices].max(hit).reshape(self.varshape)
-        self.spike.value = spk
-        return spk
+        self.spike.value = jnp.broadcast_to(spk, self.spike.value.shape)
+        return self.spike.value
 
 
 # -- current waveforms: functions of the clock's t ----------------------------------------
@@ -118,22 +138,41 @@ def sinusoid(amplitude, frequency, bias=None):
 
 class OUProcess(Dynamics):
     """Ornstein-Uhlenbeck current ``dx = (mean - x)/tau dt + sigma sqrt(2/tau) dW``
-    (stationary standard deviation ``sigma``), integrated exactly."""
+    (stationary standard deviation ``sigma``), integrated exactly. ``mean`` and ``sigma``
+    share a dimension (a current, a conductance, ...); ``x`` starts at ``mean``."""
+
+    tau = Parameter(u.ms, check="positive")
 
     def __init__(self, size, mean, sigma, tau, name: str | None = None):
         self.varshape = size_of(size)
-        self.mean, self.sigma = mean, sigma
-        self.tau = param(tau, u.ms, "tau", name or "OUProcess")
+        self.name = name or "OUProcess"
         unit = u.get_unit(mean)
+        if u.get_unit(sigma).dim is not unit.dim:
+            raise u.UnitMismatchError(
+                f"{self.name}: sigma must have the dimension of mean ({unit.name}); got "
+                f"{u.get_unit(sigma).name}. Write e.g. sigma=10 * u.{unit.name}."
+            )
+        check_value(sigma, "nonnegative", "sigma", self.name, u.get_unit(sigma))
+        check_value(mean, "finite", "mean", self.name, unit)
+        self.mean, self.sigma = mean, sigma
+        self.tau = tau
+        self.init_state()
+
+    def init_state(self, batch_size=None, **kwargs):
+        shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
+        m = self.mean
         self.x = Hidden(
-            jnp.broadcast_to(u.get_mantissa(mean) * 1.0, self.varshape) * unit
-            if isinstance(mean, u.Quantity)
-            else jnp.full(self.varshape, mean)
+            u.Quantity(jnp.broadcast_to(u.get_mantissa(m) * 1.0, shape), u.get_unit(m))
+            if isinstance(m, u.Quantity)
+            else jnp.broadcast_to(jnp.asarray(m, float), shape)
         )
+
+    def reset_state(self, batch_size=None, **kwargs):
+        reset_in_place(self, batch_size)
 
     def update(self):
         e = u.math.exp(-_clock.dt() / self.tau)
-        noise = random.normal(size=self.varshape)
+        noise = random.normal(size=jnp.shape(u.get_mantissa(self.x.value)))
         self.x.value = (
             self.mean + (self.x.value - self.mean) * e + self.sigma * u.math.sqrt(1 - e * e) * noise
         )

@@ -359,7 +359,7 @@ class Model(SpikingNeuron):
         if self.tau_ref is not None:
             # whole steps: half a step of margin so that float32 rounding of t never adds
             # or drops a step (Brian2 compares step counts)
-            refractory = (t - self.t_last_spike.value) < self.tau_ref - 0.5 * dt
+            refractory = self.refractory_mask()
             for k in self.refractory_vars:
                 y_new[k] = u.math.where(refractory, y[k], y_new[k])
         dist = self.threshold(y_new)
@@ -384,6 +384,14 @@ class Model(SpikingNeuron):
             self.t_last_spike.value,
         )
         return spike
+
+    def refractory_mask(self):
+        """Which neurons are refractory now (a boolean array; None without ``tau_ref``).
+        After the threshold test of a step it includes the neurons that spiked in it."""
+        if self.tau_ref is None or not self.spiking:
+            return None
+        dt, t = _clock.dt(), _clock.t()
+        return (t - self.t_last_spike.value) < self.tau_ref - 0.5 * dt
 
     def reset(self) -> None:
         """Apply ``on_spike`` to the neurons that spiked in this step (Brian2's last slot)."""

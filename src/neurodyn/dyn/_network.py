@@ -1,9 +1,8 @@
-"""Networks: containers whose default update runs projections, then populations."""
+"""Networks: containers whose step runs Brian2's schedule, in fixed slots."""
 
 from __future__ import annotations
 
 from ._base import Dynamics
-from ._projection import Projection
 
 __all__ = ["Network"]
 
@@ -11,34 +10,54 @@ __all__ = ["Network"]
 class Network(Dynamics):
     """A container of populations, projections and inputs.
 
-    The default :meth:`update` first updates every :class:`Projection` (they read
-    the spikes of the previous step, so transmission takes one step) and then
-    every other dynamical module, in attribute order. Override ``update`` for
-    another order.
+    One step (:meth:`update`) runs Brian2's schedule, each kind of module in its own
+    slot whatever the order in which they were assigned:
+
+    1. inputs: modules that only produce values for this step (``OUProcess``, spike
+       generators such as ``PoissonGroup``, rate models, nested networks with their own
+       ``update``), in attribute order;
+    2. state update and threshold of every population (``integrate_and_fire``): the
+       spikes of this step;
+    3. synaptic effects of the spikes that arrive in this step: every ``Projection`` and
+       ``PoissonInput`` (``deliver``): synaptic variables jump, ``VoltageJump`` adds to
+       V, STDP updates weights;
+    4. reset of the neurons that spiked (``reset``).
+
+    A spike therefore acts on conductances in the step it is emitted (plus its delay)
+    and on V from the next state update on, exactly as in Brian2. Override ``update``
+    for another order.
     """
 
-    def _children(self):
-        """Projections and other dynamical modules, found at any depth (shared ones
-        once); a nested Network is updated as a whole."""
-        projections, others, nested = [], [], []
+    def _slots(self):
+        """``(inputs, populations, deliveries)``: modules at any depth (shared ones once);
+        a nested Network that overrides ``update`` is run as a whole in the input slot."""
+        inputs, populations, deliveries, nested = [], [], [], []
         for path, module in self.modules().items():
             if module is self or any(path.startswith(p + ".") for p in nested):
                 continue
-            if isinstance(module, Projection):
-                projections.append(module)
-            elif isinstance(module, Network):
-                nested.append(path)
-                others.append(module)
+            if isinstance(module, Network):
+                if type(module).update is not Network.update:
+                    nested.append(path)
+                    inputs.append(module)
+                continue
+            if hasattr(module, "deliver"):
+                deliveries.append(module)
+            elif hasattr(module, "integrate_and_fire"):
+                populations.append(module)
             elif isinstance(module, Dynamics):
-                others.append(module)
-        return projections, others
+                inputs.append(module)
+        return inputs, populations, deliveries
 
     def update(self):
-        projections, others = self._children()
-        for proj in projections:
-            proj.update()
-        for module in others:
+        inputs, populations, deliveries = self._slots()
+        for module in inputs:
             module.update()
+        for pop in populations:
+            pop.integrate_and_fire()
+        for module in deliveries:
+            module.deliver()
+        for pop in populations:
+            pop.reset()
 
     def before_run(self, dt) -> None:
         for module in self.modules().values():

@@ -3,6 +3,7 @@ Poisson input that is never materialised as a population."""
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 import neurodyn.units as u
@@ -10,8 +11,9 @@ from neurodyn.event import CSR, Connectivity, csc_view, update_on_post, update_o
 from neurodyn.state import Hidden, Module, Param, random
 
 from . import _clock
-from ._base import Dynamics, param
-from ._synapses import Expon, Output
+from ._base import Dynamics, reset_in_place
+from ._params import Parameter
+from ._synapses import COBA, Delta, Expon, Output, VoltageJump
 
 __all__ = ["STP", "GapJunction", "STDP", "PoissonInput"]
 
@@ -27,18 +29,30 @@ class STP(Module):
     (facilitation with large ``tau_f``, depression with large ``tau_d``).
     """
 
-    def __init__(self, U=0.15, tau_f=1500.0 * u.ms, tau_d=200.0 * u.ms):
-        self.U = float(U)
-        self.tau_f = param(tau_f, u.ms, "tau_f", "STP")
-        self.tau_d = param(tau_d, u.ms, "tau_d", "STP")
+    U = Parameter(None, check="probability", doc="utilisation increment")
+    tau_f = Parameter(u.ms, check="positive", doc="facilitation time constant")
+    tau_d = Parameter(u.ms, check="positive", doc="depression time constant")
 
-    def init(self, shape):
+    def __init__(self, U=0.15, tau_f=1500.0 * u.ms, tau_d=200.0 * u.ms):
+        self.name = "STP"
+        self.U, self.tau_f, self.tau_d = U, tau_f, tau_d
+
+    def bind(self, shape) -> None:
+        """Attach to the presynaptic population's ``shape`` (a projection does this)."""
+        self._shape = tuple(shape)
+        self.init_state()
+
+    init = bind
+
+    def init_state(self, batch_size=None, **kwargs):
+        if not hasattr(self, "_shape"):
+            return
+        shape = self._shape if batch_size is None else (batch_size, *self._shape)
         self.u = Hidden(jnp.zeros(shape))
         self.x = Hidden(jnp.ones(shape))
 
-    def reset(self):
-        self.u.value = jnp.zeros(self.u.value.shape)
-        self.x.value = jnp.ones(self.x.value.shape)
+    def reset_state(self, batch_size=None, **kwargs):
+        reset_in_place(self, batch_size)
 
     def update(self, spikes):
         dt = _clock.dt()
@@ -99,6 +113,9 @@ class STDP(Module):
     fan-out) per step and in place. Use as ``Projection(..., stdp=STDP(...))``.
     """
 
+    tau_pre = Parameter(u.ms, check="positive", per_neuron=False)
+    tau_post = Parameter(u.ms, check="positive", per_neuron=False)
+
     def __init__(
         self,
         tau_pre=20.0 * u.ms,
@@ -108,24 +125,65 @@ class STDP(Module):
         w_min=0.0 * u.nS,
         w_max=None,
     ):
-        self.tau_pre = param(tau_pre, u.ms, "tau_pre", "STDP")
-        self.tau_post = param(tau_post, u.ms, "tau_post", "STDP")
+        self.name = "STDP"
+        self.tau_pre, self.tau_post = tau_pre, tau_post
         self.A_plus, self.A_minus = A_plus, A_minus
         self.w_min, self.w_max = w_min, w_max
+        if w_min is not None and w_max is not None:
+            if u.get_unit(w_min).dim is not u.get_unit(w_max).dim:
+                raise u.UnitMismatchError(
+                    f"STDP: w_min ({w_min}) and w_max ({w_max}) need the same dimension."
+                )
+            if not float(w_min.to_value(u.get_unit(w_max))) <= float(w_max.to_value(
+                u.get_unit(w_max)
+            )):
+                raise ValueError(f"STDP: w_min ({w_min}) must not exceed w_max ({w_max}).")
 
-    def init(self, conn: CSR, n_pre_shape, n_post_shape):
+    def bind(self, conn: CSR, n_pre_shape, n_post_shape) -> None:
+        """Attach to a projection's connectivity (per-synapse weights) and populations."""
         if not isinstance(conn, CSR) or conn.homogeneous:
             raise TypeError(
                 "STDP needs a CSR with per-synapse weights (e.g. FixedProb(...)."
                 "build(..., weight=lambda rng, n: w0 * np.ones(n)))."
             )
-        self.weights = Param(conn.data)
+        self._conn0 = conn
         self._csc = csc_view(conn)  # column view for the post-spike updates, built once
-        self.x_pre = Hidden(jnp.zeros(n_pre_shape))
-        self.y_post = Hidden(jnp.zeros(n_post_shape))
+        self._pre_shape, self._post_shape = tuple(n_pre_shape), tuple(n_post_shape)
+        self.init_state()
+
+    init = bind
+
+    def init_state(self, batch_size=None, **kwargs):
+        """Weights (one set per batch element when batched) and traces."""
+        if not hasattr(self, "_conn0"):
+            return
+        b = () if batch_size is None else (batch_size,)
+        w = self._conn0.data
+        if b:
+            w = u.Quantity(jnp.broadcast_to(w.mantissa, (*b, *jnp.shape(w.mantissa))), w.unit) \
+                if isinstance(w, u.Quantity) else jnp.broadcast_to(w, (*b, *jnp.shape(w)))
+        self.weights = Param(w)
+        self.x_pre = Hidden(jnp.zeros((*b, *self._pre_shape)))
+        self.y_post = Hidden(jnp.zeros((*b, *self._post_shape)))
+
+    def reset_state(self, batch_size=None, **kwargs):
+        reset_in_place(self, batch_size)
+
+    @property
+    def batched(self) -> bool:
+        return jnp.ndim(u.get_mantissa(self.weights.value)) == 2
 
     def conn_with_weights(self, conn: CSR) -> CSR:
+        if self.batched:
+            raise TypeError("STDP: batched weights; use propagate(conn, spikes).")
         return conn.with_data(self.weights.value)
+
+    def propagate(self, conn: CSR, spikes):
+        """``spikes @ conn`` with the current (per batch element) weights."""
+        w = self.weights.value
+        if not self.batched:
+            return spikes @ conn.with_data(w)
+        return _vmap_q(lambda w, s: s @ conn.with_data(w))(w, spikes)
 
     def update(self, conn: CSR, pre_spikes, post_spikes, after=None):
         dt = _clock.dt()
@@ -136,28 +194,55 @@ class STDP(Module):
         x = self.x_pre.value * u.math.exp(-dt / self.tau_pre) + pre_spikes
         y_before = self.y_post.value * u.math.exp(-dt / self.tau_post)
         y = y_before + post_spikes
-        c = conn.with_data(self.weights.value)
-        unit = self.weights.value.unit
+        unit = u.get_unit(self.weights.value)
         lo = None if self.w_min is None else self.w_min.to_value(unit)
         hi = None if self.w_max is None else self.w_max.to_value(unit)
-        c = update_on_pre(c, pre_spikes, -self.A_minus * y_before, w_min=lo, w_max=hi, after=after)
-        c = update_on_post(c, post_spikes, self.A_plus * x, w_min=lo, w_max=hi, csc=self._csc)
-        self.weights.value = c.data
+        A_minus, A_plus, csc = self.A_minus, self.A_plus, self._csc
+
+        def one(w, pre, post, y_before, x, after):
+            c = conn.with_data(w)
+            c = update_on_pre(c, pre, -A_minus * y_before, w_min=lo, w_max=hi, after=after)
+            c = update_on_post(c, post, A_plus * x, w_min=lo, w_max=hi, csc=csc)
+            return c.data
+
+        if self.batched:
+            self.weights.value = _vmap_q(one)(
+                self.weights.value, pre_spikes, post_spikes, y_before, x, after
+            )
+        else:
+            self.weights.value = one(self.weights.value, pre_spikes, post_spikes, y_before, x, after)
         self.x_pre.value, self.y_post.value = x, y
+
+
+def _vmap_q(fn):
+    """``jax.vmap`` over the leading axis of Quantities and arrays alike (units are static
+    pytree data, so vmap maps their mantissas)."""
+    return jax.vmap(fn)
 
 
 class PoissonInput(Dynamics):
     """``num_inputs`` independent Poisson sources at ``rate`` driving every neuron of
     ``post`` through a synapse, without materialising the sources: the number of
-    input spikes per neuron and step is drawn from Poisson(num_inputs rate dt).
+    input spikes per neuron and step is drawn from Binomial(num_inputs, rate dt), as
+    Brian2's ``PoissonInput``. Applied in the synaptic slot of the step (after the
+    threshold test, before the reset), like a projection.
 
     Args:
         post: the target population.
         num_inputs: sources per target neuron.
         rate: rate of each source.
-        weight: jump per input spike (nS for COBA, pA for CUBA).
+        weight: jump per input spike (nS for COBA, pA for CUBA, mV for
+            :class:`VoltageJump`).
         synapse, output: as in :class:`Projection`.
+
+    Example (Brunel's external drive, ``v += J`` per input spike):
+        >>> import neurodyn.units as u
+        >>> from neurodyn.dyn import LIF, PoissonInput, VoltageJump
+        >>> pop = LIF(10, V_rest=0 * u.mV, V_reset=10 * u.mV, V_th=20 * u.mV)
+        >>> drive = PoissonInput(pop, 400, 50 * u.Hz, 0.1 * u.mV, output=VoltageJump())
     """
+
+    rate = Parameter(u.Hz, check="nonnegative", per_neuron=False)
 
     def __init__(
         self,
@@ -169,21 +254,60 @@ class PoissonInput(Dynamics):
         output: Output | None = None,
         name: str | None = None,
     ):
-        from ._synapses import COBA
-
+        self.name = name or "PoissonInput"
+        if not hasattr(post, "add_input"):
+            raise TypeError(f"{self.name}: post must be a neuron population, got {post!r}.")
+        if int(num_inputs) != num_inputs or num_inputs < 1:
+            raise ValueError(
+                f"{self.name}: num_inputs must be a positive whole number; got {num_inputs!r}."
+            )
         self.post = post
         self.num_inputs = int(num_inputs)
-        self.rate = param(rate, u.Hz, "rate", "PoissonInput")
+        self.rate = rate
         self.weight = weight
-        self.synapse = synapse if synapse is not None else Expon()
         self.output = output if output is not None else COBA()
         self.varshape = ()
-        self.synapse.init(post.varshape, u.get_unit(weight))
-        post.add_input(
-            name or f"poisson#{id(self):x}", lambda V: self.output.current(self.synapse.g.value, V)
-        )
+        w_unit = u.get_unit(weight)
+        self.jump = isinstance(self.output, VoltageJump)
+        if self.jump:
+            if synapse is not None and not isinstance(synapse, Delta):
+                raise TypeError(f"{self.name}: a VoltageJump output takes no synapse filter.")
+            self.synapse = None
+            target = getattr(post, self.output.target, None)
+            t_unit = u.get_unit(getattr(target, "value", None))
+            if w_unit.dim is not t_unit.dim:
+                raise u.UnitMismatchError(
+                    f"{self.name}: VoltageJump adds the weight to {self.output.target}, so it "
+                    f"needs the unit {t_unit.name}; got {w_unit.name}."
+                )
+        else:
+            if w_unit.dim is not self.output.unit.dim:
+                raise u.UnitMismatchError(
+                    f"{self.name}: {type(self.output).__name__} needs a weight in "
+                    f"{self.output.unit.name}; got {w_unit.name}."
+                )
+            self.synapse = synapse if synapse is not None else Expon()
+            self.synapse.bind(post.varshape, w_unit)
+            post.add_input(
+                name or f"poisson#{id(self):x}",
+                lambda V: self.output.current(self.synapse.g.value, V),
+            )
 
-    def update(self):
-        lam = float(self.num_inputs * self.rate * _clock.dt())  # static: a Python float
-        counts = random.poisson_small(lam, size=self.post.varshape)
-        return self.synapse.update(counts * self.weight)
+    def deliver(self):
+        p = float(self.rate * _clock.dt())  # static: a Python float
+        if p > 1:
+            raise ValueError(
+                f"{self.name}: rate x dt = {p:g} > 1: each source would spike more than once "
+                "per step. Use a smaller dt."
+            )
+        shape = jnp.shape(u.get_mantissa(getattr(self.post, next(iter(self._post_vars()))).value))
+        counts = random.binomial_small(self.num_inputs, p, size=shape)
+        x = counts * self.weight
+        if self.jump:
+            return self.output.apply(self.post, x)
+        return self.synapse.update(x)
+
+    update = deliver
+
+    def _post_vars(self):
+        return getattr(self.post, "var_names", ("V",))

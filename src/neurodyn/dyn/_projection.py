@@ -5,15 +5,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 
 import neurodyn.units as u
 from neurodyn.event import Connectivity
-from neurodyn.state import Memory, Module
+from neurodyn.state import Module
 
-from ._synapses import COBA, Expon, Output, Synapse
+from ._delay import Delay, SynapseDelays
+from ._synapses import COBA, Delta, Expon, Output, Synapse
 
 __all__ = ["Projection"]
 
@@ -21,11 +20,13 @@ __all__ = ["Projection"]
 class Projection(Module):
     """Connect the spikes of ``pre`` to the input current of ``post``.
 
-    Each step, the presynaptic spikes (delayed by ``delay``) are propagated
-    through ``conn`` (event-driven: work proportional to spikes x fan-out),
-    drive the ``synapse`` — kept once per postsynaptic neuron (the align-post
-    optimisation, exact for linear synapses) — and ``output`` turns its
-    variable into a current on ``post`` (read while ``post`` integrates its V).
+    Each step, after the threshold test and before the reset (Brian2's ``synapses``
+    slot), the presynaptic spikes that arrive now (emitted ``delay`` earlier) are
+    propagated through ``conn`` (event-driven: work proportional to spikes x fan-out)
+    and drive the ``synapse`` — kept once per postsynaptic neuron (the align-post
+    optimisation, exact for linear synapses); ``output`` turns its variable into a
+    current on ``post``, which acts from the next state update on. With
+    ``output=VoltageJump()`` the weights (mV) are added to ``post.V`` at once instead.
 
     Args:
         pre: a population with a ``spike`` State.
@@ -35,10 +36,12 @@ class Projection(Module):
         weight: synaptic weight for builders (nS for COBA, pA for CUBA).
         synapse: a :class:`Synapse` (default :class:`Expon` with 5 ms).
         output: an :class:`Output` (default :class:`COBA` with E = 0 mV).
-        delay: extra transmission delay (a time, a whole number of steps of the
-            run's dt). Spikes always reach the synapse one step after they are
-            emitted; ``delay`` adds to that. One delay per synapse (an array with
-            one value per CSR entry) gives heterogeneous delays (O(synapses) per step).
+        delay: transmission delay (a time >= 0, rounded to whole steps of the run's dt;
+            default 0: a spike acts on the synapse in the step it is emitted, and so on
+            the postsynaptic state update of the next step, as in Brian2). One delay per
+            synapse (an array with one value per entry of a built CSR) gives
+            heterogeneous delays, handled by the event operators (one per distinct
+            delay; O(spikes x fan-out) per step).
         name: key under which the current is registered on ``post``.
         stp: a :class:`~neurodyn.dyn.STP` (short-term plasticity of release).
         stdp: a :class:`~neurodyn.dyn.STDP` (long-term plasticity of the weights).
@@ -91,149 +94,114 @@ class Projection(Module):
                 f"({getattr(post, 'name', 'post')}) neurons."
             )
         self.conn = conn
+        owner = f"Projection {getattr(pre, 'name', 'pre')} -> {getattr(post, 'name', 'post')}"
+        self.name = owner
         w_unit = conn._weight_parts()[1]
-        if w_unit.dim is not output.unit.dim:
+        self.jump = bool(getattr(output, "jump", False))
+        if self.jump:
+            target = getattr(post, output.target, None)
+            t_unit = u.get_unit(getattr(target, "value", None)) if target is not None else None
+            if t_unit is None or not hasattr(target, "value"):
+                raise TypeError(
+                    f"{owner}: VoltageJump(target={output.target!r}) needs a postsynaptic "
+                    f"variable {output.target!r}; {getattr(post, 'name', 'post')} has none."
+                )
+            if w_unit.dim is not t_unit.dim:
+                raise u.UnitMismatchError(
+                    f"{owner}: VoltageJump adds the weights to {output.target}, so they need "
+                    f"the unit of {output.target} ({t_unit.name}); got weights in "
+                    f"{w_unit.name}. Write e.g. weight=0.1 * u.{t_unit.name}."
+                )
+            if synapse is not None and not isinstance(synapse, Delta):
+                raise TypeError(
+                    f"{owner}: a VoltageJump output applies each spike at once; a "
+                    f"{type(synapse).__name__} synapse would filter it. Leave synapse out "
+                    "(or use Delta())."
+                )
+            synapse = None
+        elif w_unit.dim is not output.unit.dim:
             raise u.UnitMismatchError(
                 f"Projection to {getattr(post, 'name', 'post')}: {type(output).__name__} needs "
                 f"weights in {output.unit.name} ({output.unit.dim}); the connectivity's weights "
                 f"are in {w_unit.name}."
             )
-        # a synapse object given to several projections gets its own states in each
-        self.synapse = copy.copy(synapse)
+        else:
+            synapse = synapse if synapse is not None else Expon()
         self.output = output
         self._w_unit = w_unit
-        self.delay = None if delay is None else u.Quantity(delay).to(u.ms)
-        self._delay_steps = None
-        self._hetero = self.delay is not None and jnp.ndim(self.delay.mantissa) > 0
-        if self._hetero:
-            from neurodyn.event import CSR
-
-            if not isinstance(conn, CSR) or jnp.shape(self.delay.mantissa) != (conn.nnz,):
-                raise ValueError(
-                    "Per-synapse delays need a CSR connectivity and one delay per synapse "
-                    f"({getattr(conn, 'nnz', '?')}); got delays of shape "
-                    f"{jnp.shape(self.delay.mantissa)} for {type(conn).__name__}."
-                )
-        if getattr(self.synapse, "pre_aligned", False):
-            self.synapse.init_pre(pre.varshape, post.varshape, w_unit)
-        else:
-            self.synapse.init(post.varshape, w_unit)
         self.stp = copy.copy(stp) if stp is not None else None
-        if self.stp is not None:
-            self.stp.init(pre.varshape)
         self.stdp = copy.copy(stdp) if stdp is not None else None
+        spike_dtype = pre.spike.value.dtype
+        # the delay line: none, homogeneous (a ring buffer) or one delay per synapse
+        self.delays = None
+        if delay is not None:
+            delay = u.Quantity(delay) if not isinstance(delay, u.Quantity) else delay
+            if jnp.ndim(delay.mantissa) > 0:
+                self.delays = SynapseDelays(delay, conn, name=owner)
+                if self.stp is not None:
+                    spike_dtype = jnp.result_type(float)  # releases are delayed
+                if self.stdp is not None:
+                    raise TypeError(f"{owner}: per-synapse delays do not combine with STDP yet.")
+                if getattr(synapse, "pre_aligned", False):
+                    raise TypeError(
+                        f"{owner}: per-synapse delays do not combine with the kinetic synapse "
+                        f"{type(synapse).__name__} (its state is kept per presynaptic neuron)."
+                    )
+            else:
+                self.delays = Delay(delay, name=owner)
+            self.delays.bind(pre.varshape, spike_dtype)
+        self.delay = None if self.delays is None else self.delays.delay
+        # a synapse object given to several projections gets its own states in each
+        self.synapse = copy.copy(synapse) if synapse is not None else None
+        if self.synapse is not None:
+            if getattr(self.synapse, "pre_aligned", False):
+                self.synapse.bind_pre(pre.varshape, post.varshape, w_unit)
+            else:
+                self.synapse.bind(post.varshape, w_unit)
+        if self.stp is not None:
+            self.stp.bind(pre.varshape)
         if self.stdp is not None:
-            self.stdp.init(conn, pre.varshape, post.varshape)
-        key = name or f"{getattr(pre, 'name', 'pre')}->{type(output).__name__}#{id(self):x}"
-        post.add_input(key, self._current)
+            self.stdp.bind(conn, pre.varshape, post.varshape)
+        if not self.jump:
+            key = name or f"{getattr(pre, 'name', 'pre')}->{type(output).__name__}#{id(self):x}"
+            post.add_input(key, self._current)
 
     def _current(self, V):
         return self.output.current(self.synapse.g.value, V)
 
-    def init_state(self, batch_size: int | None = None, **kwargs):
-        shape = self.post.varshape if batch_size is None else (batch_size, *self.post.varshape)
-        self.synapse.init(shape, self._w_unit)
-        if self._delay_steps:
-            self._init_buffer(batch_size)
-
-    def reset_state(self, batch_size: int | None = None, **kwargs):
-        if batch_size is not None:
-            return self.init_state(batch_size)
-        if hasattr(self.synapse, "reset"):
-            self.synapse.reset()
-        else:
-            for st in self.synapse.states().values():
-                st.value = st.value * 0
-        if self._delay_steps:
-            self.buffer.value = (
-                self.buffer.value & False
-                if self.buffer.value.dtype == bool
-                else self.buffer.value * 0
-            )
-            self.cursor.value = self.cursor.value * 0
-        if self.stp is not None:
-            self.stp.reset()
-
-    def _init_buffer(self, batch_size=None):
-        shape = self.pre.spike.value.shape
-        self.buffer = Memory(jnp.zeros((self._delay_steps, *shape), self.pre.spike.value.dtype))
-        self.cursor = Memory(jnp.zeros((), jnp.int32))
-
-    def before_run(self, dt) -> None:
-        """Size the delay buffer for the time step (called by the runner before compiling)."""
-        if self.delay is None:
-            return
-        steps = np.asarray(self.delay.mantissa, float) / float(dt.to_value(u.ms))
-        n = np.round(steps).astype(np.int64)
-        if np.any(np.abs(n - steps) > 1e-6) or np.any(n < 0):
-            raise ValueError(
-                f"Projection delay {self.delay} is not a whole number of steps of dt = {dt}."
-            )
-        if self._hetero:
-            self._syn_steps = jnp.asarray(n, jnp.int32)
-            length = int(n.max()) + 1
-            if length != self._delay_steps:
-                self._delay_steps = length
-                self._init_buffer()
-            return
-        n = int(n)
-        if n != self._delay_steps:
-            self._delay_steps = n
-            if n:
-                self._init_buffer()
-
-    def _delayed_spikes(self):
+    def _arriving(self):
+        """``(spikes, events, x)``: the presynaptic spikes that arrive in this step, the
+        events they carry (the spikes, or STP's releases) and the input through the
+        connectivity (None for kinetic synapses, which filter per presynaptic neuron)."""
         spikes = self.pre.spike.value
-        if not self._delay_steps:
-            if self.delay is not None and self._delay_steps is None:
-                raise RuntimeError(
-                    "Projection with a delay: call before_run(dt) first (nd.run does it)."
-                )
-            return spikes
-        i = self.cursor.value
-        out = self.buffer.value[i]
-        self.buffer.value = self.buffer.value.at[i].set(spikes)
-        self.cursor.value = (i + 1) % self._delay_steps
-        return out
-
-    def _hetero_input(self):
-        """Per-synapse delays: the ring buffer holds the last D steps of presynaptic
-        spikes; synapse k reads its presynaptic neuron d_k steps back (O(synapses))."""
-        spikes = self.pre.spike.value
-        i = self.cursor.value
-        buf = self.buffer.value.at[i].set(spikes)
-        self.buffer.value = buf
-        self.cursor.value = (i + 1) % self._delay_steps
-        conn = self.conn
-        rows = conn.row_ids()
-        slot = (i - self._syn_steps) % self._delay_steps
-        s_k = buf[slot, ..., rows] if buf.ndim == 2 else jnp.moveaxis(buf[slot, :, rows], 0, -1)
-        w, unit = (
-            (conn.data.mantissa, conn.data.unit)
-            if isinstance(conn.data, u.Quantity)
-            else (conn.data, u.dimensionless)
-        )
-        contrib = s_k.astype(jnp.result_type(w)) * w
-        x = jax.ops.segment_sum(contrib, conn.indices, conn.n_post)
-        return x * unit if unit is not u.dimensionless else x
-
-    def update(self):
-        if self._hetero:
-            return self.synapse.update(self._hetero_input())
-        spikes = self._delayed_spikes()
-        conn = self.conn if self.stdp is None else self.stdp.conn_with_weights(self.conn)
-        pre_spikes = spikes
-        if self.stp is not None:
-            spikes = self.stp.update(spikes)
+        if isinstance(self.delays, SynapseDelays):
+            events = self.stp.update(spikes) if self.stp is not None else spikes
+            return spikes, events, self.delays.propagate(events)
+        if self.delays is not None:
+            spikes = self.delays(spikes)
+        events = self.stp.update(spikes) if self.stp is not None else spikes
         if getattr(self.synapse, "pre_aligned", False):
+            return spikes, events, None
+        if self.stdp is not None:
+            return spikes, events, self.stdp.propagate(self.conn, events)
+        return spikes, events, events @ self.conn
+
+    def deliver(self):
+        """The synaptic effects of the spikes arriving in this step (Brian2's
+        ``synapses`` slot: after the threshold test, before the reset)."""
+        spikes, events, x = self._arriving()
+        if self.jump:
+            out = self.output.apply(self.post, x)
+        elif getattr(self.synapse, "pre_aligned", False):
             # receptor kinetics per presynaptic neuron, summed through the weights
-            r = self.synapse.update_pre(spikes)
-            self.synapse.g.value = propagated = r @ conn
-            out = self.synapse.g.value
+            r = self.synapse.update_pre(events)
+            x = self.stdp.propagate(self.conn, r) if self.stdp is not None else r @ self.conn
+            self.synapse.g.value = out = x
         else:
-            propagated = spikes @ conn
-            out = self.synapse.update(propagated)
+            out = self.synapse.update(x)
         if self.stdp is not None:
             # after the propagation has read the weights, so they can be updated in place
-            self.stdp.update(self.conn, pre_spikes, self.post.spike.value, after=propagated)
+            self.stdp.update(self.conn, spikes, self.post.spike.value, after=x)
         return out
+
+    update = deliver

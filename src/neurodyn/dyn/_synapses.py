@@ -10,8 +10,9 @@ import neurodyn.units as u
 from neurodyn.state import Hidden, Module
 
 from . import _clock
-from ._base import param
+from ._base import reset_in_place
 from ._init import initialize
+from ._params import Parameter
 
 __all__ = [
     "Delta",
@@ -26,18 +27,45 @@ __all__ = [
     "CUBA",
     "COBA",
     "MgBlock",
+    "VoltageJump",
 ]
+
+_POS = "positive"
 
 
 class Synapse(Module):
     """Linear synaptic filter driven by the summed presynaptic input ``x`` (already
     weighted: a conductance or current jump per step). ``g`` is the output.
-    Linear filters can be post-aligned: one state per postsynaptic neuron."""
+    Linear filters can be post-aligned: one state per postsynaptic neuron.
+
+    Lifecycle: a projection binds the synapse to the postsynaptic shape and the weights'
+    unit (:meth:`bind`); ``init_state(batch_size)`` / ``reset_state`` then work as for
+    every other stateful piece of a network. Subclasses define ``initial(shape, unit)``
+    (the States' first values) and ``update(x)``.
+    """
 
     linear = True
+    pre_aligned = False
 
-    def init(self, shape, unit) -> None:  # pragma: no cover - interface
+    def bind(self, shape, unit) -> None:
+        """Attach to a postsynaptic population of ``shape`` with weights in ``unit``."""
+        self._shape, self._unit = tuple(shape), unit
+        self.init_state()
+
+    init = bind  # the former name
+
+    def initial(self, shape, unit) -> dict:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def init_state(self, batch_size: int | None = None, **kwargs) -> None:
+        if not hasattr(self, "_shape"):
+            return  # not bound to a projection yet
+        shape = self._shape if batch_size is None else (batch_size, *self._shape)
+        for key, value in self.initial(shape, self._unit).items():
+            setattr(self, key, Hidden(value))
+
+    def reset_state(self, batch_size: int | None = None, **kwargs) -> None:
+        reset_in_place(self, batch_size)
 
     def update(self, x):  # pragma: no cover - interface
         raise NotImplementedError
@@ -52,21 +80,17 @@ class Expon(Synapse):
     applied again by ``reset_state``. Default: zero.
     """
 
+    tau = Parameter(u.ms, check=_POS, doc="decay time constant")
+
     def __init__(self, tau=5.0 * u.ms, g_initializer=None):
-        self.tau = param(tau, u.ms, "tau", "Expon")
+        self.name = "Expon"
+        self.tau = tau
         self.g_initializer = g_initializer
 
-    def _initial(self, shape, unit):
+    def initial(self, shape, unit):
         if self.g_initializer is None:
-            return jnp.zeros(shape) * unit
-        return initialize(self.g_initializer, shape, unit, "Expon.g_initializer")
-
-    def init(self, shape, unit):
-        self._shape_unit = (shape, unit)
-        self.g = Hidden(self._initial(shape, unit))
-
-    def reset(self):
-        self.g.value = self._initial(*self._shape_unit)
+            return {"g": jnp.zeros(shape) * unit}
+        return {"g": initialize(self.g_initializer, shape, unit, "Expon.g_initializer")}
 
     def update(self, x):
         decay = u.math.exp(-_clock.dt() / self.tau)
@@ -75,12 +99,17 @@ class Expon(Synapse):
 
 
 class Delta(Synapse):
-    """Instantaneous synapse: the input of a step acts during that step only
+    """Instantaneous synapse: the input of a step acts during the next step only
     (``g = x``; no memory). With :class:`CUBA` and weights ``w`` in pA, a spike
-    delivers the charge ``w dt`` (a voltage jump of about ``R w dt / tau``)."""
+    delivers the charge ``w dt`` (a voltage jump of about ``R w dt / tau``, which scales
+    with dt). For Brian2's ``on_pre="v += J"`` (a jump in mV, independent of dt) use
+    ``output=VoltageJump()``."""
 
-    def init(self, shape, unit):
-        self.g = Hidden(jnp.zeros(shape) * unit)
+    def __init__(self):
+        self.name = "Delta"
+
+    def initial(self, shape, unit):
+        return {"g": jnp.zeros(shape) * unit}
 
     def update(self, x):
         self.g.value = x + 0 * self.g.value
@@ -91,12 +120,14 @@ class Alpha(Synapse):
     """Alpha function ``g(t) = w (t/tau) exp(1 - t/tau)`` per input (peak w at t = tau);
     integrated exactly as the linear system ``dg/dt = -g/tau + h``, ``dh/dt = -h/tau``."""
 
-    def __init__(self, tau=2.0 * u.ms):
-        self.tau = param(tau, u.ms, "tau", "Alpha")
+    tau = Parameter(u.ms, check=_POS, doc="time to peak")
 
-    def init(self, shape, unit):
-        self.g = Hidden(jnp.zeros(shape) * unit)
-        self.h = Hidden(jnp.zeros(shape) * unit / u.ms)
+    def __init__(self, tau=2.0 * u.ms):
+        self.name = "Alpha"
+        self.tau = tau
+
+    def initial(self, shape, unit):
+        return {"g": jnp.zeros(shape) * unit, "h": jnp.zeros(shape) * unit / u.ms}
 
     def update(self, x):
         dt = _clock.dt()
@@ -111,18 +142,23 @@ class DualExpon(Synapse):
     """Difference of exponentials (rise ``tau_rise``, decay ``tau_decay``), normalised
     so that one input of size w peaks at w. Integrated exactly."""
 
+    tau_rise = Parameter(u.ms, check=_POS, per_neuron=False)
+    tau_decay = Parameter(u.ms, check=_POS, per_neuron=False)
+
     def __init__(self, tau_rise=1.0 * u.ms, tau_decay=10.0 * u.ms):
-        self.tau_rise = param(tau_rise, u.ms, "tau_rise", "DualExpon")
-        self.tau_decay = param(tau_decay, u.ms, "tau_decay", "DualExpon")
+        self.name = "DualExpon"
+        self.tau_rise, self.tau_decay = tau_rise, tau_decay
         tr, td = float(self.tau_rise.to_value(u.ms)), float(self.tau_decay.to_value(u.ms))
         if not tr < td:
-            raise ValueError(f"DualExpon needs tau_rise < tau_decay, got {tr} and {td} ms.")
+            raise ValueError(
+                f"DualExpon needs tau_rise < tau_decay, got {tr:g} and {td:g} ms. Swap them, "
+                "or use Expon for a single time constant."
+            )
         t_peak = tr * td / (td - tr) * math.log(td / tr)
         self._norm = 1.0 / (math.exp(-t_peak / td) - math.exp(-t_peak / tr))
 
-    def init(self, shape, unit):
-        self.g = Hidden(jnp.zeros(shape) * unit)
-        self.h = Hidden(jnp.zeros(shape) * unit)
+    def initial(self, shape, unit):
+        return {"g": jnp.zeros(shape) * unit, "h": jnp.zeros(shape) * unit}
 
     def update(self, x):
         dt = _clock.dt()
@@ -143,17 +179,17 @@ class NMDA(Synapse):
     """
 
     linear = False
+    tau_decay = Parameter(u.ms, check=_POS)
+    tau_rise = Parameter(u.ms, check=_POS)
+    a = Parameter(u.ms**-1, check=_POS)
+    g_max = Parameter(u.nS, check=_POS)
 
     def __init__(self, tau_decay=100.0 * u.ms, tau_rise=2.0 * u.ms, a=0.5 / u.ms, g_max=1.0 * u.nS):
-        self.tau_decay = param(tau_decay, u.ms, "tau_decay", "NMDA")
-        self.tau_rise = param(tau_rise, u.ms, "tau_rise", "NMDA")
-        self.a = param(a, u.ms**-1, "a", "NMDA")
-        self.g_max = param(g_max, u.nS, "g_max", "NMDA")
+        self.name = "NMDA"
+        self.tau_decay, self.tau_rise, self.a, self.g_max = tau_decay, tau_rise, a, g_max
 
-    def init(self, shape, unit):
-        self.s = Hidden(jnp.zeros(shape))
-        self.x = Hidden(jnp.zeros(shape))
-        self.g = Hidden(jnp.zeros(shape) * unit)
+    def initial(self, shape, unit):
+        return {"s": jnp.zeros(shape), "x": jnp.zeros(shape), "g": jnp.zeros(shape) * unit}
 
     def update(self, x_in):
         dt = _clock.dt()
@@ -187,8 +223,11 @@ class COBA(Output):
 
     unit = u.nS
 
+    E = Parameter(u.mV, check="finite", doc="reversal potential")
+
     def __init__(self, E=0.0 * u.mV):
-        self.E = param(E, u.mV, "E", "COBA")
+        self.name = "COBA"
+        self.E = E
 
     def current(self, g, V):
         return g * (self.E - V)
@@ -200,15 +239,65 @@ class MgBlock(Output):
 
     unit = u.nS
 
+    E = Parameter(u.mV, check="finite")
+    mg = Parameter(u.mM, check="nonnegative")
+    alpha = Parameter(u.mV**-1, check="finite")
+    beta = Parameter(u.mM, check=_POS)
+
     def __init__(self, E=0.0 * u.mV, mg=1.0 * u.mM, alpha=0.062 / u.mV, beta=3.57 * u.mM):
-        self.E = param(E, u.mV, "E", "MgBlock")
-        self.mg = param(mg, u.mM, "mg", "MgBlock")
-        self.alpha = param(alpha, u.mV**-1, "alpha", "MgBlock")
-        self.beta = param(beta, u.mM, "beta", "MgBlock")
+        self.name = "MgBlock"
+        self.E, self.mg, self.alpha, self.beta = E, mg, alpha, beta
 
     def current(self, g, V):
         block = 1.0 + self.mg / self.beta * u.math.exp(-self.alpha * V)
         return g * (self.E - V) / block
+
+
+class VoltageJump(Output):
+    """A jump of a postsynaptic variable on each arriving spike: Brian2's
+    ``on_pre="v += J"``. Weights are in the variable's unit (mV for ``V``); the jump does
+    not depend on dt. It is applied after the threshold test and before the reset of the
+    step in which the spike arrives, as in Brian2: a neuron that spikes in that step
+    loses it to the reset, a refractory neuron keeps it. Use it with ``synapse=Delta()``
+    or no synapse.
+
+    Example:
+        >>> import neurodyn as nd
+        >>> import neurodyn.units as u
+        >>> from neurodyn import event
+        >>> class Net(nd.Network):
+        ...     def __init__(self):
+        ...         self.src = nd.dyn.SpikeTimeGroup(1, [0], [1.0] * u.ms)
+        ...         self.post = nd.dyn.LIF(1, V_rest=0 * u.mV, V_reset=0 * u.mV,
+        ...                                V_th=20 * u.mV)
+        ...         self.p = nd.dyn.Projection(self.src, self.post,
+        ...                                    event.FixedProb(1.0), weight=0.5 * u.mV,
+        ...                                    output=nd.dyn.VoltageJump())
+        >>> res = nd.run(Net(), 2 * u.ms, dt=0.1 * u.ms, monitors={"V": "post.V"})
+        >>> round(float(res["V"][10, 0].to_value(u.mV)), 6)      # the step of the spike
+        0.5
+    """
+
+    unit = u.mV
+    jump = True
+
+    def __init__(self, target: str = "V"):
+        self.name = "VoltageJump"
+        self.target = target
+
+    def current(self, g, V):  # pragma: no cover - a jump is not a current
+        raise TypeError("VoltageJump acts on a variable, not through a current.")
+
+    def apply(self, post, x):
+        """Add ``x`` to ``post``'s target variable; neurons in their refractory period
+        (or spiking in this step) do not take it when the variable is held while
+        refractory (as Brian2's ``unless refractory``)."""
+        target = getattr(post, self.target)
+        mask = post.refractory_mask() if hasattr(post, "refractory_mask") else None
+        if mask is not None and self.target in getattr(post, "refractory_vars", ()):
+            x = u.math.where(mask, 0 * x, x)
+        target.value = target.value + x.to(target.value.unit)
+        return x
 
 
 class _Kinetic(Synapse):
@@ -221,29 +310,37 @@ class _Kinetic(Synapse):
 
     pre_aligned = True
     linear = False
+    alpha = Parameter((u.ms * u.mM) ** -1, check=_POS, doc="binding rate")
+    beta = Parameter(u.ms**-1, check=_POS, doc="unbinding rate")
+    T_max = Parameter(u.mM, check="nonnegative", doc="transmitter concentration")
+    T_dur = Parameter(u.ms, check="nonnegative", doc="transmitter pulse duration")
 
     def __init__(self, alpha, beta, T_max, T_dur):
-        name = type(self).__name__
-        self.alpha = param(alpha, (u.ms * u.mM) ** -1, "alpha", name)
-        self.beta = param(beta, u.ms**-1, "beta", name)
-        self.T_max = param(T_max, u.mM, "T_max", name)
-        self.T_dur = param(T_dur, u.ms, "T_dur", name)
+        self.name = type(self).__name__
+        self.alpha, self.beta, self.T_max, self.T_dur = alpha, beta, T_max, T_dur
 
-    def init_pre(self, pre_shape, post_shape, unit):
-        self.r = Hidden(jnp.zeros(pre_shape))
-        self.t_spike = Hidden(jnp.full(pre_shape, -1e7) * u.ms)
-        self.g = Hidden(jnp.zeros(post_shape) * unit)
+    def bind_pre(self, pre_shape, post_shape, unit) -> None:
+        """Attach to a projection: ``r`` per presynaptic neuron, ``g`` per postsynaptic."""
+        self._pre_shape, self._shape, self._unit = tuple(pre_shape), tuple(post_shape), unit
+        self.init_state()
 
-    def init(self, shape, unit):  # post-aligned use is not defined for kinetic synapses
+    init_pre = bind_pre
+
+    def bind(self, shape, unit):  # post-aligned use is not defined for kinetic synapses
         raise TypeError(
             f"{type(self).__name__} is driven per presynaptic neuron; use it in a "
-            "Projection (which calls init_pre)."
+            "Projection (which binds it with bind_pre)."
         )
 
-    def reset(self):
-        self.r.value = jnp.zeros(self.r.value.shape)
-        self.t_spike.value = u.math.full(self.t_spike.value.shape, -1e7 * u.ms)
-        self.g.value = self.g.value * 0
+    init = bind
+
+    def init_state(self, batch_size: int | None = None, **kwargs) -> None:
+        if not hasattr(self, "_shape"):
+            return
+        b = () if batch_size is None else (batch_size,)
+        self.r = Hidden(jnp.zeros((*b, *self._pre_shape)))
+        self.t_spike = Hidden(jnp.full((*b, *self._pre_shape), -1e7) * u.ms)
+        self.g = Hidden(jnp.zeros((*b, *self._shape)) * self._unit)
 
     def update_pre(self, spikes):
         dt, t = _clock.dt(), _clock.t()

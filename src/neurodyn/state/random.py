@@ -36,6 +36,7 @@ __all__ = [
     "normal",
     "bernoulli",
     "poisson",
+    "binomial_small",
     "randint",
     "exponential",
     "gamma",
@@ -126,6 +127,26 @@ def poisson(lam=1.0, size=None, key=None):
     return jax.random.poisson(split_key(key), lam, shape)
 
 
+def _by_inversion(pmf: list[float], size, key):
+    """Counts drawn by inverting the CDF of ``pmf`` (P(0), P(1), ...) with one uniform."""
+    thresholds, cdf = [], 0.0
+    for p in pmf[:-1]:
+        cdf += p
+        thresholds.append(cdf)
+    r = jax.random.uniform(split_key(key), _shape(size))
+    return jnp.sum(r[..., None] > jnp.asarray(thresholds, r.dtype), axis=-1)
+
+
+def _pmf_until_tail(first: float, ratio, limit: int) -> list[float]:
+    """P(0), P(1), ... with P(k+1) = P(k) ratio(k), until the tail is below 1e-12."""
+    pmf, cdf, k = [first], first, 0
+    while 1.0 - cdf > 1e-12 and k < limit:
+        pmf.append(pmf[-1] * ratio(k))
+        cdf += pmf[-1]
+        k += 1
+    return pmf
+
+
 def poisson_small(lam: float, size=None, key=None, max_count: int | None = None):
     """Poisson counts for a small, fixed (Python float) mean ``lam`` by inverting the
     CDF with one uniform draw: exact up to ``max_count`` (default: where the tail
@@ -137,18 +158,27 @@ def poisson_small(lam: float, size=None, key=None, max_count: int | None = None)
     if lam < 0:
         raise ValueError(f"poisson_small: lam must be >= 0, got {lam}.")
     if max_count is None:
-        max_count, p, cdf = 0, math.exp(-lam), math.exp(-lam)
-        while 1.0 - cdf > 1e-12 and max_count < 200:
-            max_count += 1
-            p *= lam / max_count
-            cdf += p
-    thresholds, p, cdf = [], math.exp(-lam), 0.0
-    for k in range(max_count):
-        cdf += p
-        thresholds.append(cdf)
-        p *= lam / (k + 1)
-    r = jax.random.uniform(split_key(key), _shape(size))
-    return jnp.sum(r[..., None] > jnp.asarray(thresholds, r.dtype), axis=-1)
+        pmf = _pmf_until_tail(math.exp(-lam), lambda k: lam / (k + 1), 200)
+    else:
+        pmf = [math.exp(-lam)]
+        for k in range(max_count):
+            pmf.append(pmf[-1] * lam / (k + 1))
+    return _by_inversion(pmf, size, key)
+
+
+def binomial_small(n: int, p: float, size=None, key=None):
+    """Binomial(n, p) counts for a fixed (Python) ``n`` and ``p`` by inverting the CDF with
+    one uniform draw, exact up to where the tail probability falls below 1e-12: the
+    per-step input counts of ``n`` Poisson sources (``p = rate * dt``), as Brian2's
+    ``PoissonInput`` draws them."""
+    n, p = int(n), float(p)
+    if n < 0 or not 0.0 <= p <= 1.0:
+        raise ValueError(f"binomial_small: need n >= 0 and 0 <= p <= 1, got n={n}, p={p}.")
+    if p == 1.0:
+        return jnp.full(_shape(size), n, jnp.int32)
+    q = p / (1.0 - p)
+    pmf = _pmf_until_tail((1.0 - p) ** n, lambda k: (n - k) / (k + 1) * q, n)
+    return _by_inversion(pmf, size, key)
 
 
 def randint(low, high=None, size=None, key=None, dtype=jnp.int32):
