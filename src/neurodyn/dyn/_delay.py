@@ -158,9 +158,13 @@ class SynapseDelays(Module):
         indptr = np.asarray(conn.indptr)
         indices = np.asarray(conn.indices)
         rows = np.repeat(np.arange(conn.n_pre), np.diff(indptr))
-        m, unit = (conn.data.mantissa, conn.data.unit) if isinstance(conn.data, u.Quantity) else (
-            conn.data,
-            None,
+        m, unit = (
+            (conn.data.mantissa, conn.data.unit)
+            if isinstance(conn.data, u.Quantity)
+            else (
+                conn.data,
+                None,
+            )
         )
         homo = conn.homogeneous
         groups = []

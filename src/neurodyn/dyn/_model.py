@@ -325,8 +325,9 @@ class Model(SpikingNeuron):
         if adapt is None:
             dy = self.vector_field(t, y, current)
         else:
-            dy = dict(self.vector_field(t, {k: v for k, v in y.items() if k != "w"},
-                                        current - y["w"]))
+            dy = dict(
+                self.vector_field(t, {k: v for k, v in y.items() if k != "w"}, current - y["w"])
+            )
             dy["w"] = adapt.derivative(y["V"], y["w"], self.V_rest)
         if set(dy) != set(y):
             raise TypeError(

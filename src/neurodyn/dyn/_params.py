@@ -53,7 +53,9 @@ def check_value(value, rule, name: str, owner: str, unit: Unit | None = None) ->
     unit_s = "" if unit is None or unit is dimensionless else f" {unit.name}"
     bad_nan = np.isnan(arr)
     if np.any(bad_nan):
-        where = "" if arr.ndim == 0 else f" at index {tuple(int(i) for i in np.argwhere(bad_nan)[0])}"
+        where = (
+            "" if arr.ndim == 0 else f" at index {tuple(int(i) for i in np.argwhere(bad_nan)[0])}"
+        )
         raise ValueError(f"{owner}: parameter {name} is NaN{where}. Give a number.")
     if rule is None:
         return

@@ -134,9 +134,9 @@ class STDP(Module):
                 raise u.UnitMismatchError(
                     f"STDP: w_min ({w_min}) and w_max ({w_max}) need the same dimension."
                 )
-            if not float(w_min.to_value(u.get_unit(w_max))) <= float(w_max.to_value(
-                u.get_unit(w_max)
-            )):
+            if not float(w_min.to_value(u.get_unit(w_max))) <= float(
+                w_max.to_value(u.get_unit(w_max))
+            ):
                 raise ValueError(f"STDP: w_min ({w_min}) must not exceed w_max ({w_max}).")
 
     def bind(self, conn: CSR, n_pre_shape, n_post_shape) -> None:
@@ -160,8 +160,11 @@ class STDP(Module):
         b = () if batch_size is None else (batch_size,)
         w = self._conn0.data
         if b:
-            w = u.Quantity(jnp.broadcast_to(w.mantissa, (*b, *jnp.shape(w.mantissa))), w.unit) \
-                if isinstance(w, u.Quantity) else jnp.broadcast_to(w, (*b, *jnp.shape(w)))
+            w = (
+                u.Quantity(jnp.broadcast_to(w.mantissa, (*b, *jnp.shape(w.mantissa))), w.unit)
+                if isinstance(w, u.Quantity)
+                else jnp.broadcast_to(w, (*b, *jnp.shape(w)))
+            )
         self.weights = Param(w)
         self.x_pre = Hidden(jnp.zeros((*b, *self._pre_shape)))
         self.y_post = Hidden(jnp.zeros((*b, *self._post_shape)))
@@ -210,7 +213,9 @@ class STDP(Module):
                 self.weights.value, pre_spikes, post_spikes, y_before, x, after
             )
         else:
-            self.weights.value = one(self.weights.value, pre_spikes, post_spikes, y_before, x, after)
+            self.weights.value = one(
+                self.weights.value, pre_spikes, post_spikes, y_before, x, after
+            )
         self.x_pre.value, self.y_post.value = x, y
 
 

@@ -67,7 +67,6 @@ class Projection(Module):
         if not hasattr(post, "add_input"):
             raise TypeError(f"Projection: post must be a neuron population, got {post!r}.")
         output = output if output is not None else COBA()
-        synapse = synapse if synapse is not None else Expon()
         if hasattr(conn, "build") and not isinstance(conn, Connectivity):
             if weight is None:
                 raise TypeError(
