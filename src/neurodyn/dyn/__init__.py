@@ -17,6 +17,7 @@ from __future__ import annotations
 from . import _surrogate as surrogate
 from ._base import Dynamics, SpikingNeuron, param
 from ._clock import Clock, clock, current_clock, dt, t
+from ._delay import Delay, SynapseDelays
 from ._hh import HH, HHTraub, MorrisLecar, WangBuzsaki
 from ._if import (
     GIF,
@@ -30,10 +31,7 @@ from ._if import (
     QuaIF,
     heaviside,
 )
-from ._delay import Delay, SynapseDelays
 from ._init import Constant, Normal, Uniform, initialize
-from ._model import Model, derived
-from ._params import Parameter
 from ._inputs import (
     OUProcess,
     PoissonGroup,
@@ -44,7 +42,9 @@ from ._inputs import (
     sinusoid,
     wiener,
 )
+from ._model import Model, derived
 from ._network import Network
+from ._params import Parameter
 from ._plastic import STDP, STP, GapJunction, PoissonInput
 from ._polynomial import FitzHughNagumo, HindmarshRose
 from ._projection import Projection
@@ -62,8 +62,8 @@ from ._synapses import (
     GABAa,
     MgBlock,
     Output,
-    VoltageJump,
     Synapse,
+    VoltageJump,
 )
 
 __all__ = [

@@ -24,7 +24,7 @@ from neurodyn.state import Hidden, random
 from . import _clock
 from ._base import SpikingNeuron, materialize, reset_in_place, resolve_method
 from ._init import initialize
-from ._params import REQUIRED, Parameter, check_value, concrete
+from ._params import REQUIRED, Parameter, concrete
 
 __all__ = ["Model", "Parameter", "Adaptation", "heaviside", "derived"]
 
