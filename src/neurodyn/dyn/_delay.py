@@ -43,7 +43,7 @@ def delay_steps(delay, dt, owner: str) -> np.ndarray:
     dt_ms = float(dt.to_value(u.ms))
     steps = ms / dt_ms
     n = np.round(steps).astype(np.int64)
-    sub = (ms > 0) & (n == 0)
+    sub = (ms > 0) & (steps < 1 - _GRID_TOL)
     if np.any(sub):
         i = int(np.argmax(sub))
         where = "" if ms.ndim == 0 else f" (synapse {i})"
