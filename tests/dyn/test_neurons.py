@@ -7,7 +7,7 @@ from scipy.integrate import solve_ivp
 
 import neurodyn as nd
 import neurodyn.units as u
-from neurodyn.dyn import HH, LIF, AdEx, Izhikevich
+from neurodyn.dyn import HH, LIF, AdEx, Izhikevich, MorrisLecar, WangBuzsaki
 
 
 class Single(nd.Network):
@@ -48,7 +48,7 @@ def _hh_rhs(t, y, i_density):
     am, bm = exprel(-(v + 40) / 10), 4 * np.exp(-(v + 65) / 18)
     ah, bh = 0.07 * np.exp(-(v + 65) / 20), 1 / (1 + np.exp(-(v + 35) / 10))
     an, bn = 0.1 * exprel(-(v + 55) / 10), 0.125 * np.exp(-(v + 65) / 80)
-    i_ion = 120 * m**3 * h * (v - 50) + 36 * n**4 * (v + 77) + 0.03 * (v + 54.387)
+    i_ion = 120 * m**3 * h * (v - 50) + 36 * n**4 * (v + 77) + 0.3 * (v + 54.387)
     return [
         (i_density - i_ion) / 1.0,
         am * (1 - m) - bm * m,
@@ -149,3 +149,52 @@ def test_method_argument_is_checked():
         dyn.HH(2, method="nope")
     with pytest.raises(TypeError, match="method must be a method name"):
         dyn.ExpIF(2, method=4)
+
+
+def _wb_ml_rest():
+    """Resting potentials of Wang-Buzsaki and Morris-Lecar from their equations typed
+    here (brentq on the steady-state current), independent of neurodyn's channels."""
+    from scipy.optimize import brentq
+
+    def exprel(x):
+        return x / np.expm1(x) if abs(x) > 1e-9 else 1.0 - x / 2
+
+    def wb(v):
+        am, bm = exprel(-0.1 * (v + 35)), 4 * np.exp(-(v + 60) / 18)
+        ah, bh = 0.07 * np.exp(-(v + 58) / 20), 1 / (np.exp(-0.1 * (v + 28)) + 1)
+        an, bn = 0.1 * exprel(-0.1 * (v + 34)), 0.125 * np.exp(-(v + 44) / 80)
+        m, h, n = am / (am + bm), ah / (ah + bh), an / (an + bn)
+        return 35 * m**3 * h * (v - 55) + 9 * n**4 * (v + 90) + 0.1 * (v + 65)
+
+    def ml(v):
+        m = 0.5 * (1 + np.tanh((v + 1.2) / 18))
+        w = 0.5 * (1 + np.tanh((v - 2) / 30))
+        return 4.4 * m * (v - 120) + 8 * w * (v + 84) + 2 * (v + 60)
+
+    return {"wb": brentq(wb, -70, -61), "ml": brentq(ml, -70, -55)}
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda: HH(1), -65.0),  # Hodgkin & Huxley (1952): rest at -65 mV
+        (lambda: WangBuzsaki(1), "wb"),
+        (lambda: MorrisLecar(1), "ml"),
+    ],
+)
+def test_presets_rest_where_their_published_parameters_imply(make, expected):
+    rest = _wb_ml_rest().get(expected, expected)
+    pop = make()
+    assert float(pop.membrane.rest_potential().to_value(u.mV)) == pytest.approx(rest, abs=0.05)
+    # and a population started there stays there
+    pop.V.value = jnp.full(1, rest) * u.mV
+    for key, value in pop.steady_state(pop.V.value).items():
+        getattr(pop, key).value = value
+    res = nd.run(Single(pop), 200 * u.ms, dt=0.01 * u.ms, monitors={"V": pop.V})
+    np.testing.assert_allclose(np.asarray(res["V"].to_value(u.mV))[-1], rest, atol=0.05)
+
+
+def test_hh_with_brainpy_leak_would_not_rest_at_minus_65():
+    # BrainPy's HH default g_L = 0.03 mS/cm^2 with E_L chosen for 0.3 rests at -70.7 mV
+    rest = HH(1, g_L=0.03 * u.mS / u.cm**2).membrane.rest_potential()
+    assert float(rest.to_value(u.mV)) == pytest.approx(-70.68, abs=0.05)

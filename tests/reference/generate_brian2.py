@@ -7,7 +7,8 @@ Writes ``tests/reference/brian2_traces.npz`` (float32 traces, a few hundred kB).
 Models (dt = 0.01 ms, method 'exponential_euler', 100 ms, current step 10-90 ms):
 - LIF: tau 20 ms, R 100 MOhm, V_rest -65, V_reset -70, V_th -50 mV, refractory 2 ms,
   currents 160 / 250 / 400 pA (one neuron each).
-- HH: the squid axon (BrainPy's HH parameters), area 20000 um^2, 10 uA/cm^2 step.
+- HH: the squid axon (Hodgkin & Huxley 1952: g_L 0.3 mS/cm^2), area 20000 um^2,
+  10 uA/cm^2 step.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def hh():
         area=area,
         gNa=120 * msiemens / cm**2,
         gK=36 * msiemens / cm**2,
-        gL=0.03 * msiemens / cm**2,
+        gL=0.3 * msiemens / cm**2,
         ENa=50 * mV,
         EK=-77 * mV,
         EL=-54.387 * mV,

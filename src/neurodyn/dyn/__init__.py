@@ -16,9 +16,36 @@ from __future__ import annotations
 
 from . import _surrogate as surrogate
 from ._base import Dynamics, SpikingNeuron, param
+from ._channel_library import (
+    ATypePotassium,
+    HCurrent,
+    HHPotassium,
+    HHSodium,
+    HVACalcium,
+    Leak,
+    MCurrent,
+    MorrisLecarCalcium,
+    MorrisLecarPotassium,
+    SKPotassium,
+    TraubPotassium,
+    TraubSodium,
+    TTypeCalcium,
+    WangBuzsakiPotassium,
+    WangBuzsakiSodium,
+)
+from ._channels import (
+    AlphaBetaGate,
+    CalciumDecay,
+    Channel,
+    CustomChannel,
+    InfTauGate,
+    Ion,
+    Membrane,
+    nernst,
+)
 from ._clock import Clock, clock, current_clock, dt, t
 from ._delay import Delay, SynapseDelays
-from ._hh import HH, HHTraub, MorrisLecar, WangBuzsaki
+from ._hh import HH, ConductanceNeuron, HHTraub, MorrisLecar, WangBuzsaki
 from ._if import (
     GIF,
     LIF,
@@ -67,6 +94,30 @@ from ._synapses import (
 )
 
 __all__ = [
+    "ATypePotassium",
+    "HCurrent",
+    "HHPotassium",
+    "HHSodium",
+    "HVACalcium",
+    "Leak",
+    "MCurrent",
+    "MorrisLecarCalcium",
+    "MorrisLecarPotassium",
+    "SKPotassium",
+    "TraubPotassium",
+    "TraubSodium",
+    "TTypeCalcium",
+    "WangBuzsakiPotassium",
+    "WangBuzsakiSodium",
+    "AlphaBetaGate",
+    "CalciumDecay",
+    "Channel",
+    "CustomChannel",
+    "InfTauGate",
+    "Ion",
+    "Membrane",
+    "nernst",
+    "ConductanceNeuron",
     "Delay",
     "SynapseDelays",
     "VoltageJump",

@@ -167,24 +167,29 @@ class Model(SpikingNeuron):
             raise TypeError(f"{owner}: a Model declares `variables = {{name: (unit, init)}}`.")
         inits = {}
         for key in list(kwargs):
-            base = key[: -len("_initializer")] if key.endswith("_initializer") else None
-            if base in self.variables:
-                inits[base] = kwargs.pop(key)
-            elif key in self.variables and key not in self._parameters:
-                inits[key] = kwargs.pop(key)
+            if key.endswith("_initializer") or (
+                key in self.variables and key not in self._parameters
+            ):
+                inits[key.removesuffix("_initializer")] = kwargs.pop(key)
         unknown = sorted(set(kwargs) - set(self._parameters))
         if unknown:
             raise TypeError(
                 f"{owner}: unknown argument(s) {', '.join(unknown)}. Parameters: "
-                f"{', '.join(self._parameters) or 'none'}; initial values: "
-                f"{', '.join(v + '_initializer' for v in self.variables)}; population options: "
-                f"{', '.join(_OPTIONS)}."
+                f"{', '.join(self._parameters) or 'none'}; population options: "
+                f"{', '.join(_OPTIONS)}; initial values: <variable>_initializer=."
             )
         for pname, p in self._parameters.items():
             value = kwargs.get(pname, p.default)
             if value is REQUIRED:
                 raise TypeError(f"{owner}: parameter {pname} is required. {p.doc}".strip())
             setattr(self, pname, value)
+        self.setup()
+        bad = sorted(set(inits) - set(self.variables))
+        if bad:
+            raise TypeError(
+                f"{owner}: no variable {', '.join(bad)} to initialise; the variables are "
+                f"{', '.join(self.variables)} (set them with <variable>_initializer=)."
+            )
         self.method = resolve_method(method if method is not None else self.default_method, owner)
         self.spiking = type(self).threshold is not Model.threshold
         self.I_ext = self._option(
@@ -230,6 +235,10 @@ class Model(SpikingNeuron):
     def _unit_of(self, var):
         unit = self.variables[var][0]
         return u.dimensionless if unit is None else u.as_unit(unit)
+
+    def setup(self) -> None:
+        """Derived attributes, after the parameters are set and before the States are
+        made (e.g. a membrane built from conductance parameters)."""
 
     def check(self) -> None:
         """Rules between parameters (raise ``ValueError``); called when built."""
