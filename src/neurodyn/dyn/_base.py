@@ -33,9 +33,18 @@ def materialize(step, t, y):
 def reset_in_place(module, batch_size=None) -> None:
     """``module.init_state(batch_size)``, but the new values are written into the
     existing States when their shapes are unchanged, so compiled runs that use those
-    States stay valid (a new State object would force a recompilation)."""
+    States stay valid (a new State object would force a recompilation). Without a
+    ``batch_size`` the States keep the batch size they had."""
     old = {k: v for k, v in vars(module).items() if isinstance(v, State)}
     module.init_state(batch_size)
+    if batch_size is None:
+        # keep the batch size the States had (reset_state() of a batched network)
+        for name, state in old.items():
+            new = getattr(module, name, None)
+            s_old, s_new = jnp.shape(state.value), jnp.shape(getattr(new, "value", None))
+            if len(s_old) == len(s_new) + 1 and s_old[1:] == s_new and s_new:
+                module.init_state(s_old[0])
+                break
     for name, state in old.items():
         new = getattr(module, name, None)
         if (

@@ -110,7 +110,7 @@ class Delay(Module):
         self.cursor = Memory(jnp.zeros((), jnp.int32))
 
     def reset_state(self, batch_size: int | None = None, **kwargs) -> None:
-        reset_in_place(self, batch_size)
+        reset_in_place(self, batch_size if batch_size is not None else self._batch)
 
     def __call__(self, x):
         if self.steps is None:
@@ -193,7 +193,7 @@ class SynapseDelays(Module):
         self.cursor = Memory(jnp.zeros((), jnp.int32))
 
     def reset_state(self, batch_size: int | None = None, **kwargs) -> None:
-        reset_in_place(self, batch_size)
+        reset_in_place(self, batch_size if batch_size is not None else self._batch)
 
     def propagate(self, spikes):
         """Store this step's presynaptic ``spikes``; return the summed input that arrives

@@ -59,6 +59,13 @@ class Network(Dynamics):
         for pop in populations:
             pop.reset()
 
+    def reset_state(self, batch_size: int | None = None, **kwargs) -> None:
+        """Every State back to its initial value, and the clock back to t = 0."""
+        super().reset_state(batch_size, **kwargs)
+        step = self.__dict__.get("_nd_step")
+        if step is not None:
+            step.value = step.value * 0
+
     def before_run(self, dt) -> None:
         for module in self.modules().values():
             if module is not self and hasattr(module, "before_run"):
