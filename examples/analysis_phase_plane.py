@@ -27,10 +27,11 @@ V_RANGE, W_RANGE = (-2.5, 2.5), (-1.0, 2.0)
 
 
 def vector_field(neuron):
-    """``f(x, I) -> dx/dt`` (per ms) of the model's own equations, for the analysis."""
+    """``f(x, I) -> dx/dt`` (per ms): the model's own pure vector field (the one the
+    simulation integrates), for the analysis."""
 
     def f(x, current):
-        d = neuron.derivatives({"V": x[0], "w": x[1]}, current)
+        d = neuron.vector_field(0 * u.ms, {"V": x[0], "w": x[1]}, current)
         return jnp.stack([d["V"].to_value(u.kHz), d["w"].to_value(u.kHz)])
 
     return f

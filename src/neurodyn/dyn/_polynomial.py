@@ -1,4 +1,5 @@
-"""Polynomial (dimensionless) spiking models: FitzHugh-Nagumo and Hindmarsh-Rose.
+"""Polynomial (dimensionless) spiking models on the model protocol: FitzHugh-Nagumo and
+Hindmarsh-Rose.
 
 Variables are dimensionless, time is scaled by ``tau`` (1 ms by default); spikes
 are upward crossings of ``V_th``. Integrated with RK4 by default.
@@ -6,66 +7,37 @@ are upward crossings of ``V_th``. Integrated with RK4 by default.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
 import neurodyn.units as u
-from neurodyn.integrate import get_method
-from neurodyn.state import Hidden
 
-from . import _clock
-from ._base import SpikingNeuron, param, reset_in_place
+from ._model import Model, Parameter
 
 __all__ = ["FitzHughNagumo", "HindmarshRose"]
 
 
-class _Polynomial(SpikingNeuron):
-    variables: tuple[str, ...] = ()
+class _Polynomial(Model):
+    input_unit = None
+    default_method = "rk4"
+    crossing = True
+    tau = Parameter(u.ms, 1.0 * u.ms, "positive", doc="time unit")
+    V_th = Parameter(None, 1.0, "finite", doc="spikes are upward crossings of V_th")
 
-    def __init__(self, size, tau=1.0 * u.ms, V_th=1.0, method="rk4", I_ext=0.0, name=None, **init):
-        super().__init__(size, name)
-        self.tau = param(tau, u.ms, "tau", self.name)
-        self.V_th, self.I_ext = V_th, I_ext
-        self.method = get_method(method)
-        self._init = init
-        self.init_state()
-
-    def init_state(self, batch_size=None, **kwargs):
-        shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
-        for v in self.variables:
-            setattr(self, v, Hidden(jnp.full(shape, float(self._init.get(v, 0.0)))))
-        self.spike = Hidden(jnp.zeros(shape, bool))
-
-    def reset_state(self, batch_size=None, **kwargs):
-        reset_in_place(self, batch_size)
-
-    def update(self, I_ext=None):
-        inp = self.I_ext if I_ext is None else self.I_ext + I_ext
-        y = {v: getattr(self, v).value for v in self.variables}
-        y_new = self.method.step(lambda t, y: self.derivatives(y, inp), y, _clock.t(), _clock.dt())
-        V_old, V = y[self.variables[0]], y_new[self.variables[0]]
-        spike = (V >= self.V_th) & (V_old < self.V_th)
-        for v in self.variables:
-            getattr(self, v).value = y_new[v]
-        self.spike.value = spike
-        return spike
+    def threshold(self, y):
+        return y["V"] - self.V_th
 
 
 class FitzHughNagumo(_Polynomial):
     """FitzHugh (1961) - Nagumo: ``dV/dt = V - V³/3 - w + I``,
     ``dw/dt = (V + a - b w) / tau_w`` (times in units of ``tau``)."""
 
-    variables = ("V", "w")
+    a = Parameter(None, 0.7, "finite")
+    b = Parameter(None, 0.8, "finite")
+    tau_w = Parameter(None, 12.5, "positive")
+    variables = {"V": (None, -1.2), "w": (None, -0.6)}
 
-    def __init__(self, size, a=0.7, b=0.8, tau_w=12.5, **kwargs):
-        self.a, self.b, self.tau_w = a, b, tau_w
-        kwargs.setdefault("V", -1.2)
-        kwargs.setdefault("w", -0.6)
-        super().__init__(size, **kwargs)
-
-    def derivatives(self, y, inp):
+    def vector_field(self, t, y, I):
         V, w = y["V"], y["w"]
         return {
-            "V": (V - V**3 / 3 - w + inp) / self.tau,
+            "V": (V - V**3 / 3 - w + I) / self.tau,
             "w": ((V + self.a - self.b * w) / self.tau_w) / self.tau,
         }
 
@@ -77,18 +49,19 @@ class HindmarshRose(_Polynomial):
     dz/dt = r (s (V - V_rest) - z)
     """
 
-    variables = ("V", "y", "z")
+    a = Parameter(None, 1.0, "finite")
+    b = Parameter(None, 3.0, "finite")
+    c = Parameter(None, 1.0, "finite")
+    d = Parameter(None, 5.0, "finite")
+    r = Parameter(None, 0.01, "nonnegative")
+    s = Parameter(None, 4.0, "finite")
+    V_rest = Parameter(None, -1.6, "finite")
+    variables = {"V": (None, -1.6), "y": (None, -10.0), "z": (None, 0.0)}
 
-    def __init__(self, size, a=1.0, b=3.0, c=1.0, d=5.0, r=0.01, s=4.0, V_rest=-1.6, **kwargs):
-        self.a, self.b, self.c, self.d, self.r, self.s, self.V_rest = a, b, c, d, r, s, V_rest
-        kwargs.setdefault("V", -1.6)
-        kwargs.setdefault("y", -10.0)
-        super().__init__(size, **kwargs)
-
-    def derivatives(self, y, inp):
+    def vector_field(self, t, y, I):
         V, yy, z = y["V"], y["y"], y["z"]
         return {
-            "V": (yy - self.a * V**3 + self.b * V**2 - z + inp) / self.tau,
+            "V": (yy - self.a * V**3 + self.b * V**2 - z + I) / self.tau,
             "y": (self.c - self.d * V**2 - yy) / self.tau,
             "z": (self.r * (self.s * (V - self.V_rest) - z)) / self.tau,
         }

@@ -6,11 +6,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 import neurodyn.units as u
-from neurodyn.integrate import get_method
-from neurodyn.state import Hidden
 
-from . import _clock
-from ._base import Dynamics, param, reset_in_place, size_of
+from ._base import size_of
+from ._model import Model, Parameter
 
 __all__ = [
     "RateModel",
@@ -22,41 +20,17 @@ __all__ = [
 ]
 
 
-class RateModel(Dynamics):
-    """Shared mechanics: States named in ``variables``, ``derivatives(t, y, inp)``."""
+class RateModel(Model):
+    """Rate models: a :class:`Model` without a threshold, integrated with RK4 by
+    default; ``update(inp)`` adds ``inp`` to the input of the first variable and returns
+    that variable. Initial values are given by variable name (``E=0.1``)."""
 
-    variables: tuple[str, ...] = ()
+    input_unit = None
+    default_method = "rk4"
 
-    def __init__(self, size, method: str = "rk4", name: str | None = None, **init):
-        self.varshape = size_of(size)
-        self.name = name or type(self).__name__
-        self.method = get_method(method)
-        self._init = init
-        self.init_state()
-
-    def init_state(self, batch_size=None, **kwargs):
-        shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
-        for v in self.variables:
-            val = self._init.get(v, 0.0)
-            arr = jnp.broadcast_to(jnp.asarray(u.get_mantissa(val), float), shape) * 1.0
-            setattr(
-                self,
-                v,
-                Hidden(u.Quantity(arr, u.get_unit(val)) if isinstance(val, u.Quantity) else arr),
-            )
-
-    def reset_state(self, batch_size=None, **kwargs):
-        reset_in_place(self, batch_size)
-
-    def derivatives(self, t, y, inp):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def update(self, inp=0.0):
-        y = {v: getattr(self, v).value for v in self.variables}
-        y = self.method.step(lambda t, y: self.derivatives(t, y, inp), y, _clock.t(), _clock.dt())
-        for v in self.variables:
-            getattr(self, v).value = y[v]
-        return y[self.variables[0]]
+    def update(self, inp=None):
+        self.integrate_and_fire(inp)
+        return getattr(self, next(iter(self.variables))).value
 
 
 def _sigmoid(x, a, theta):
@@ -70,34 +44,25 @@ class WilsonCowan(RateModel):
     tau_I dI/dt = -I + (1 - r I) S_I(w_IE E - w_II I + Q)
     """
 
-    variables = ("E", "I")
+    tau_E = Parameter(u.ms, 1.0 * u.ms, "positive")
+    tau_I = Parameter(u.ms, 1.0 * u.ms, "positive")
+    a_E = Parameter(None, 1.3, "positive")
+    theta_E = Parameter(None, 4.0, "finite")
+    a_I = Parameter(None, 2.0, "positive")
+    theta_I = Parameter(None, 3.7, "finite")
+    w_EE = Parameter(None, 16.0, "finite")
+    w_EI = Parameter(None, 12.0, "finite")
+    w_IE = Parameter(None, 15.0, "finite")
+    w_II = Parameter(None, 3.0, "finite")
+    r = Parameter(None, 1.0, "nonnegative")
+    P = Parameter(None, 1.25, "finite")
+    Q = Parameter(None, 0.0, "finite")
+    variables = {"E": (None, 0.0), "I": (None, 0.0)}
 
-    def __init__(
-        self,
-        size=1,
-        tau_E=1.0 * u.ms,
-        tau_I=1.0 * u.ms,
-        a_E=1.3,
-        theta_E=4.0,
-        a_I=2.0,
-        theta_I=3.7,
-        w_EE=16.0,
-        w_EI=12.0,
-        w_IE=15.0,
-        w_II=3.0,
-        r=1.0,
-        P=1.25,
-        Q=0.0,
-        **kwargs,
-    ):
-        self.tau_E = param(tau_E, u.ms, "tau_E", "WilsonCowan")
-        self.tau_I = param(tau_I, u.ms, "tau_I", "WilsonCowan")
-        self.a_E, self.theta_E, self.a_I, self.theta_I = a_E, theta_E, a_I, theta_I
-        self.w_EE, self.w_EI, self.w_IE, self.w_II = w_EE, w_EI, w_IE, w_II
-        self.r, self.P, self.Q = r, P, Q
+    def __init__(self, size=1, **kwargs):
         super().__init__(size, **kwargs)
 
-    def derivatives(self, t, y, inp):
+    def vector_field(self, t, y, inp):
         E, I = y["E"], y["I"]
         xe = self.w_EE * E - self.w_EI * I + self.P + inp
         xi = self.w_IE * E - self.w_II * I + self.Q
@@ -114,14 +79,19 @@ class StuartLandau(RateModel):
     For ``a > 0`` the limit cycle has radius sqrt(a) and angular frequency w / tau.
     """
 
-    variables = ("x", "y")
+    a = Parameter(None, 0.25, "finite")
+    w = Parameter(None, 0.2, "finite")
+    tau = Parameter(u.ms, 1.0 * u.ms, "positive")
+    variables = {"x": (None, 0.1), "y": (None, 0.0)}
 
-    def __init__(self, size=1, a=0.25, w=0.2, tau=1.0 * u.ms, x0=0.1, y0=0.0, **kwargs):
-        self.a, self.w = a, w
-        self.tau = param(tau, u.ms, "tau", "StuartLandau")
-        super().__init__(size, x=x0, y=y0, **kwargs)
+    def __init__(self, size=1, x0=None, y0=None, **kwargs):
+        if x0 is not None:
+            kwargs["x"] = x0
+        if y0 is not None:
+            kwargs["y"] = y0
+        super().__init__(size, **kwargs)
 
-    def derivatives(self, t, y, inp):
+    def vector_field(self, t, y, inp):
         x, yy = y["x"], y["y"]
         r2 = x * x + yy * yy
         return {
@@ -140,14 +110,16 @@ class QIFMeanField(RateModel):
     ``r`` is a rate (Hz), ``v`` the mean (dimensionless) potential.
     """
 
-    variables = ("r", "v")
+    tau = Parameter(u.ms, 10.0 * u.ms, "positive")
+    eta = Parameter(None, -5.0, "finite")
+    delta = Parameter(None, 1.0, "nonnegative")
+    J = Parameter(None, 15.0, "finite")
+    variables = {"r": (u.Hz, 0.0 * u.Hz), "v": (None, -2.0)}
 
-    def __init__(self, size=1, tau=10.0 * u.ms, eta=-5.0, delta=1.0, J=15.0, **kwargs):
-        self.tau = param(tau, u.ms, "tau", "QIFMeanField")
-        self.eta, self.delta, self.J = eta, delta, J
-        super().__init__(size, r=0.0 * u.Hz, v=-2.0, **kwargs)
+    def __init__(self, size=1, **kwargs):
+        super().__init__(size, **kwargs)
 
-    def derivatives(self, t, y, inp):
+    def vector_field(self, t, y, inp):
         r, v = y["r"], y["v"]
         tr = r * self.tau  # dimensionless
         dr = (self.delta / (jnp.pi * self.tau) + 2 * r * v) / self.tau
@@ -158,15 +130,18 @@ class QIFMeanField(RateModel):
 class ThresholdLinear(RateModel):
     """Threshold-linear network: ``tau dr/dt = -r + max(0, W r + inp)``."""
 
-    variables = ("r",)
+    tau = Parameter(u.ms, 10.0 * u.ms, "positive")
+    variables = {"r": (None, 0.0)}
 
-    def __init__(self, size, W=None, tau=10.0 * u.ms, **kwargs):
-        self.tau = param(tau, u.ms, "tau", "ThresholdLinear")
+    def __init__(self, size, W=None, **kwargs):
         n = size_of(size)[-1]
-        self.W = jnp.zeros((n, n)) if W is None else jnp.asarray(W, float)
+        W = jnp.zeros((n, n)) if W is None else jnp.asarray(W, float)
+        if W.shape != (n, n):
+            raise ValueError(f"ThresholdLinear: W must be ({n}, {n}) for {n} units; got {W.shape}.")
+        self.W = W
         super().__init__(size, **kwargs)
 
-    def derivatives(self, t, y, inp):
+    def vector_field(self, t, y, inp):
         r = y["r"]
         return {"r": (-r + jnp.maximum(0.0, r @ self.W.T + inp)) / self.tau}
 
@@ -175,30 +150,24 @@ class JansenRit(RateModel):
     """Jansen & Rit (1995) cortical column (pyramidal cells with excitatory and
     inhibitory interneurons); ``y1 - y2`` is the EEG-like output (mV)."""
 
-    variables = ("y0", "y1", "y2", "y3", "y4", "y5")
+    A = Parameter(None, 3.25, "positive", doc="excitatory gain (mV)")
+    B = Parameter(None, 22.0, "positive", doc="inhibitory gain (mV)")
+    a = Parameter(None, 100.0, "positive", doc="1/s")
+    b = Parameter(None, 50.0, "positive", doc="1/s")
+    C = Parameter(None, 135.0, "positive")
+    e0 = Parameter(None, 2.5, "positive")
+    v0 = Parameter(None, 6.0, "finite")
+    r = Parameter(None, 0.56, "positive")
+    p = Parameter(None, 220.0, "finite")
+    variables = {f"y{k}": (None, 0.0) for k in range(6)}
 
-    def __init__(
-        self,
-        size=1,
-        A=3.25,
-        B=22.0,
-        a=100.0,
-        b=50.0,
-        C=135.0,
-        e0=2.5,
-        v0=6.0,
-        r=0.56,
-        p=220.0,
-        **kwargs,
-    ):
-        self.A, self.B, self.a, self.b, self.C = A, B, a, b, C
-        self.e0, self.v0, self.r, self.p = e0, v0, r, p
+    def __init__(self, size=1, **kwargs):
         super().__init__(size, **kwargs)
 
     def _S(self, v):
         return 2 * self.e0 / (1 + jnp.exp(self.r * (self.v0 - v)))
 
-    def derivatives(self, t, y, inp):
+    def vector_field(self, t, y, inp):
         # the standard equations in seconds (a, b in 1/s; y3..y5 in mV/s), then per ms
         A, B, a, b, C = self.A, self.B, self.a, self.b, self.C
         y0, y1, y2, y3, y4, y5 = (y[k] for k in self.variables)
