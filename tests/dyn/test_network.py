@@ -324,3 +324,16 @@ def test_reset_state_keeps_states_so_a_second_run_does_not_recompile(kind):
             np.testing.assert_allclose(np.asarray(u.get_mantissa(s.value)), first[k])
     nd.run(net, 1 * u.ms, dt=0.1 * u.ms)
     assert len(net._nd_compiled) == 1
+
+
+def test_spike_times_are_stamped_with_the_start_of_the_step_as_brian2():
+    # a spike generated for t = 1.0 ms is emitted in the step [1.0, 1.1) ms
+    class Net(nd.Network):
+        def __init__(self):
+            self.src = SpikeTimeGroup(3, [2, 0], [1.0, 2.5] * u.ms)
+
+    res = nd.run(Net(), 5 * u.ms, dt=0.1 * u.ms, monitors={"s": "src.spike"})
+    t, i = res.spikes("s")
+    np.testing.assert_allclose(t.to_value(u.ms), [1.0, 2.5], atol=1e-6)
+    np.testing.assert_array_equal(i, [2, 0])
+    assert res.times[10].to_value(u.ms) == pytest.approx(1.1)  # rows: end of each step

@@ -35,7 +35,13 @@ class Monitor:
 
 @dataclass
 class RunResult:
-    """Times and recorded values (Quantities keep their units), stacked over time."""
+    """Times and recorded values (Quantities keep their units), stacked over time.
+
+    ``times[k]`` is the end of the step after which row ``k`` was recorded: a state
+    recorded at ``times[k]`` is its value at that time (Brian2's StateMonitor value at
+    the next time point). Spikes keep Brian2's convention: :meth:`spikes` stamps a spike
+    with the *start* of the step in which the threshold was crossed.
+    """
 
     times: Any
     data: dict = field(default_factory=dict)
@@ -50,6 +56,25 @@ class RunResult:
 
     def keys(self):
         return self.data.keys()
+
+    def spikes(self, name: str):
+        """``(t, i)``: the spike times and neuron indices of the boolean (spike) monitor
+        ``name`` recorded every step, sorted by time, as Brian2's ``SpikeMonitor``: a
+        spike is stamped with the start of the step in which the threshold was crossed
+        (``times[k] - dt``). For a batched run ``i`` is ``(batch, neuron)`` pairs."""
+        raster = np.asarray(self[name])
+        t_rec = self.monitor_times.get(name, self.times)
+        if raster.dtype != np.bool_ or len(t_rec) != len(self.times):
+            raise ValueError(
+                f"RunResult.spikes: {name!r} must be a spike (boolean) State recorded every "
+                "step (Monitor without every=)."
+            )
+        ms = np.asarray(t_rec.to_value(u.ms))
+        dt = ms[1] - ms[0] if len(ms) > 1 else float(self.timing.get("dt_ms", ms[0]))
+        hits = np.argwhere(raster)
+        t = (ms[hits[:, 0]] - dt) * u.ms
+        i = hits[:, 1] if raster.ndim == 2 else hits[:, 1:]
+        return t, i
 
 
 def _resolve_monitors(net, monitors) -> dict[str, Monitor]:
@@ -250,7 +275,12 @@ def run(
             data[k] = merged[step - 1 :: step] if step > 1 else merged
     times = (t_start + dt_ms * inner * (np.arange(n_chunks) + 1)) * u.ms
     mon_times = {k: times[periods[k] // inner - 1 :: periods[k] // inner] for k in mons}
-    timing = {"run_s": elapsed, "first_segment_s": first_call, "segments": segments}
+    timing = {
+        "run_s": elapsed,
+        "first_segment_s": first_call,
+        "segments": segments,
+        "dt_ms": dt_ms,
+    }
     return RunResult(times=times, data=data, timing=timing, monitor_times=mon_times)
 
 
