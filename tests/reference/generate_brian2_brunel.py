@@ -44,6 +44,7 @@ import time
 
 import brian2 as b2
 import numpy as np
+from generate_brian2_networks import mean_cv  # the same statistic as the COBA/CUBA ones
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "brian2_brunel.json")
 DT_MS, T_MS, T_SKIP_MS, SEEDS = 0.1, 1200.0, 200.0, (0, 1, 2)
@@ -61,19 +62,6 @@ PARAMS = {
     "nu_thr_hz": 25.0,
 }
 STATES = {"SR": {"g": 3.0, "ratio": 2.0}, "SI_fast": {"g": 5.0, "ratio": 2.0}}
-
-
-def mean_cv(times_ms, index, n):
-    """Mean ISI CV over neurons with >= 3 spikes (the same code as the test's)."""
-    order = np.lexsort((times_ms, index))
-    t, i = times_ms[order], index[order]
-    cvs = []
-    for k in range(n):
-        tk = t[i == k]
-        if len(tk) >= 3:
-            isi = np.diff(tk)
-            cvs.append(isi.std() / isi.mean())
-    return float(np.mean(cvs)) if cvs else float("nan")
 
 
 def network(g, ratio, seed):

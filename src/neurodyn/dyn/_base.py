@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurodyn.state import Module, State
-from neurodyn.units import Quantity, Unit, UnitMismatchError, as_unit
+from neurodyn.units import Quantity, Unit
 
 __all__ = ["Dynamics", "SpikingNeuron", "param", "size_of", "materialize"]
 
@@ -91,37 +91,19 @@ def size_of(size) -> tuple[int, ...]:
 
 
 def param(value: Any, unit: Unit | str | None, name: str, owner: str, shape=None):
-    """A model parameter checked against its unit: a scalar or per-neuron Quantity,
-    converted to ``unit``; raises naming the parameter and the expected unit."""
-    if unit is None:
-        if isinstance(value, Quantity):
-            raise UnitMismatchError(
-                f"{owner}: parameter {name} is dimensionless, got a quantity in {value.unit.name}."
-            )
-        return value
-    unit = as_unit(unit)
-    if not isinstance(value, Quantity):
-        if callable(value):
-            return value
-        raise UnitMismatchError(
-            f"{owner}: parameter {name} needs a unit of {unit.name} ({unit.dim}); got the plain "
-            f"number {value!r}. Write e.g. `{name}={value} * u.{unit.name}`."
-        )
-    if value.unit.dim is not unit.dim:
-        raise UnitMismatchError(
-            f"{owner}: parameter {name} must have the dimension of {unit.name} ({unit.dim}); "
-            f"got {value.unit.name} ({value.unit.dim})."
-        )
-    out = value.to(unit)
-    if shape is not None and jnp.ndim(out.mantissa) > 0:
-        try:
-            jnp.broadcast_shapes(jnp.shape(out.mantissa), shape)
-        except ValueError:
-            raise ValueError(
-                f"{owner}: parameter {name} has shape {jnp.shape(out.mantissa)}, which does not "
-                f"fit the population shape {shape}."
-            ) from None
-    return out
+    """A parameter checked against its unit (a scalar or per-neuron Quantity, converted to
+    ``unit``; one that must fit ``shape`` when given): :meth:`Parameter.convert` for
+    objects that do not declare their parameters."""
+    from ._params import Parameter
+
+    class _Owner:
+        pass
+
+    obj = _Owner()
+    obj.name, obj.varshape = owner, shape
+    p = Parameter(unit)
+    p.name = name
+    return p.convert(value, obj)
 
 
 class Dynamics(Module):

@@ -126,11 +126,8 @@ def _mV(x):
     return x if isinstance(x, u.Quantity) else x * u.mV
 
 
-class HH(ConductanceNeuron):
-    """The Hodgkin-Huxley (1952) squid giant axon: Na, K and leak channels at 6.3 °C,
-    potentials shifted so that rest is -65 mV (Hodgkin & Huxley, J. Physiol. 117:500;
-    g_Na 120, g_K 36, g_L 0.3 mS/cm², E_Na 50, E_K -77, E_L -54.387 mV, C 1 µF/cm²).
-    These values rest at -65.0 mV (tests/dyn/test_neurons.py)."""
+class _NaKLeak(ConductanceNeuron):
+    """Sodium, potassium and leak channels (``sodium``, ``potassium``: channel classes)."""
 
     names = {"m": "INa.m", "h": "INa.h", "n": "IK.n"}
     C = Parameter(u.uF / u.cm**2, 1.0 * u.uF / u.cm**2, "positive")
@@ -140,16 +137,23 @@ class HH(ConductanceNeuron):
     E_Na = Parameter(u.mV, 50.0 * u.mV, "finite")
     E_K = Parameter(u.mV, -77.0 * u.mV, "finite")
     E_L = Parameter(u.mV, -54.387 * u.mV, "finite")
-    V_th = Parameter(u.mV, 20.0 * u.mV, "finite")
+    sodium: ClassVar[type] = HHSodium
+    potassium: ClassVar[type] = HHPotassium
+    V_init: ClassVar = -65.0 * u.mV
 
-    def __init__(self, size, V_initializer=-65.0 * u.mV, **kwargs):
-        super().__init__(size, V_initializer=V_initializer, **kwargs)
+    def __init__(self, size, V_initializer=None, **kwargs):
+        V0 = V_initializer if V_initializer is not None else self.V_init
+        super().__init__(size, V_initializer=V0, **kwargs)
+
+    def channel_options(self) -> dict:
+        return {}
 
     def setup(self):
+        extra = self.channel_options()
         self.membrane = Membrane(
             [
-                HHSodium(self.g_Na, E=self.E_Na),
-                HHPotassium(self.g_K, E=self.E_K),
+                self.sodium(self.g_Na, E=self.E_Na, **extra),
+                self.potassium(self.g_K, E=self.E_K, **extra),
                 Leak(self.g_L, E=self.E_L),
             ],
             C=self.C,
@@ -157,66 +161,53 @@ class HH(ConductanceNeuron):
         super().setup()
 
 
-class HHTraub(ConductanceNeuron):
+class HH(_NaKLeak):
+    """The Hodgkin-Huxley (1952) squid giant axon: Na, K and leak channels at 6.3 °C,
+    potentials shifted so that rest is -65 mV (Hodgkin & Huxley, J. Physiol. 117:500;
+    g_Na 120, g_K 36, g_L 0.3 mS/cm², E_Na 50, E_K -77, E_L -54.387 mV, C 1 µF/cm²).
+    These values rest at -65.0 mV (tests/dyn/test_neurons.py)."""
+
+
+class HHTraub(_NaKLeak):
     """Traub-Miles type HH neuron of the Brette et al. (2007) COBA-HH benchmark
     (J. Comput. Neurosci. 23:349; Brian2's ``COBAHH`` example): area 20000 um², g_Na 100,
     g_K 30 mS/cm², g_L 5e-5 S/cm², E_L -60, E_K -90, E_Na 50 mV, V_T -63 mV."""
 
-    names = {"m": "INa.m", "h": "INa.h", "n": "IK.n"}
-    C = Parameter(u.uF / u.cm**2, 1.0 * u.uF / u.cm**2, "positive")
-    g_Na = Parameter(_G, 100.0 * _G, "nonnegative")
-    g_K = Parameter(_G, 30.0 * _G, "nonnegative")
-    g_L = Parameter(_G, 0.05 * _G, "nonnegative")
-    E_Na = Parameter(u.mV, 50.0 * u.mV, "finite")
-    E_K = Parameter(u.mV, -90.0 * u.mV, "finite")
-    E_L = Parameter(u.mV, -60.0 * u.mV, "finite")
+    defaults = {
+        "g_Na": 100.0 * _G,
+        "g_K": 30.0 * _G,
+        "g_L": 0.05 * _G,
+        "E_K": -90.0 * u.mV,
+        "E_L": -60.0 * u.mV,
+        "V_th": -20.0 * u.mV,
+    }
     V_T = Parameter(u.mV, -63.0 * u.mV, "finite", per_neuron=False)
-    V_th = Parameter(u.mV, -20.0 * u.mV, "finite")
+    sodium, potassium, V_init = TraubSodium, TraubPotassium, -60.0 * u.mV
 
-    def __init__(self, size, V_initializer=-60.0 * u.mV, **kwargs):
-        super().__init__(size, V_initializer=V_initializer, **kwargs)
-
-    def setup(self):
-        self.membrane = Membrane(
-            [
-                TraubSodium(self.g_Na, E=self.E_Na, V_T=self.V_T),
-                TraubPotassium(self.g_K, E=self.E_K, V_T=self.V_T),
-                Leak(self.g_L, E=self.E_L),
-            ],
-            C=self.C,
-        )
-        super().setup()
+    def channel_options(self):
+        return {"V_T": self.V_T}
 
 
-class WangBuzsaki(ConductanceNeuron):
+class WangBuzsaki(_NaKLeak):
     """Wang & Buzsáki (1996) fast-spiking interneuron (J. Neurosci. 16:6402):
     instantaneous m, phi = 5; g_Na 35, g_K 9, g_L 0.1 mS/cm², E_Na 55, E_K -90,
     E_L -65 mV."""
 
     names = {"h": "INa.h", "n": "IK.n"}
-    C = Parameter(u.uF / u.cm**2, 1.0 * u.uF / u.cm**2, "positive")
-    g_Na = Parameter(_G, 35.0 * _G, "nonnegative")
-    g_K = Parameter(_G, 9.0 * _G, "nonnegative")
-    g_L = Parameter(_G, 0.1 * _G, "nonnegative")
-    E_Na = Parameter(u.mV, 55.0 * u.mV, "finite")
-    E_K = Parameter(u.mV, -90.0 * u.mV, "finite")
-    E_L = Parameter(u.mV, -65.0 * u.mV, "finite")
+    defaults = {
+        "g_Na": 35.0 * _G,
+        "g_K": 9.0 * _G,
+        "g_L": 0.1 * _G,
+        "E_Na": 55.0 * u.mV,
+        "E_K": -90.0 * u.mV,
+        "E_L": -65.0 * u.mV,
+        "V_th": 0.0 * u.mV,
+    }
     phi = Parameter(None, 5.0, "positive", per_neuron=False)
-    V_th = Parameter(u.mV, 0.0 * u.mV, "finite")
+    sodium, potassium = WangBuzsakiSodium, WangBuzsakiPotassium
 
-    def __init__(self, size, V_initializer=-65.0 * u.mV, **kwargs):
-        super().__init__(size, V_initializer=V_initializer, **kwargs)
-
-    def setup(self):
-        self.membrane = Membrane(
-            [
-                WangBuzsakiSodium(self.g_Na, E=self.E_Na, phi=self.phi),
-                WangBuzsakiPotassium(self.g_K, E=self.E_K, phi=self.phi),
-                Leak(self.g_L, E=self.E_L),
-            ],
-            C=self.C,
-        )
-        super().setup()
+    def channel_options(self):
+        return {"phi": self.phi}
 
 
 class MorrisLecar(ConductanceNeuron):
@@ -234,7 +225,7 @@ class MorrisLecar(ConductanceNeuron):
     E_K = Parameter(u.mV, -84.0 * u.mV, "finite")
     E_L = Parameter(u.mV, -60.0 * u.mV, "finite")
     phi = Parameter(None, 0.04, "positive", per_neuron=False)
-    V_th = Parameter(u.mV, 10.0 * u.mV, "finite")
+    defaults = {"V_th": 10.0 * u.mV}
 
     def __init__(self, size, V1=-1.2, V2=18.0, V3=2.0, V4=30.0, V_initializer=-60.0 * u.mV, **kw):
         # V1..V4 in mV (plain numbers, as before, or quantities)

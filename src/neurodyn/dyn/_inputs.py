@@ -24,7 +24,18 @@ __all__ = [
 ]
 
 
-class PoissonGroup(Dynamics):
+class _SpikeSource(Dynamics):
+    """A population of spike generators: a ``spike`` State, batched like any other."""
+
+    def init_state(self, batch_size=None, **kwargs):
+        shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
+        self.spike = Hidden(jnp.zeros(shape, bool))
+
+    def reset_state(self, batch_size=None, **kwargs):
+        reset_in_place(self, batch_size)
+
+
+class PoissonGroup(_SpikeSource):
     """Independent Poisson spike trains at ``rates`` (Hz; scalar or per neuron).
     A spike source for projections (it has a ``spike`` State)."""
 
@@ -35,13 +46,6 @@ class PoissonGroup(Dynamics):
         check_value(self.rates, "nonnegative", "rates", self.name, u.Hz)
         self.init_state()
 
-    def init_state(self, batch_size=None, **kwargs):
-        shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
-        self.spike = Hidden(jnp.zeros(shape, bool))
-
-    def reset_state(self, batch_size=None, **kwargs):
-        reset_in_place(self, batch_size)
-
     def update(self):
         p = self.rates * _clock.dt()  # dimensionless: a plain array
         spk = random.uniform(size=self.spike.value.shape) < p
@@ -49,7 +53,7 @@ class PoissonGroup(Dynamics):
         return spk
 
 
-class SpikeTimeGroup(Dynamics):
+class SpikeTimeGroup(_SpikeSource):
     """Neurons that spike at given times: ``indices[k]`` fires at ``times[k]`` (in the
     step whose start is nearest to it, as Brian2's ``SpikeGeneratorGroup``)."""
 
@@ -72,13 +76,6 @@ class SpikeTimeGroup(Dynamics):
         self.indices = jnp.asarray(idx, jnp.int32)
         self.times = jnp.asarray(times.to_value(u.ms))
         self.init_state()
-
-    def init_state(self, batch_size=None, **kwargs):
-        shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
-        self.spike = Hidden(jnp.zeros(shape, bool))
-
-    def reset_state(self, batch_size=None, **kwargs):
-        reset_in_place(self, batch_size)
 
     def update(self):
         t, dt = _clock.t().to_value(u.ms), _clock.dt().to_value(u.ms)

@@ -10,6 +10,7 @@ them (see ``Network.update``).
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -76,7 +77,8 @@ class Model(SpikingNeuron):
     A subclass declares
 
     - its parameters, as :class:`Parameter` class attributes (unit, default, shape and
-      validity rules; checked when the population is built);
+      validity rules; checked when the population is built); a subclass changes
+      inherited defaults with ``defaults = {name: value}``;
     - ``variables = {name: (unit, default initial value)}`` — every declared variable is
       a State of the population and is integrated; the default is a value, the name of a
       parameter, or ``derived(lambda model, y: ...)``;
@@ -139,6 +141,13 @@ class Model(SpikingNeuron):
                     params[key] = value
                 elif key in params and klass is not object:
                     params.pop(key)  # a subclass replaced the parameter by a plain attribute
+        for name, default in cls.__dict__.get("defaults", {}).items():
+            if name not in params:
+                raise TypeError(f"{cls.__name__}.defaults: {name!r} is not a parameter.")
+            p = copy.copy(params[name])
+            p.default = default
+            setattr(cls, name, p)
+            params[name] = p
         cls._parameters = params
         clash = [v for v in cls.variables if v in params or v in _OPTIONS]
         if clash:

@@ -28,6 +28,9 @@ class RateModel(Model):
     input_unit = None
     default_method = "rk4"
 
+    def __init__(self, size=1, **kwargs):
+        super().__init__(size, **kwargs)
+
     def update(self, inp=None):
         self.integrate_and_fire(inp)
         return getattr(self, next(iter(self.variables))).value
@@ -58,9 +61,6 @@ class WilsonCowan(RateModel):
     P = Parameter(None, 1.25, "finite")
     Q = Parameter(None, 0.0, "finite")
     variables = {"E": (None, 0.0), "I": (None, 0.0)}
-
-    def __init__(self, size=1, **kwargs):
-        super().__init__(size, **kwargs)
 
     def vector_field(self, t, y, inp):
         E, I = y["E"], y["I"]
@@ -116,9 +116,6 @@ class QIFMeanField(RateModel):
     J = Parameter(None, 15.0, "finite")
     variables = {"r": (u.Hz, 0.0 * u.Hz), "v": (None, -2.0)}
 
-    def __init__(self, size=1, **kwargs):
-        super().__init__(size, **kwargs)
-
     def vector_field(self, t, y, inp):
         r, v = y["r"], y["v"]
         tr = r * self.tau  # dimensionless
@@ -160,9 +157,6 @@ class JansenRit(RateModel):
     r = Parameter(None, 0.56, "positive")
     p = Parameter(None, 220.0, "finite")
     variables = {f"y{k}": (None, 0.0) for k in range(6)}
-
-    def __init__(self, size=1, **kwargs):
-        super().__init__(size, **kwargs)
 
     def _S(self, v):
         return 2 * self.e0 / (1 + jnp.exp(self.r * (self.v0 - v)))
