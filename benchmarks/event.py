@@ -20,6 +20,10 @@ Cases:
   brainevent CSR      BinaryArray(s) @ brainevent.CSR, same indices/indptr as neurodyn's
   brainevent JIT conn BinaryArray(s) @ JITCScalarR((1.0, 0.02, 0), corder=True)
 
+Build: the time of ``FixedProb(80 / N, seed=0).build(N, N, weight=1.0)`` at N = 200k
+(``--build-n``; 16M synapses, host-side numpy; a per-neuron Python loop would take
+minutes), min and median of 3 builds after an untimed one (``build`` in the JSON).
+
 Run with `cd benchmarks && python event.py` in an environment that has both neurodyn and
 brainevent; without brainevent its columns are skipped. neurodyn's scatter of bool spikes
 through a homogeneous weight takes one helper thread from XLA's pool from 40k synapses on
@@ -63,6 +67,9 @@ WARM_BLOCK = 20  # consecutive calls per warm sample (dense: 1)
 # threads keep the machine busy for a while after the call: measured at N=10k, the case
 # timed next (neurodyn CSR) had a 10-15% higher min without this pause.
 SETTLE_S = 0.02
+BUILD_N = 200_000  # the build case: FixedProb(BUILD_K / N) at N x N
+BUILD_K = 80  # mean out-degree
+BUILD_REPEATS = 3
 
 
 def repeats_for(n: int) -> int:
@@ -104,6 +111,30 @@ def build(n: int) -> dict[str, object]:
         # (45 ms vs 2.6 ms measured on the 2-core dev machine).
         mats["be_jit"] = be.JITCScalarR((WEIGHT, P, 0), shape=(n, n), corder=True)
     return mats
+
+
+def build_case(n: int, repeats: int = BUILD_REPEATS) -> dict[str, object]:
+    """Time building the CSR of FixedProb(BUILD_K / n) at n x n (homogeneous weight),
+    compile-free host code: one untimed build, then ``repeats`` timed ones."""
+    p = BUILD_K / n
+    nnz = []
+
+    def one():
+        conn = ev.FixedProb(p, seed=0).build(n, n, weight=WEIGHT)
+        jax.block_until_ready(conn)
+        nnz.append(conn.nnz)
+
+    ((mn, med),) = interleaved({"neurodyn CSR": one}, number=1, repeats=repeats).values()
+    print(f"  N={n:>6}, p={BUILD_K}/N: {nnz[-1]} synapses, min {mn:.3f} s, median {med:.3f} s")
+    return {
+        "case": f"FixedProb({BUILD_K}/N).build",
+        "N": n,
+        "simulator": "neurodyn CSR",
+        "nnz": nnz[-1],
+        "builds": repeats,
+        "run_min_s": mn,
+        "run_median_s": med,
+    }
 
 
 def functions(mats: dict[str, object]) -> dict[str, object]:
@@ -176,6 +207,7 @@ def main() -> None:
     ap.add_argument("--rates", type=float, nargs="+", default=list(RATES), help="spike fractions")
     ap.add_argument("--calls", type=int, help="timed calls per case (default 50, 30 at 40k)")
     ap.add_argument("--out", type=pathlib.Path, help="JSON path (default results/event-...)")
+    ap.add_argument("--build-n", type=int, default=BUILD_N, help="N of the build case (0: none)")
     args = ap.parse_args()
     if args.calls:
         REPEATS["small"] = REPEATS["large"] = args.calls
@@ -202,6 +234,11 @@ def main() -> None:
     print(f"y = s @ W, W (N, N) with p={P}, homogeneous weight {WEIGHT}; s bool")
     if be is None:
         print("brainevent not installed: its columns are skipped")
+
+    build_rows = []
+    if args.build_n:
+        print(f"\nbuild: FixedProb({BUILD_K}/N, seed=0).build(N, N), s per build")
+        build_rows.append(build_case(args.build_n))
 
     rows, checks = [], []
     print("\ncorrectness (rate 5%):")
@@ -317,6 +354,7 @@ def main() -> None:
         "neurodyn_csr_10k_time_1pct_over_5pct": scaling,
         "neurodyn_csr_10k_time_1pct_over_5pct_cold": scaling_cold,
         "checks": checks,
+        "build": build_rows,
     }
     out_dir = pathlib.Path(__file__).resolve().parent / "results"
     path = args.out or out_dir / f"event-{datetime.date.today():%Y%m%d}.json"

@@ -235,6 +235,8 @@ def micro_rows(name: str, data: dict) -> list[dict]:
                         "run_min_s": ms / 1e3,
                         "run_median_s": r["median_ms"][sim] / 1e3,
                     }
+        for r in data.get("build", []):  # connectivity build time (s per build)
+            groups.setdefault((f"event build {r['case']}", r["N"]), {})[r["simulator"]] = r
     else:
         for r in data.get("rows", []):
             key = (f"{name}: {r['case']}", r.get("N"))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SLOW_NETWORK_EXAMPLES = ("cuba.py", "coba_hh.py", "ei_poisson.py")
 
 
 def _last_json(name, *args):
@@ -17,7 +18,13 @@ def _last_json(name, *args):
     return json.loads(out.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("name", ["coba.py", "cuba.py", "coba_hh.py", "ei_poisson.py"])
+# The default run keeps coba.py at n=400 (the demo) and lif_units_state.py; the other
+# examples (a process and a JAX start-up each, several at full size) are `slow`
+# (`make test-slow`); the library code they use has its own fast tests.
+@pytest.mark.parametrize(
+    "name",
+    ["coba.py", *(pytest.param(n, marks=pytest.mark.slow) for n in SLOW_NETWORK_EXAMPLES)],
+)
 def test_network_examples_print_their_numbers(name):
     data = _last_json(
         name, "--n", "400", "--t", "100", *(["--no-plot"] if name == "coba.py" else [])
@@ -27,12 +34,14 @@ def test_network_examples_print_their_numbers(name):
         assert data[key] >= 0
 
 
+@pytest.mark.slow
 def test_coba_brette_variant_sustains_itself():
     # no external drive: activity lives on from the initial conductances
     data = _last_json("coba.py", "--n", "4000", "--t", "300", "--variant", "brette", "--no-plot")
     assert 10 < data["rate_E_hz"] < 30, data
 
 
+@pytest.mark.slow
 def test_coba_stdp_variant_runs_at_the_benchmark_rates():
     # STDP on every E synapse barely moves the rates within 300 ms (weights drift by ~1%)
     data = _last_json("coba.py", "--n", "2000", "--t", "300", "--variant", "stdp", "--no-plot")
@@ -50,6 +59,7 @@ def test_units_state_example_runs():
     assert "rheobase (analytic): 0.15 nA" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, key, target",
     [
@@ -73,6 +83,7 @@ def test_training_examples_reach_their_targets(name, key, target):
         assert data[key] <= target, data
 
 
+@pytest.mark.slow
 def test_wang2002_decision_follows_the_coherence():
     out = subprocess.run(
         [sys.executable, str(EXAMPLES / "wang2002.py"), "--coherence", "51.2"],
@@ -97,6 +108,7 @@ def _run_json(name, *args, timeout=300):
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_analysis_spikes_example_prints_its_statistics():
     data = _run_json("analysis_spikes.py", "--n", "200", "--t", "500", "--no-plot")
     assert data["n"] == 200 and data["t_ms"] == 500
@@ -107,6 +119,7 @@ def test_analysis_spikes_example_prints_its_statistics():
     assert 0 <= data["synchrony_chi"] <= 1 and data["psd_peak_hz"] >= 5
 
 
+@pytest.mark.slow
 def test_analysis_phase_plane_example_finds_the_fixed_points():
     data = _run_json("analysis_phase_plane.py", "--t", "200", "--no-plot")
     (fp0,) = data["fixed_points_I0"]
@@ -118,6 +131,7 @@ def test_analysis_phase_plane_example_finds_the_fixed_points():
     assert 30 < data["period_ms"] < 50
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not (EXAMPLES / "analysis_bifurcation.py").exists(), reason="bifurcation example not there"
 )

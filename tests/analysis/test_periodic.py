@@ -251,6 +251,7 @@ def test_hh_fold_of_limit_cycles_and_stability(hh_branch):
     assert br.params[-1] > 10.6
     lpc = min(br.folds, key=lambda s: s.param)
     assert lpc.param == pytest.approx(6.26, rel=0.02)
+    assert "fold_lc at p=6.26" in repr(br)
     i = lpc.index
     # the trivial multiplier is found everywhere, including large spiking orbits (except
     # exactly at folds, where the double multiplier 1 splits like sqrt(discretisation error))
@@ -292,6 +293,7 @@ def test_hh_no_spiking_below_the_fold(hh_branch):
         assert (np.ptp(late) > 50.0) == spiking, current
 
 
+@pytest.mark.slow  # a second continuation at twice the mesh
 def test_hh_fold_is_converged_in_the_mesh(hh_branch):
     """A finer mesh (ntst=80) moves the fold of limit cycles and its period by < 1e-6."""
     i_hopf, br = hh_branch
@@ -301,4 +303,3 @@ def test_hh_fold_is_converged_in_the_mesh(hh_branch):
     a, b = (min(x.folds, key=lambda s: s.param) for x in (br, fine))
     assert b.param == pytest.approx(a.param, rel=1e-6)
     assert b.period == pytest.approx(a.period, rel=1e-6)
-    assert "fold_lc at p=6.26" in repr(br)

@@ -1,7 +1,5 @@
 """Connectivity builders: statistics against their definitions; plasticity against dense."""
 
-import time
-
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -85,11 +83,9 @@ def test_one_to_one_all_to_all_gaussian():
 
 
 def test_fixed_prob_is_vectorised_at_scale():
-    t0 = time.perf_counter()
+    # 16M synapses; the build time is measured by benchmarks/event.py (`--build-n`)
     conn = event.FixedProb(80 / 200_000, seed=0).build(200_000, 200_000, weight=1.0)
-    elapsed = time.perf_counter() - t0
     assert abs(conn.nnz / 200_000 - 80) < 1
-    assert elapsed < 20  # loose: a per-neuron Python loop would take minutes
 
 
 def test_plasticity_updates_match_dense():

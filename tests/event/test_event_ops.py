@@ -33,9 +33,21 @@ def _spike_cases(rng, n, dtype):
     }
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("homo", [True, False])
-@pytest.mark.parametrize("shape", [(37, 53), (64, 20)])
+@pytest.mark.parametrize(
+    "shape, homo, dtype",
+    [  # the tall shape with a homogeneous weight (the costly compiles) is `slow`
+        pytest.param(
+            shape,
+            homo,
+            dtype,
+            marks=[pytest.mark.slow] if shape == (64, 20) and homo else [],
+            id=f"shape{i}-{homo}-{dtype.__name__}",
+        )
+        for i, shape in enumerate([(37, 53), (64, 20)])
+        for homo in [True, False]
+        for dtype in [np.float32, np.float64]
+    ],
+)
 def test_csr_and_fanout_match_dense(dtype, homo, shape):
     with jax.enable_x64(dtype == np.float64):
         rng = np.random.default_rng(0)
@@ -134,10 +146,26 @@ def _fanout(rng, n_pre, n_post, k, homo, dtype):
     return FixedFanOut(idx, w, n_post)
 
 
-@pytest.mark.parametrize("kind", ["csr", "fanout"])
-@pytest.mark.parametrize("homo", [False, True])
-@pytest.mark.parametrize("vec_batched", [False, True])
-@pytest.mark.parametrize("spike_kind", ["bool", "float"])
+@pytest.mark.parametrize(
+    "spike_kind, vec_batched, homo, kind",
+    [  # every CSR case; fan-out: float batched per-synapse, bool unbatched homogeneous
+        pytest.param(
+            spike_kind,
+            vec_batched,
+            homo,
+            kind,
+            marks=[]
+            if kind == "csr"
+            or (spike_kind, vec_batched, homo) in (("float", True, False), ("bool", False, True))
+            else [pytest.mark.slow],
+            id=f"{spike_kind}-{vec_batched}-{homo}-{kind}",
+        )
+        for kind in ["csr", "fanout"]
+        for homo in [False, True]
+        for vec_batched in [False, True]
+        for spike_kind in ["bool", "float"]
+    ],
+)
 def test_vmap_over_weights_folds_into_one_kernel(kind, homo, vec_batched, spike_kind):
     """vmap over the weights (V matrices, one structure) and optionally over the spikes
     equals a Python loop, in both orientations, in one kernel call (no loop), and its
@@ -234,6 +262,7 @@ def test_connectivity_is_safe_to_close_over_from_several_jitted_functions():
     np.testing.assert_allclose(h(conn, s), f(s))
 
 
+@pytest.mark.slow  # 400 x 500 materialised twice over; the native kernel tests check p, seeds
 def test_jitconn_probability_and_reproducibility():
     n_pre, n_post, p = 400, 500, 0.05
     conn = JitProb(n_pre, n_post, p, weight=1.0, seed=7)
@@ -296,8 +325,19 @@ def test_dense_connectivity():
     np.testing.assert_allclose(d @ jnp.ones(3), w.sum(1))
 
 
-@pytest.mark.parametrize("dist", [1.5, ("uniform", 0.5, 1.5), ("normal", 1.0, 0.2)])
-@pytest.mark.parametrize("rate", [0.0, 0.02, 0.3, 1.0])
+@pytest.mark.parametrize(
+    "dist, rate",
+    [  # every rate with the homogeneous weight, the random weights at the few-active rate
+        pytest.param(
+            dist,
+            rate,
+            marks=[] if dist == 1.5 or rate == 0.02 else [pytest.mark.slow],
+            id=f"{rate}-{dist if dist == 1.5 else dist[0]}",
+        )
+        for dist in [1.5, ("uniform", 0.5, 1.5), ("normal", 1.0, 0.2)]
+        for rate in [0.0, 0.02, 0.3, 1.0]
+    ],
+)
 def test_jitconn_event_driven_reference_equals_native(dist, rate):
     """The pure-JAX scatter (the lowering off CPU) generates only the rows of active
     neurons, in blocks under a while loop: equal to the native kernel and to the
@@ -320,8 +360,19 @@ def test_jitconn_event_driven_reference_equals_native(dist, rate):
             np.testing.assert_allclose(np.asarray(native), np.asarray(ref), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("homo", [True, False])
-@pytest.mark.parametrize("rate", [0.0, 0.05, 0.5, 1.0])
+@pytest.mark.parametrize(
+    "rate, homo",
+    [  # few active with both weights, no and all active with per-synapse weights
+        pytest.param(
+            rate,
+            homo,
+            marks=[] if rate == 0.05 or (rate != 0.5 and not homo) else [pytest.mark.slow],
+            id=f"{rate}-{homo}",
+        )
+        for rate in [0.0, 0.05, 0.5, 1.0]
+        for homo in [True, False]
+    ],
+)
 def test_csr_event_driven_reference_equals_dense(homo, rate):
     """The pure-JAX scatter with ``max_row`` (the lowering off CPU) reads only the rows of
     active neurons, in blocks under a while loop: equal to the dense product for no, few,

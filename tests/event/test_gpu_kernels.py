@@ -15,8 +15,11 @@ from neurodyn.event import _gpu
 
 pytest.importorskip("jax.experimental.pallas")
 
+# float64 runs the same kernel code as float32 (dtype-generic): `slow`
+DTYPES = [np.float32, pytest.param(np.float64, marks=pytest.mark.slow)]
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("homo", [True, False])
 @pytest.mark.parametrize("spike_kind", ["bool", "float", "none"])
 def test_pallas_scatter_equals_dense(dtype, homo, spike_kind):
@@ -70,7 +73,7 @@ def _structure(rng, dtype, homo):
     return w, indices, indptr, W
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("homo", [True, False])
 @pytest.mark.parametrize("x_kind", ["bool", "float"])
 def test_pallas_gather_equals_dense(dtype, homo, x_kind):

@@ -88,7 +88,7 @@ def lorenz(t, y):
 
 
 @pytest.mark.parametrize("name", ["dopri5", "bs3", "rkf45", "cash_karp"])
-@pytest.mark.parametrize("problem", ["vdp", "lorenz"])
+@pytest.mark.parametrize("problem", ["vdp", pytest.param("lorenz", marks=pytest.mark.slow)])
 def test_adaptive_reaches_tolerance_against_scipy(name, problem, x64):
     f, yinit, T = (
         (van_der_pol, [2.0, 0.0], 5.0) if problem == "vdp" else (lorenz, [1.0, 1.0, 1.0], 1.0)

@@ -89,6 +89,7 @@ def test_coarsened_increments_are_consistent(x64):
     np.testing.assert_allclose(jnp.mean(w * z), T**2 / 2, rtol=0.2)
 
 
+@pytest.mark.slow  # 200k paths per step size; the strong-order tests cover euler_maruyama
 def test_weak_order_on_ornstein_uhlenbeck_moments(x64):
     theta, sigma, x0, t_end, n_paths = 1.0, 1.0, 1.0, 1.0, 200_000
     mean_exact = x0 * np.exp(-theta * t_end)
@@ -217,7 +218,7 @@ def _mittag_leffler(alpha, z, terms=120):
 
 
 @pytest.mark.parametrize("method", ["l1", "gl"])
-@pytest.mark.parametrize("alpha", [0.5, 0.8])
+@pytest.mark.parametrize("alpha", [0.5, pytest.param(0.8, marks=pytest.mark.slow)])
 def test_fractional_relaxation_against_mittag_leffler(method, alpha, x64):
     errs, dts = [], (0.02, 0.01, 0.005)
     for dt in dts:
