@@ -50,6 +50,7 @@ def statistics(net, seed):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["coba", "cuba"])
 def test_statistics_within_brian2_spread(model):
     if model == "coba":

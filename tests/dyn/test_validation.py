@@ -41,10 +41,13 @@ class Forgetful(TwoVar):
 
 
 def test_every_declared_variable_is_integrated():
-    m = TwoVar(2)
-    with nd.clock(dt=0.1 * u.ms):
-        for _ in range(100):
-            m.update()
+    class Net(nd.Network):
+        def __init__(self):
+            self.m = TwoVar(2)
+
+    net = Net()
+    nd.run(net, 10 * u.ms, dt=0.1 * u.ms)
+    m = net.m
     # exact (exponential Euler on a linear field): 1 mV e^{-10/10}, 2 mV e^{-10/50}
     np.testing.assert_allclose(m.V.value.to_value(u.mV), np.exp(-1.0), rtol=1e-5)
     np.testing.assert_allclose(m.a.value.to_value(u.mV), 2 * np.exp(-0.2), rtol=1e-5)

@@ -116,11 +116,12 @@ class Model(SpikingNeuron):
         ...     def on_spike(self, y, spiked):
         ...         return {"V": u.math.where(spiked, -65 * u.mV, y["V"]),
         ...                 "th": y["th"] + u.math.where(spiked, 2 * u.mV, 0 * u.mV)}
-        >>> pop = ThetaLIF(5, I_ext=300 * u.pA)
-        >>> with nd.clock(dt=0.1 * u.ms):
-        ...     for _ in range(200):
-        ...         _ = pop.update()
-        >>> bool(pop.th.value.mantissa.max() > 0)       # the threshold adapted
+        >>> class Net(nd.Network):
+        ...     def __init__(self):
+        ...         self.pop = ThetaLIF(5, I_ext=300 * u.pA)
+        >>> net = Net()
+        >>> res = nd.run(net, 20 * u.ms, dt=0.1 * u.ms, monitors={"s": net.pop.spike})
+        >>> bool(net.pop.th.value.mantissa.max() > 0)       # the threshold adapted
         True
     """
 
