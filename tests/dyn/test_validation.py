@@ -286,3 +286,11 @@ def test_poisson_input_acts_in_its_slot_whatever_the_attribute_order():
         out.append(np.asarray(res["V"].to_value(u.mV)))
     np.testing.assert_array_equal(out[0], out[1])
     assert np.ptp(out[0]) > 0.1  # it did drive the neurons
+
+
+def test_non_finite_weights_are_refused():
+    w = event.CSR(jnp.array([1.0, jnp.nan]) * u.nS, [0, 1], [0, 2], (1, 2))
+    with pytest.raises(
+        ValueError, match=r"the connectivity's weight 1 is nan; weights must be finite"
+    ):
+        Projection(SpikeTimeGroup(1, [0], [1.0] * u.ms), LIF(2), w)

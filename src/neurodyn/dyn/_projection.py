@@ -6,12 +6,14 @@ import copy
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 
 import neurodyn.units as u
 from neurodyn.event import Connectivity
 from neurodyn.state import Module
 
 from ._delay import Delay, SynapseDelays
+from ._params import concrete
 from ._synapses import COBA, Delta, Expon, Output, Synapse
 
 __all__ = ["Projection"]
@@ -95,6 +97,13 @@ class Projection(Module):
         self.conn = conn
         owner = f"Projection {getattr(pre, 'name', 'pre')} -> {getattr(post, 'name', 'post')}"
         self.name = owner
+        w = concrete(getattr(conn, "data", None)) if hasattr(conn, "data") else None
+        if w is not None and not np.all(np.isfinite(w)):
+            k = int(np.argmax(~np.isfinite(np.ravel(w))))
+            raise ValueError(
+                f"{owner}: the connectivity's weight {k} is {np.ravel(w)[k]}; weights must be "
+                "finite numbers."
+            )
         w_unit = conn._weight_parts()[1]
         self.jump = bool(getattr(output, "jump", False))
         if self.jump:
