@@ -59,3 +59,56 @@ def test_brunel_rate_and_cv_within_brian2_spread(state):
         lo, hi = ref.min(), ref.max()
         msg = f"{state} {key}: neurodyn {np.round(ours, 4)} vs Brian2 {np.round(ref, 4)}"
         assert lo <= ours.mean() <= hi, msg
+
+
+def test_voltage_jump_spike_train_identical_to_brian2_for_given_connectivity():
+    """Same connectivity, delays, drive and initial voltages as Brian2
+    (tests/reference/generate_brian2_jump_exact.py): in float64 the whole spike train is
+    identical, every spike at the same step (N = 1000, 300 ms, ~6900 spikes). This pins
+    down the step order (jumps after the threshold, before the reset), jumps dropped while
+    refractory, homogeneous and per-synapse delays in whole steps."""
+    import jax
+
+    from neurodyn import event
+    from neurodyn.dyn import LIF, Projection, VoltageJump
+
+    ref = np.load(ROOT / "tests" / "reference" / "brian2_jump_exact.npz")
+    n, n_e = int(ref["n"]), int(ref["n_e"])
+    adj_e = np.unpackbits(ref["adj_e"], axis=1, count=n).astype(bool)
+    adj_i = np.unpackbits(ref["adj_i"], axis=1, count=n).astype(bool)
+
+    class Net(nd.Network):
+        def __init__(self):
+            self.N = LIF(
+                n,
+                tau=20 * u.ms,
+                V_rest=ref["mu"] * u.mV,
+                V_reset=10 * u.mV,
+                V_th=20 * u.mV,
+                tau_ref=2 * u.ms,
+                V_initializer=ref["v0"] * u.mV,
+            )
+            E, I = self.N[:n_e], self.N[n_e:]
+            self.exc = Projection(
+                E,
+                self.N,
+                event.CSR.from_dense(adj_e * 0.2 * u.mV),
+                output=VoltageJump(),
+                delay=1.5 * u.ms,
+            )
+            self.inh = Projection(
+                I,
+                self.N,
+                event.CSR.from_dense(adj_i * -1.0 * u.mV),
+                output=VoltageJump(),
+                delay=ref["delay_i"] * u.ms,
+            )
+
+    with jax.enable_x64(True):
+        net = Net()
+        res = nd.run(net, float(ref["t_ms"]) * u.ms, dt=0.1 * u.ms, monitors={"s": net.N.spike})
+        steps, index = np.nonzero(np.asarray(res["s"]))
+    ours = sorted(zip(steps.tolist(), index.tolist()))
+    theirs = sorted(zip(ref["spike_step"].tolist(), ref["spike_index"].tolist()))
+    assert len(ours) == len(theirs)
+    assert ours == theirs
