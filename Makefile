@@ -20,11 +20,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	$(VENV)/bin/lint-imports
 
+# two test processes (pytest-xdist): the suite is mostly single-threaded compiles and
+# small runs, so the 2-core machine finishes it in about 3 min instead of 5
 test: lint
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q -n 2
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow -q
+	$(PY) -m pytest -m slow -q -n 2
 
 # Benchmarks (benchmarks/README.md): neurodyn runs from $(VENV); each anchor from its own
 # venv under benchmarks/.envs/, so their pins never touch ours. bench-setup is idempotent
