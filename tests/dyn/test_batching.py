@@ -126,3 +126,36 @@ def test_reset_state_restores_a_batched_network():
     again = _record(net)
     for key in first:
         np.testing.assert_allclose(first[key], again[key], rtol=1e-6, err_msg=key)
+
+
+def test_random_inputs_batch_with_independent_draws():
+    from neurodyn.dyn import GapJunction, OUProcess, PoissonGroup, PoissonInput
+
+    class Noisy(nd.Network):
+        def __init__(self):
+            self.src = PoissonGroup(30, 50 * u.Hz)
+            self.pop = LIF(10, V_th=-55 * u.mV, noise=0.5 * u.mV / u.ms**0.5)
+            self.ou = OUProcess(10, mean=50 * u.pA, sigma=20 * u.pA, tau=5 * u.ms)
+            self.proj = Projection(
+                self.src, self.pop, event.FixedProb(0.3, seed=1), weight=1 * u.nS
+            )
+            self.drive = PoissonInput(self.pop, 50, 10 * u.Hz, 0.5 * u.mV, output=VoltageJump())
+            self.gap = GapJunction(self.pop, event.FixedProb(0.2, seed=2), weight=0.1 * u.nS)
+
+        def update(self):  # the OU current drives the population
+            self.ou.update()
+            self.src.update()
+            self.pop.integrate_and_fire(self.ou.x.value)
+            self.proj.deliver()
+            self.drive.deliver()
+            self.pop.reset()
+
+    net = Noisy()
+    net.init_state(batch_size=4)
+    res = nd.run(net, 20 * u.ms, dt=0.1 * u.ms, monitors={"V": net.pop.V, "x": net.ou.x})
+    v = np.asarray(res["V"].to_value(u.mV))
+    x = np.asarray(res["x"].to_value(u.pA))
+    assert v.shape == (200, 4, 10) and x.shape == (200, 4, 10)
+    # every batch element draws its own noise, spikes and inputs
+    assert np.all(np.abs(v[-1, 0] - v[-1, 1]) > 0)
+    assert np.all(np.abs(x[-1, 2] - x[-1, 3]) > 0)

@@ -90,7 +90,9 @@ class GapJunction(Dynamics):
         pop.add_input(f"gap#{id(self):x}", self._current)
 
     def _current(self, V):
-        return self.conn @ V - self._row_sum * V
+        # conn @ x takes [n] or [n, B]: a batched V [B, n] goes through transposed
+        coupled = self.conn @ V if V.ndim == 1 else (self.conn @ V.T).T
+        return coupled - self._row_sum * V
 
     def update(self):
         return None
