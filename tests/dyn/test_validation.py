@@ -294,3 +294,14 @@ def test_non_finite_weights_are_refused():
         ValueError, match=r"the connectivity's weight 1 is nan; weights must be finite"
     ):
         Projection(SpikeTimeGroup(1, [0], [1.0] * u.ms), LIF(2), w)
+
+
+def test_bad_time_steps_and_initialisers_are_refused():
+    with pytest.raises(ValueError, match=r"dt must be a positive time step.*got 0. ms"):
+        nd.run(JumpNet(), 1 * u.ms, dt=0 * u.ms)
+    with pytest.raises(ValueError, match=r"Normal: parameter std must be >= 0; got -2 mV"):
+        nd.dyn.Normal(-55 * u.mV, -2 * u.mV)
+    with pytest.raises(ValueError, match=r"Uniform: low \(-50. mV\) must not exceed high"):
+        nd.dyn.Uniform(-50 * u.mV, -60 * u.mV)
+    with pytest.raises(u.UnitMismatchError, match=r"Uniform: low .* need the same dimension"):
+        nd.dyn.Uniform(-50 * u.mV, 6 * u.pA)

@@ -37,6 +37,12 @@ def _check_dt(dt) -> Quantity:
     if not isinstance(dt, Quantity) or dt.unit.dim is not _second.dim:
         got = f"a quantity in {dt.unit.name}" if isinstance(dt, Quantity) else repr(dt)
         raise UnitMismatchError(f"dt must be a time, e.g. 0.1 * u.ms; got {got}.")
+    try:
+        value = float(dt.mantissa)
+    except (TypeError, ValueError):  # traced (or an array): nothing to check here
+        return dt
+    if not value > 0:
+        raise ValueError(f"dt must be a positive time step, e.g. 0.1 * u.ms; got {dt}.")
     return dt
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 from neurodyn.state import random as nd_random
-from neurodyn.units import Quantity
+from neurodyn.units import Quantity, UnitMismatchError
+from neurodyn.units import get_mantissa as u_value
 
 __all__ = ["Constant", "Normal", "Uniform", "initialize"]
 
@@ -31,6 +33,10 @@ class Normal:
     allowed), drawn from ``neurodyn.state.random`` (reproducible with ``nd.random.seed``)."""
 
     def __init__(self, mean: Any, std: Any):
+        from ._params import check_value
+
+        check_value(std, "nonnegative", "std", "Normal", getattr(std, "unit", None))
+        check_value(mean, "finite", "mean", "Normal", getattr(mean, "unit", None))
         self.mean, self.std = mean, std
 
     def __call__(self, shape):
@@ -41,6 +47,20 @@ class Uniform:
     """Uniform samples in ``[low, high)``."""
 
     def __init__(self, low: Any, high: Any):
+        from ._params import check_value
+
+        check_value(low, "finite", "low", "Uniform", getattr(low, "unit", None))
+        check_value(high, "finite", "high", "Uniform", getattr(high, "unit", None))
+        if isinstance(low, Quantity) and isinstance(high, Quantity):
+            if low.unit.dim is not high.unit.dim:
+                raise UnitMismatchError(
+                    f"Uniform: low ({low}) and high ({high}) need the same dimension."
+                )
+            ok = jnp.all(high.to_value(low.unit) >= low.mantissa)
+        else:
+            ok = jnp.all(jnp.asarray(u_value(high)) >= jnp.asarray(u_value(low)))
+        if not isinstance(ok, jax.core.Tracer) and not bool(ok):
+            raise ValueError(f"Uniform: low ({low}) must not exceed high ({high}).")
         self.low, self.high = low, high
 
     def __call__(self, shape):
