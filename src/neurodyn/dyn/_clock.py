@@ -9,7 +9,7 @@ from typing import Any
 from neurodyn.units import Quantity, UnitMismatchError
 from neurodyn.units import second as _second
 
-__all__ = ["clock", "dt", "t", "current_clock", "Clock"]
+__all__ = ["clock", "dt", "t", "current_clock", "Clock", "run_step"]
 
 
 class Clock:
@@ -84,3 +84,27 @@ def dt() -> Quantity:
 def t() -> Quantity:
     """The current time of the innermost clock scope."""
     return current_clock().t
+
+
+class _RunClock:
+    """The runner's step count of one network. It is kept beside the network, not as one
+    of its States, so that the network's States (and checkpoints of them) are the model's
+    alone: a checkpoint saved after a run loads into a freshly built network."""
+
+    __slots__ = ("step",)
+
+    def __init__(self):
+        import jax.numpy as jnp
+
+        from neurodyn.state import Memory
+
+        self.step = Memory(jnp.zeros((), jnp.int32), name="run.step")
+
+
+def run_step(net):
+    """The State holding the number of steps ``nd.run`` has advanced ``net`` (created at
+    0 on first use); ``Network.reset_state`` puts it back to 0."""
+    rc = net.__dict__.get("_nd_run_clock")
+    if rc is None:
+        rc = net.__dict__["_nd_run_clock"] = _RunClock()
+    return rc.step

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._base import Dynamics
+from ._clock import run_step
 
 __all__ = ["Network"]
 
@@ -62,9 +63,8 @@ class Network(Dynamics):
     def reset_state(self, batch_size: int | None = None, **kwargs) -> None:
         """Every State back to its initial value, and the clock back to t = 0."""
         super().reset_state(batch_size, **kwargs)
-        step = self.__dict__.get("_nd_step")
-        if step is not None:
-            step.value = step.value * 0
+        step = run_step(self)
+        step.value = step.value * 0
 
     def before_run(self, dt) -> None:
         for module in self.modules().values():

@@ -33,7 +33,7 @@ class Monitor:
     index: Any = None
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     """Times and recorded values (Quantities keep their units), stacked over time.
 
@@ -56,6 +56,97 @@ class RunResult:
 
     def keys(self):
         return self.data.keys()
+
+    def __repr__(self) -> str:
+        n = len(self.times)
+        if n:
+            t0, t1 = float(self.times[0].to_value(u.ms)), float(self.times[-1].to_value(u.ms))
+            span = f"{n} rows, t = {t0:g}..{t1:g} ms"
+        else:
+            span = "0 rows"
+        parts = []
+        for k, v in self.data.items():
+            unit = f" {v.unit.name}" if isinstance(v, u.Quantity) else ""
+            dtype = np.asarray(u.get_mantissa(v)).dtype
+            parts.append(f"{k}: {tuple(np.shape(u.get_mantissa(v)))} {dtype}{unit}")
+        return f"RunResult({span}; " + ", ".join(parts) + ")"
+
+    def spike_trains(self, name: str) -> list:
+        """One array of spike times (a time Quantity, start-of-step stamps as in
+        :meth:`spikes`) per neuron of the unbatched spike monitor ``name``."""
+        t, i = self.spikes(name)
+        if np.ndim(i) != 1:
+            raise ValueError(
+                f"RunResult.spike_trains: {name!r} was recorded from a batched run; take one "
+                "batch element first (res.spikes(name) gives (batch, neuron) pairs)."
+            )
+        n = np.shape(self.data[name])[-1]
+        ms = np.asarray(t.to_value(u.ms))
+        return [ms[i == k] * u.ms for k in range(n)]
+
+    def to_numpy(self) -> dict:
+        """``{name: numpy array}`` of the times (``"times"``, in ms) and every monitor, each
+        in its own unit (``units()`` names them)."""
+        out = {"times": np.asarray(self.times.to_value(u.ms))}
+        for k, v in self.data.items():
+            out[k] = np.asarray(u.get_mantissa(v))
+        return out
+
+    def units(self) -> dict:
+        """``{name: unit name}`` for the arrays of :meth:`to_numpy` ("" for plain ones)."""
+        out = {"times": "ms"}
+        for k, v in self.data.items():
+            out[k] = v.unit.name if isinstance(v, u.Quantity) else ""
+        return out
+
+    def save(self, path) -> None:
+        """Write the times and monitors to a ``.npz`` file, units as metadata; read it
+        back with :meth:`RunResult.load`. The file is written to a temporary name first,
+        so a failed save leaves no half-written file."""
+        import json
+        import os
+        import tempfile
+
+        path = os.fspath(path)
+        arrays = self.to_numpy()
+        clash = [k for k in arrays if k.startswith("__")]
+        if clash:
+            raise ValueError(f"RunResult.save: monitor names may not start with '__': {clash}.")
+        meta = {
+            "units": self.units(),
+            "monitor_times_step": {
+                k: int(round(len(self.times) / max(len(t), 1)))
+                for k, t in self.monitor_times.items()
+            },
+            "timing": {k: v for k, v in self.timing.items() if isinstance(v, (int, float))},
+        }
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
+        os.close(fd)
+        try:
+            np.savez_compressed(tmp, __meta__=np.asarray(json.dumps(meta)), **arrays)
+            os.replace(tmp, path if path.endswith(".npz") else path + ".npz")
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    @classmethod
+    def load(cls, path) -> RunResult:
+        """A :class:`RunResult` from a file written by :meth:`save` (units restored)."""
+        import json
+
+        with np.load(path) as f:
+            meta = json.loads(str(f["__meta__"]))
+            arrays = {k: f[k] for k in f.files if k != "__meta__"}
+        units = meta["units"]
+
+        def q(name):
+            return arrays[name] * u.unit(units[name]) if units[name] else arrays[name]
+
+        times = q("times")
+        data = {k: q(k) for k in arrays if k != "times"}
+        mon_times = {k: times[step - 1 :: step] for k, step in meta["monitor_times_step"].items()}
+        return cls(times=times, data=data, timing=meta["timing"], monitor_times=mon_times)
 
     def spikes(self, name: str):
         """``(t, i)``: the spike times and neuron indices of the boolean (spike) monitor
@@ -136,12 +227,14 @@ class _Compiled:
             spike_sum,
         )
 
+        step = _clock.run_step(net)
+
         def one_step(i):
-            k = self.net._nd_step.value  # an integer step count: no drift in t
+            k = step.value  # an integer step count: no drift in t
             t = k * self.dt
             with _clock.clock(dt=self.dt, t=t, i=k):
                 self.net.update()
-            self.net._nd_step.value = k + 1
+            step.value = k + 1
 
         # spike counts are summed in loop-carried accumulators (not stacked per step
         # and summed afterwards: that would hold [inner, n] booleans per chunk)
@@ -219,8 +312,6 @@ def run(
         and _has_value(m.target)
         and getattr(m.target.value, "dtype", None) == jnp.bool_
     }
-    if not hasattr(net, "_nd_step"):
-        net._nd_step = Memory(jnp.zeros((), jnp.int32))
     if hasattr(net, "before_run"):
         net.before_run(dt)
     cache = net.__dict__.setdefault("_nd_compiled", {})
@@ -240,7 +331,7 @@ def run(
     while n_chunks % segments:
         segments -= 1
     per = n_chunks // segments
-    start_step = int(net._nd_step.value)
+    start_step = int(_clock.run_step(net).value)
     t_start = start_step * dt_ms
     bar = _progress_bar(total, dt, progress)
     outs = []

@@ -1,0 +1,74 @@
+"""Run results leave the runner: a short summary, spike trains, numpy arrays with their
+units, files; and a checkpoint taken after a run loads into a freshly built network."""
+
+import numpy as np
+import pytest
+
+import neurodyn as nd
+import neurodyn.units as u
+from neurodyn.dyn import LIF, Monitor, RunResult
+
+
+class Net(nd.Network):
+    def __init__(self):
+        self.pop = LIF(3, I_ext=np.array([250.0, 300.0, 400.0]) * u.pA)
+
+
+def _run(net):
+    mons = {
+        "V": net.pop.V,
+        "s": net.pop.spike,
+        "count": Monitor(net.pop.spike, every=10 * u.ms),
+    }
+    return nd.run(net, 50 * u.ms, dt=0.1 * u.ms, monitors=mons)
+
+
+def test_summary_spike_trains_and_numpy():
+    res = _run(Net())
+    text = repr(res)
+    assert len(text) < 200 and "V: (500, 3) float32 mV" in text and "count: (5, 3)" in text
+    raster = np.asarray(res["s"])
+    trains = res.spike_trains("s")
+    for k in range(3):
+        # start-of-step stamps: row r is the step [r dt, (r + 1) dt)
+        np.testing.assert_allclose(
+            trains[k].to_value(u.ms), np.flatnonzero(raster[:, k]) * 0.1, atol=1e-4
+        )
+    # the interval counts agree with the raster
+    np.testing.assert_array_equal(np.asarray(res["count"]), raster.reshape(5, 100, 3).sum(1))
+    arrays, units = res.to_numpy(), res.units()
+    assert units == {"times": "ms", "V": "mV", "s": "", "count": ""}
+    np.testing.assert_allclose(arrays["V"], np.asarray(res["V"].to_value(u.mV)))
+
+
+def test_save_and_load_round_trip(tmp_path):
+    res = _run(Net())
+    res.save(tmp_path / "run.npz")
+    back = RunResult.load(tmp_path / "run.npz")
+    assert back["V"].unit == u.mV
+    np.testing.assert_array_equal(np.asarray(back["V"].mantissa), np.asarray(res["V"].mantissa))
+    np.testing.assert_array_equal(np.asarray(back["s"]), np.asarray(res["s"]))
+    np.testing.assert_allclose(
+        back.monitor_times["count"].to_value(u.ms), [10, 20, 30, 40, 50], atol=1e-4
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]  # no temporary left over
+
+
+def test_checkpoint_after_a_run_loads_into_a_fresh_network(tmp_path):
+    net = Net()
+    _run(net)
+    nd.save(tmp_path / "ckpt", net)
+    fresh = Net()
+    nd.load(tmp_path / "ckpt", fresh)
+    np.testing.assert_array_equal(
+        np.asarray(fresh.pop.V.value.mantissa), np.asarray(net.pop.V.value.mantissa)
+    )
+    assert "_nd_step" not in " ".join(net.states())  # the runner's clock is not a model State
+
+
+def test_spike_trains_of_a_batched_run_are_refused():
+    net = Net()
+    net.init_state(batch_size=2)
+    res = nd.run(net, 5 * u.ms, dt=0.1 * u.ms, monitors={"s": net.pop.spike})
+    with pytest.raises(ValueError, match="batched run; take one batch element first"):
+        res.spike_trains("s")
