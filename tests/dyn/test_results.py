@@ -72,3 +72,30 @@ def test_spike_trains_of_a_batched_run_are_refused():
     res = nd.run(net, 5 * u.ms, dt=0.1 * u.ms, monitors={"s": net.pop.spike})
     with pytest.raises(ValueError, match="batched run; take one batch element first"):
         res.spike_trains("s")
+
+
+class ProjNet(nd.Network):
+    def __init__(self, tau=20 * u.ms, seed=1, w=1 * u.nS):
+        from neurodyn import event
+        from neurodyn.dyn import Projection
+
+        self.pop = LIF(20, tau=tau)
+        self.proj = Projection(self.pop, self.pop, event.FixedProb(0.2, seed=seed), weight=w)
+
+
+def test_a_checkpoint_of_a_different_model_is_refused_naming_what_differs(tmp_path):
+    from neurodyn.state import CheckpointError
+
+    nd.save(tmp_path / "ckpt", ProjNet())
+    nd.load(tmp_path / "ckpt", ProjNet())  # the same model: fine
+    with pytest.raises(CheckpointError, match=r"pop.tau: 20. ms in the file, 10. ms here"):
+        nd.load(tmp_path / "ckpt", ProjNet(tau=10 * u.ms))
+    with pytest.raises(
+        CheckpointError,
+        match=r"proj.conn.indices: an array of shape \[83\] in the file, an array of shape \[80\]",
+    ):
+        nd.load(tmp_path / "ckpt", ProjNet(seed=2))
+    with pytest.raises(CheckpointError, match=r"proj.conn.data: 1. nS in the file, 2. nS here"):
+        nd.load(tmp_path / "ckpt", ProjNet(w=2 * u.nS))
+    other = ProjNet(tau=10 * u.ms)
+    nd.load(tmp_path / "ckpt", other, strict=False)  # on explicit request

@@ -80,6 +80,8 @@ class Delay(Module):
         [0.0, 0.0, 1.0]
     """
 
+    checkpoint_attrs = ("delay",)
+
     def __init__(self, delay, name: str = "Delay"):
         self.name = name
         self.delay = _delay_quantity(delay, name)

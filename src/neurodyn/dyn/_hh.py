@@ -217,6 +217,7 @@ class MorrisLecar(ConductanceNeuron):
     V1 -1.2, V2 18, V3 2, V4 30 mV, phi 0.04."""
 
     names = {"w": "IK.w"}
+    checkpoint_attrs = (*ConductanceNeuron.checkpoint_attrs, "V1", "V2", "V3", "V4")
     C = Parameter(u.uF / u.cm**2, 20.0 * u.uF / u.cm**2, "positive")
     g_Ca = Parameter(_G, 4.4 * _G, "nonnegative")
     g_K = Parameter(_G, 8.0 * _G, "nonnegative")

@@ -39,6 +39,8 @@ class PoissonGroup(_SpikeSource):
     """Independent Poisson spike trains at ``rates`` (Hz; scalar or per neuron).
     A spike source for projections (it has a ``spike`` State)."""
 
+    checkpoint_attrs = ("rates",)
+
     def __init__(self, size, rates, name: str | None = None):
         self.varshape = size_of(size)
         self.name = name or "PoissonGroup"
@@ -139,6 +141,7 @@ class OUProcess(Dynamics):
     share a dimension (a current, a conductance, ...); ``x`` starts at ``mean``."""
 
     tau = Parameter(u.ms, check="positive")
+    checkpoint_attrs = ("mean", "sigma")
 
     def __init__(self, size, mean, sigma, tau, name: str | None = None):
         self.varshape = size_of(size)

@@ -132,6 +132,7 @@ class Model(SpikingNeuron):
     refractory_vars: ClassVar[tuple[str, ...]] = ("V",)
     noise_var: ClassVar[str] = "V"
     _parameters: ClassVar[dict[str, Parameter]] = {}
+    checkpoint_attrs = ("I_ext", "tau_ref", "noise")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -249,6 +250,13 @@ class Model(SpikingNeuron):
     def setup(self) -> None:
         """Derived attributes, after the parameters are set and before the States are
         made (e.g. a membrane built from conductance parameters)."""
+
+    def checkpoint_constants(self) -> dict:
+        out = super().checkpoint_constants()
+        if self.adaptation is not None:
+            a = self.adaptation
+            out.update({"adaptation.a": a.a, "adaptation.b": a.b, "adaptation.tau_w": a.tau_w})
+        return out
 
     def check(self) -> None:
         """Rules between parameters (raise ``ValueError``); called when built."""

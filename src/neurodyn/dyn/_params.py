@@ -116,6 +116,9 @@ class Parameter:
         self.doc = doc
         self.name = "?"
 
+    #: nd.save stores declared parameters; nd.load compares them
+    checkpointed = True
+
     def __set_name__(self, owner, name):
         self.name = name
 

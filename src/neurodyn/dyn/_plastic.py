@@ -76,6 +76,8 @@ class GapJunction(Dynamics):
         weight: conductance for builders.
     """
 
+    checkpoint_attrs = ("conn",)
+
     def __init__(self, pop, conn, weight=None):
         if hasattr(conn, "build") and not isinstance(conn, Connectivity):
             conn = conn.build(pop.num, pop.num, weight=weight)
@@ -117,6 +119,7 @@ class STDP(Module):
 
     tau_pre = Parameter(u.ms, check="positive", per_neuron=False)
     tau_post = Parameter(u.ms, check="positive", per_neuron=False)
+    checkpoint_attrs = ("A_plus", "A_minus", "w_min", "w_max")
 
     def __init__(
         self,
@@ -250,6 +253,7 @@ class PoissonInput(Dynamics):
     """
 
     rate = Parameter(u.Hz, check="nonnegative", per_neuron=False)
+    checkpoint_attrs = ("num_inputs", "weight")
 
     def __init__(
         self,

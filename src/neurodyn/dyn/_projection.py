@@ -49,6 +49,8 @@ class Projection(Module):
         stdp: a :class:`~neurodyn.dyn.STDP` (long-term plasticity of the weights).
     """
 
+    checkpoint_attrs = ("conn", "delay")
+
     def __init__(
         self,
         pre,

@@ -129,6 +129,7 @@ class ThresholdLinear(RateModel):
 
     tau = Parameter(u.ms, 10.0 * u.ms, "positive")
     variables = {"r": (None, 0.0)}
+    checkpoint_attrs = (*Model.checkpoint_attrs, "W")
 
     def __init__(self, size, W=None, **kwargs):
         n = size_of(size)[-1]

@@ -50,8 +50,38 @@ def _describe_value(value) -> dict[str, Any]:
     return info
 
 
+def _constants(module: Module) -> dict[str, tuple[dict, list[np.ndarray]]]:
+    """``{"path.name": (description, leaves)}`` of every sub-module's constants; the
+    description names each leaf (``.data``, ``.indices``, ...)."""
+    out = {}
+    for mpath, mod in module.modules().items():
+        for name, value in mod.checkpoint_constants().items():
+            key = f"{mpath}.{name}" if mpath else name
+            try:
+                value = jax.tree_util.tree_map(np.asarray, value)
+                flat, _ = jax.tree_util.tree_flatten_with_path(
+                    value, is_leaf=lambda x: isinstance(x, Quantity)
+                )
+            except (TypeError, ValueError):
+                continue  # not array data
+            leaves = [np.asarray(v.mantissa if isinstance(v, Quantity) else v) for _, v in flat]
+            if any(a.dtype == object for a in leaves):
+                continue
+            info = _describe_value(value)
+            info["names"] = [jax.tree_util.keystr(p) for p, _ in flat]
+            info["units"] = [v.unit.name if isinstance(v, Quantity) else "" for _, v in flat]
+            out[key] = (info, leaves)
+    return out
+
+
+def _show(a: np.ndarray, unit) -> str:
+    text = np.array2string(a, precision=6) if a.size <= 4 else f"an array of shape {list(a.shape)}"
+    return f"{text} {unit}" if unit else text
+
+
 def save(path: str | os.PathLike, module: Module) -> None:
-    """Write all States of ``module`` to ``path`` (an ``.npz`` file).
+    """Write all States of ``module`` to ``path`` (an ``.npz`` file), with the module's
+    constants (declared parameters, connectivity: see ``Module.checkpoint_constants``).
 
     Arrays go into the npz, structure/units/dtypes/State types into a JSON
     entry; nothing is pickled. The file is written to a temporary name in the
@@ -72,6 +102,11 @@ def save(path: str | os.PathLike, module: Module) -> None:
             if data.dtype.kind == "V":  # bfloat16, float8...: stored as raw unsigned ints
                 data = data.view(f"u{data.dtype.itemsize}")
             arrays[f"{spath}#{i}"] = data
+    meta["constants"] = {}
+    for key, (info, leaves) in _constants(module).items():
+        meta["constants"][key] = info
+        for i, leaf in enumerate(leaves):
+            arrays[f"__const__{key}#{i}"] = leaf
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
@@ -113,18 +148,63 @@ def _read(path: str) -> tuple[dict, dict[str, np.ndarray]]:
     return meta, arrays
 
 
-def load(path: str | os.PathLike, module: Module) -> None:
+def _check_constants(path: str, meta: dict, arrays: dict, module: Module) -> None:
+    saved = meta.get("constants")
+    if saved is None:  # written before constants were saved
+        return
+    mine = _constants(module)
+    problems = []
+    for key in sorted(set(saved) | set(mine)):
+        if key not in mine:
+            problems.append(f"{key} is in the file but not in the model")
+            continue
+        if key not in saved:
+            problems.append(f"{key} is in the model but not in the file")
+            continue
+        info, leaves = mine[key]
+        names = info["names"]
+        theirs = [arrays.get(f"__const__{key}#{i}") for i in range(len(saved[key]["leaves"]))]
+        if info["treedef"] != saved[key]["treedef"] or len(theirs) != len(leaves):
+            problems.append(f"{key}: {saved[key]['treedef']} in the file, {info['treedef']} here")
+            continue
+        units_f = saved[key].get("units", [""] * len(leaves))
+        for name, t, m, unit_f, unit_m in zip(names, theirs, leaves, units_f, info["units"]):
+            if t is None or t.shape != m.shape or not np.array_equal(t, m) or unit_f != unit_m:
+                where = f"{key}{name}" if len(leaves) > 1 else key
+                if t is not None and t.shape == m.shape and t.size > 4:
+                    k = int(np.argmax(np.ravel(t != m))) if unit_f == unit_m else 0
+                    a, b = np.ravel(t)[k], np.ravel(m)[k]
+                    problems.append(f"{where}: element {k} is {a} in the file, {b} here")
+                else:
+                    shown = "missing" if t is None else _show(t, unit_f)
+                    problems.append(f"{where}: {shown} in the file, {_show(m, unit_m)} here")
+                break
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise CheckpointError(
+            f"{path} was saved from a different model: {'; '.join(problems[:5])}{more}. "
+            "Build the model with the same parameters and connectivity, or load the States "
+            "anyway with nd.load(path, module, strict=False)."
+        )
+
+
+def load(path: str | os.PathLike, module: Module, strict: bool = True) -> None:
     """Load States saved by :func:`save` into ``module``.
 
     Everything is checked before anything is written: a checkpoint with
     missing or extra States, or a different structure, shape, dtype, unit or
     State type is refused with :class:`CheckpointError` and the module is left
-    untouched.
+    untouched. With ``strict`` (the default) the module's constants (declared
+    parameters, connectivity) must also equal those saved; ``strict=False`` loads the
+    States into a model that differs in them.
     """
     if not isinstance(module, Module):
         raise TypeError(f"load expects a Module, got {type(module).__name__}.")
     path = os.fspath(path)
     meta, arrays = _read(path)
+    if strict:
+        _check_constants(path, meta, arrays, module)
+    arrays = {k: v for k, v in arrays.items() if not k.startswith("__const__")}
     saved = meta["states"]
     states = module.states()
     missing = [p for p in states if p not in saved]

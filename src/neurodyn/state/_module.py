@@ -114,6 +114,26 @@ class Module:
         walk(self, "")
         return out
 
+    #: names of attributes that define the model without being States (connectivity,
+    #: delays); ``checkpoint_constants`` includes them
+    checkpoint_attrs: tuple[str, ...] = ()
+
+    def checkpoint_constants(self) -> dict[str, Any]:
+        """``{name: value}`` of what defines this module without being a State: the
+        values of class-level descriptors marked ``checkpointed = True`` (declared model
+        parameters) and the attributes named in ``checkpoint_attrs``. :func:`save` stores
+        them; :func:`load` refuses a module whose constants differ."""
+        out: dict[str, Any] = {}
+        own = vars(self)
+        for klass in reversed(type(self).__mro__):
+            for name, attr in vars(klass).items():
+                if getattr(attr, "checkpointed", False) and name in own:
+                    out[name] = own[name]
+        for name in self.checkpoint_attrs:
+            if getattr(self, name, None) is not None:
+                out[name] = getattr(self, name)
+        return {k: v for k, v in out.items() if not callable(v) or hasattr(v, "tree_flatten")}
+
     def init_state(self, batch_size: int | None = None, **kwargs) -> None:
         """Create batch-size dependent States (default: call the children's)."""
         for path, module in self.modules().items():
