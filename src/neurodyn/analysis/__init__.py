@@ -4,7 +4,9 @@ correlations, synchrony, van Rossum / Victor-Purpura / STTC, spectra); phase pla
 branch-point detection, of periodic orbits from a Hopf point (collocation, Floquet
 multipliers, folds of limit cycles, period doubling, Neimark-Sacker) and of fold and Hopf
 curves in two parameters (cusp, Bogdanov-Takens); fast-slow analysis; slow points of
-high-dimensional systems; plots.
+high-dimensional systems; plots. Every entry point that takes a vector field ``f(x, p)`` also
+takes a :mod:`neurodyn.dyn` model with ``param=`` the parameter to vary
+(:func:`model_field`).
 
 Example:
     >>> import jax.numpy as jnp
@@ -20,6 +22,7 @@ Example:
 from ._codim2 import Codim2Branch, continue_fold, continue_hopf
 from ._continuation import EquilibriumBranch, SpecialPoint, continue_equilibria
 from ._fastslow import FastSlowAnalysis, critical_manifold, fast_slow_diagram
+from ._models import ModelField, model_field
 from ._periodic import (
     PeriodicBranch,
     PeriodicSpecialPoint,
@@ -72,6 +75,8 @@ from ._spikes import (
 )
 
 __all__ = [
+    "ModelField",
+    "model_field",
     "SlowPoint",
     "slow_points",
     "EquilibriumBranch",

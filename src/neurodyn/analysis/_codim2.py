@@ -16,11 +16,12 @@ held fixed, e.g. ``continue_equilibria(lambda x, p1: f(x, jnp.stack([p1, p2])), 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import jax
 import numpy as np
 
+from . import _models
 from ._continuation import (
     SpecialPoint,
     _check_range,
@@ -42,7 +43,8 @@ class Codim2Branch:
     ``kind`` (``"fold"`` or ``"hopf"``), ``params`` ``[n, 2]``, ``states`` ``[n, d]``,
     ``omega`` ``[n]`` (Hopf frequency, ``nan`` for folds), ``special_points`` (kinds
     ``"cusp"``, ``"bogdanov_takens"``, ``"zero_hopf"``; each also a row of the arrays),
-    ``stop_reason``.
+    ``stop_reason``. For a ``dyn`` model: ``param_names``, ``param_units`` (the columns
+    of ``params``, plain numbers in these units), ``var_names``, ``var_units``.
     """
 
     kind: str
@@ -51,6 +53,10 @@ class Codim2Branch:
     omega: np.ndarray
     special_points: list[SpecialPoint] = field(default_factory=list)
     stop_reason: str = ""
+    param_names: tuple = ("p1", "p2")
+    param_units: tuple = (None, None)
+    var_names: tuple = ()
+    var_units: tuple = ()
 
     def __len__(self) -> int:
         return len(self.params)
@@ -62,6 +68,8 @@ def continue_fold(
     p2: float,
     bounds,
     *,
+    param=None,
+    param_unit=None,
     ds: float = 0.01,
     ds_max: float | None = None,
     max_steps: int = 1000,
@@ -84,6 +92,11 @@ def continue_fold(
     ds, ds_max, max_steps, tol : as in :func:`continue_equilibria`.
     direction : +1 or -1
         Whether ``p2`` starts increasing or decreasing (``p1`` if ``p2`` is stationary).
+    param, param_unit
+        With a :mod:`neurodyn.dyn` model in place of ``f``: the two parameter names
+        ``(p1, p2)`` (``p1`` the parameter of the branch ``point`` comes from) and their
+        units (see :func:`~neurodyn.analysis.model_field`); ``p2`` and ``bounds`` may
+        be Quantities. ``p2`` defaults to the model's value.
 
     Returns
     -------
@@ -101,7 +114,9 @@ def continue_fold(
     >>> [(s.kind, bool(abs(s.param).max() < 1e-8)) for s in c.special_points]
     [('cusp', True)]
     """
-    return _codim2("fold", f, point, p2, bounds, ds, ds_max, max_steps, tol, direction, args)
+    return _codim2(
+        "fold", f, point, p2, bounds, ds, ds_max, max_steps, tol, direction, args, param, param_unit
+    )
 
 
 def continue_hopf(
@@ -110,6 +125,8 @@ def continue_hopf(
     p2: float,
     bounds,
     *,
+    param=None,
+    param_unit=None,
     ds: float = 0.01,
     ds_max: float | None = None,
     max_steps: int = 1000,
@@ -134,10 +151,33 @@ def continue_hopf(
     >>> [(s.kind, bool(abs(s.param).max() < 1e-6)) for s in h.special_points]
     [('bogdanov_takens', True)]
     """
-    return _codim2("hopf", f, point, p2, bounds, ds, ds_max, max_steps, tol, direction, args)
+    return _codim2(
+        "hopf", f, point, p2, bounds, ds, ds_max, max_steps, tol, direction, args, param, param_unit
+    )
 
 
-def _codim2(kind, f, point, p2, bounds, ds, ds_max, max_steps, tol, direction, args):
+def _codim2(kind, f, point, p2, bounds, ds, ds_max, max_steps, tol, direction, args, param, unit):
+    model = _models.as_field(f, param, unit, f"continue_{kind}")
+    if model is not None:
+        _models.require_param(model, f"continue_{kind}", 2)
+        if isinstance(point, SpecialPoint) and _models.has_quantity(point.param):
+            point = replace(point, param=model.param_value([point.param, 0.0], "point")[0])
+        if p2 is None:
+            p2 = model.param_value()[1]
+        p2 = model.param_value([0.0, p2], "p2")[1]
+        try:
+            b1, b2 = bounds
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"bounds must be ((p1_low, p1_high), (p2_low, p2_high)); got {bounds!r}."
+            ) from err
+        bounds = (model.param_range(b1, "bounds[0]", 0), model.param_range(b2, "bounds[1]", 1))
+        out = _codim2(
+            kind, model, point, p2, bounds, ds, ds_max, max_steps, tol, direction, args, None, None
+        )
+        out.param_names, out.param_units = model.params, model.param_units
+        out.var_names, out.var_units = model.var_names, model.var_units
+        return out
     if not isinstance(point, SpecialPoint):
         raise TypeError(
             f"point must be a SpecialPoint from continue_equilibria (branch.{kind}s[0]); "

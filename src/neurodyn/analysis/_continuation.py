@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import neurodyn.units as u
+
+from . import _models
 
 __all__ = ["SpecialPoint", "EquilibriumBranch", "continue_equilibria"]
 
@@ -78,6 +80,9 @@ class EquilibriumBranch:
     ``params`` ``[n]``, ``states`` ``[n, d]``, ``stable`` ``[n]`` (all eigenvalues with
     negative real part), ``eigenvalues`` ``[n, d]`` (complex), ``special_points`` (each also
     a row of the arrays, at ``point.index``), ``stop_reason`` (why the continuation ended).
+    For a ``dyn`` model: ``param_name``, ``var_names`` and ``var_units`` (the columns of
+    ``states``, in their declared units), and ``params`` (and each point's ``param``) are
+    Quantities when the parameter was given as a Quantity.
     """
 
     params: np.ndarray
@@ -86,6 +91,9 @@ class EquilibriumBranch:
     eigenvalues: np.ndarray
     special_points: list[SpecialPoint] = field(default_factory=list)
     stop_reason: str = ""
+    param_name: str = "p"
+    var_names: tuple = ()
+    var_units: tuple = ()
 
     @property
     def folds(self) -> list[SpecialPoint]:
@@ -464,10 +472,12 @@ def _in_step(y_loc, y_a, t_a, y_b) -> bool:
 
 def continue_equilibria(
     f: Callable,
-    x0,
-    p0: float,
-    p_range: tuple[float, float],
+    x0=None,
+    p0: float | None = None,
+    p_range: tuple[float, float] | None = None,
     *,
+    param: str | None = None,
+    param_unit=None,
     ds: float = 0.01,
     ds_max: float | None = None,
     max_steps: int = 2000,
@@ -497,6 +507,13 @@ def continue_equilibria(
         Whether ``p`` starts increasing or decreasing.
     args : tuple
         Extra arguments passed to ``f``.
+    param, param_unit
+        With a :mod:`neurodyn.dyn` model in place of ``f`` (see
+        :func:`~neurodyn.analysis.model_field`): the parameter to vary (``"I_ext"`` or a
+        declared parameter) and the unit ``p`` is measured in (default its declared unit;
+        ``ds`` mixes it with the variables' units). ``x0`` defaults to the model's current
+        state (a dict of Quantities is accepted), ``p0`` to its current value; ``p0`` and
+        ``p_range`` may be Quantities (the wrong dimension is refused).
 
     Returns
     -------
@@ -511,7 +528,35 @@ def continue_equilibria(
     >>> br = continue_equilibria(lambda x, p: p + x**2, [-1.0], -1.0, (-2.0, 0.5), ds=0.05)
     >>> [(s.kind, round(s.param, 9) + 0.0) for s in br.special_points]  # saddle-node at 0
     [('fold', 0.0)]
+
+    With a model (the Hopf point of the Hodgkin-Huxley neuron, area 20000 µm²):
+
+    >>> import neurodyn as nd
+    >>> import neurodyn.units as u
+    >>> br = continue_equilibria(nd.dyn.HH(1), param="I_ext", param_unit=u.nA,
+    ...                          p_range=(0, 3) * u.nA, ds=0.05, ds_max=0.2)
+    >>> br.hopfs[0].param                                     # doctest: +SKIP
+    Quantity(1.9554..., "nA")
     """
+    model = _models.as_field(f, param, param_unit, "continue_equilibria")
+    if model is not None:
+        _models.require_param(model, "continue_equilibria")
+        quantity = _models.has_quantity(p0, p_range)
+        branch = continue_equilibria(
+            model,
+            model.state(x0),
+            model.param_value(p0),
+            model.param_range(p_range),
+            ds=ds,
+            ds_max=ds_max,
+            max_steps=max_steps,
+            tol=tol,
+            direction=direction,
+            args=args,
+        )
+        return label_branch(branch, model, quantity)
+    if x0 is None or p0 is None or p_range is None:
+        raise TypeError("continue_equilibria(f, x0, p0, p_range) needs x0, p0 and p_range.")
     lo, hi = _check_range(p_range)
     ds, ds_max, max_steps = _check_step(ds, ds_max, max_steps, tol)
     if direction not in (1, -1):
@@ -643,3 +688,16 @@ def _locate_1p(sys, tr, y_a, t_a, y_b, test_a, test_b, tol):
                 data = {"omega": omega, "l1": l1, "v": v, "located": bool(located)}
                 out.append((y_s, "hopf", data))
     return out
+
+
+def label_branch(branch, model, quantity: bool):
+    """``branch`` with the names and units of ``model`` (a ModelField); its parameter
+    values as Quantities when ``quantity``."""
+    branch.param_name = model.params[0] if model.scalar else model.params
+    branch.var_names, branch.var_units = model.var_names, model.var_units
+    if quantity and model.scalar:
+        branch.params = model.quantity(branch.params)
+        branch.special_points = [
+            replace(sp, param=model.quantity(sp.param)) for sp in branch.special_points
+        ]
+    return branch

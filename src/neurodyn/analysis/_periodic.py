@@ -58,12 +58,16 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+import neurodyn.units as u
+
+from . import _models
 
 __all__ = [
     "PeriodicBranch",
@@ -129,6 +133,9 @@ class PeriodicBranch:
     multipliers: np.ndarray
     stable: np.ndarray
     special_points: list = field(default_factory=list)
+    param_name: str = "p"
+    var_names: tuple = ()
+    var_units: tuple = ()
 
     @property
     def folds(self) -> list:
@@ -141,12 +148,14 @@ class PeriodicBranch:
     def __repr__(self) -> str:
         if not len(self):
             return "PeriodicBranch(0 orbits)"
-        kinds = ", ".join(f"{s.kind} at p={s.param:.6g}" for s in self.special_points)
+        kinds = ", ".join(
+            f"{s.kind} at p={float(u.get_mantissa(s.param)):.6g}" for s in self.special_points
+        )
+        ps, ts = np.asarray(u.get_mantissa(self.params)), np.asarray(u.get_mantissa(self.periods))
         return (
-            f"PeriodicBranch({len(self)} orbits, p in [{self.params.min():.6g}, "
-            f"{self.params.max():.6g}], period in [{self.periods.min():.6g}, "
-            f"{self.periods.max():.6g}], {int(self.stable.sum())} stable"
-            + (f"; {kinds})" if kinds else ")")
+            f"PeriodicBranch({len(self)} orbits, p in [{ps.min():.6g}, "
+            f"{ps.max():.6g}], period in [{ts.min():.6g}, "
+            f"{ts.max():.6g}], {int(self.stable.sum())} stable" + (f"; {kinds})" if kinds else ")")
         )
 
 
@@ -155,7 +164,7 @@ def from_hopf(f: Callable, point: Any, p_range: tuple[float, float], **kwargs) -
 
     ``point`` is anything with ``.state`` (``[d]``), ``.param`` and optionally
     ``.data["omega"]``; the remaining arguments are those of
-    :func:`continue_periodic_orbits`.
+    :func:`continue_periodic_orbits` (including ``param=`` with a ``dyn`` model).
     """
     if not (hasattr(point, "state") and hasattr(point, "param")):
         raise TypeError(
@@ -176,6 +185,8 @@ def continue_periodic_orbits(
     p_hopf: float,
     p_range: tuple[float, float],
     *,
+    param: str | None = None,
+    param_unit=None,
     omega: float | None = None,
     amplitude: float = 1e-3,
     ntst: int = 40,
@@ -224,6 +235,11 @@ def continue_periodic_orbits(
         ``|u^(ncol)|^(1/(ncol+1))`` (needed for spiking orbits with fast upstrokes).
     args : tuple
         Extra arguments of ``f``.
+    param, param_unit
+        With a :mod:`neurodyn.dyn` model in place of ``f`` (see
+        :func:`~neurodyn.analysis.model_field`): the parameter and its unit; ``p_hopf``
+        and ``p_range`` may be Quantities, and then ``params`` (and the special points'
+        ``param``) come back as Quantities and ``periods`` in ms. Times are in ms.
 
     Returns
     -------
@@ -241,6 +257,40 @@ def continue_periodic_orbits(
     >>> round(float(br.periods[-1]), 6), bool(br.stable[-1])
     (6.283185, True)
     """
+    model = _models.as_field(f, param, param_unit, "continue_periodic_orbits")
+    if model is not None:
+        _models.require_param(model, "continue_periodic_orbits")
+        quantity = _models.has_quantity(p_hopf, p_range)
+        branch = continue_periodic_orbits(
+            model,
+            model.state(x_hopf),
+            model.param_value(p_hopf, "p_hopf"),
+            model.param_range(p_range),
+            omega=omega,
+            amplitude=amplitude,
+            ntst=ntst,
+            ncol=ncol,
+            ds=ds,
+            ds_min=ds_min,
+            ds_max=ds_max,
+            max_steps=max_steps,
+            max_period=max_period,
+            newton_iter=newton_iter,
+            tol=tol,
+            equilibrium_tol=equilibrium_tol,
+            adapt_mesh=adapt_mesh,
+            args=args,
+        )
+        branch.param_name = model.params[0]
+        branch.var_names, branch.var_units = model.var_names, model.var_units
+        if quantity:
+            branch.params = model.quantity(branch.params)
+            branch.periods = u.Quantity(np.asarray(branch.periods), u.ms)
+            branch.special_points = [
+                replace(sp, param=model.quantity(sp.param), period=sp.period * u.ms)
+                for sp in branch.special_points
+            ]
+        return branch
     if int(ntst) < 2 or int(ncol) < 2:
         raise ValueError(
             f"continue_periodic_orbits expected ntst >= 2 and ncol >= 2; got ntst={ntst}, "

@@ -2,8 +2,12 @@
 vector fields and phase planes.
 
 Vector fields are ``f(x, *args) -> dx/dt`` on arrays of shape ``(d,)`` (plain numbers;
-strip units with ``to_value`` first). Everything is vectorised with ``jax.vmap`` and
-differentiated with ``jax.jacfwd``; Newton's method refines candidates.
+strip units with ``to_value`` first), or a :mod:`neurodyn.dyn` model (see
+:func:`~neurodyn.analysis.model_field`): then ``x`` holds its variables in their declared
+units, and with ``param=`` the value of that parameter is ``args[0]`` (a number in its
+unit or a Quantity); without ``param`` the model's own parameter values are used.
+Everything is vectorised with ``jax.vmap`` and differentiated with ``jax.jacfwd``; Newton's
+method refines candidates.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from . import _models
 
 __all__ = [
     "FixedPoint",
@@ -28,12 +34,28 @@ __all__ = [
 
 @dataclass
 class FixedPoint:
-    """A fixed point, its Jacobian, eigenvalues and stability class."""
+    """A fixed point, its Jacobian, eigenvalues and stability class (for a ``dyn`` model
+    also ``var_names`` and ``var_units``, the entries of ``x``; see :attr:`values`)."""
 
     x: np.ndarray
     jacobian: np.ndarray
     eigenvalues: np.ndarray
     kind: str
+    var_names: tuple = ()
+    var_units: tuple = ()
+
+    @property
+    def values(self) -> dict:
+        """``{variable: value}`` (Quantities in the declared units) for a ``dyn`` model;
+        ``{index: value}`` otherwise."""
+        import neurodyn.units as u
+
+        if not self.var_names:
+            return {i: float(v) for i, v in enumerate(self.x)}
+        return {
+            k: float(v) if unit is None else u.Quantity(float(v), unit)
+            for k, unit, v in zip(self.var_names, self.var_units, self.x, strict=True)
+        }
 
     @property
     def stable(self) -> bool:
@@ -90,6 +112,9 @@ def fixed_points(
     tol: float | None = None,
     n_iter: int = 40,
     merge: float = 1e-4,
+    *,
+    param: str | None = None,
+    param_unit=None,
 ) -> list[FixedPoint]:
     """Fixed points of ``f`` from many candidates: Newton refinement (vectorised),
     residual filter ``|f(x)| < tol`` (default 1e-5 in float32, 1e-10 in float64),
@@ -102,7 +127,24 @@ def fixed_points(
         >>> f = lambda x: jnp.array([x[1], -x[0] - 0.5 * x[1]])   # damped oscillator
         >>> [fp.kind for fp in fixed_points(f, jnp.array([[1.0, 1.0], [-2.0, 0.5]]))]
         ['stable focus']
+
+    With a model (``candidates``: ``None`` for its current state, a dict of
+    Quantities, or rows of plain numbers in the declared units):
+
+        >>> import neurodyn as nd
+        >>> import neurodyn.units as u
+        >>> [fp] = fixed_points(nd.dyn.MorrisLecar(1), None)
+        >>> fp.kind, round(float(fp.values["V"].to_value(u.mV)), 2)
+        ('stable focus', -60.86)
     """
+    model = _models.as_field(f, param, param_unit, "fixed_points")
+    if model is not None:
+        cands = _model_candidates(model, candidates)
+        f, args = _model_call(model, args)
+        out = fixed_points(f, cands, args, tol=tol, n_iter=n_iter, merge=merge)
+        for fp in out:
+            fp.var_names, fp.var_units = model.var_names, model.var_units
+        return out
     cands = jnp.atleast_2d(jnp.asarray(candidates, jnp.result_type(float)))
     if tol is None:
         tol = 1e-5 if cands.dtype == jnp.float32 else 1e-10
@@ -129,6 +171,9 @@ def find_fixed_points(
     tol: float | None = None,
     n_iter: int = 40,
     merge: float = 1e-4,
+    *,
+    param: str | None = None,
+    param_unit=None,
 ) -> list[FixedPoint]:
     """Fixed points of ``f(x, *args)`` refined from ``candidates`` ``[k, d]`` by Newton's
     method, de-duplicated and classified: the public name of :func:`fixed_points` (same
@@ -142,11 +187,27 @@ def find_fixed_points(
         >>> [(round(float(p.x[0]), 6), p.kind) for p in fps]
         [(-1.0, 'saddle'), (1.0, 'stable node')]
     """
-    return fixed_points(f, candidates, args, tol=tol, n_iter=n_iter, merge=merge)
+    return fixed_points(
+        f, candidates, args, tol=tol, n_iter=n_iter, merge=merge, param=param, param_unit=param_unit
+    )
 
 
-def vector_field(f: Callable, x_range, y_range, resolution: int = 30, args: Sequence = ()):
-    """``(X, Y, U, V)`` of a 2-D vector field on a grid."""
+def vector_field(
+    f: Callable,
+    x_range,
+    y_range,
+    resolution: int = 30,
+    args: Sequence = (),
+    *,
+    param: str | None = None,
+    param_unit=None,
+):
+    """``(X, Y, U, V)`` of a 2-D vector field on a grid (a model: ranges of its two
+    variables, numbers in the declared units or Quantities; ``U, V`` per ms)."""
+    model = _models.as_field(f, param, param_unit, "vector_field")
+    if model is not None:
+        f, args = _model_call(model, args, planar=True)
+        x_range, y_range = _model_ranges(model, x_range, y_range)
     xs = jnp.linspace(*x_range, resolution)
     ys = jnp.linspace(*y_range, resolution)
     X, Y = jnp.meshgrid(xs, ys)
@@ -156,14 +217,27 @@ def vector_field(f: Callable, x_range, y_range, resolution: int = 30, args: Sequ
 
 
 def nullclines(
-    f: Callable, x_range, y_range, resolution: int = 200, args: Sequence = (), n_iter: int = 30
+    f: Callable,
+    x_range,
+    y_range,
+    resolution: int = 200,
+    args: Sequence = (),
+    n_iter: int = 30,
+    *,
+    param: str | None = None,
+    param_unit=None,
 ) -> dict[int, np.ndarray]:
     """Points on the nullclines ``f_i = 0`` (i = 0, 1) of a 2-D field.
 
     Sign changes are searched along both grid directions (so horizontal and vertical
     nullclines are found alike) and refined by Newton's method along the grid line.
-    Returns ``{0: points [k, 2], 1: points [m, 2]}`` sorted along x then y.
+    Returns ``{0: points [k, 2], 1: points [m, 2]}`` sorted along x then y (a model: its
+    two variables in their declared units).
     """
+    model = _models.as_field(f, param, param_unit, "nullclines")
+    if model is not None:
+        f, args = _model_call(model, args, planar=True)
+        x_range, y_range = _model_ranges(model, x_range, y_range)
     xs = np.linspace(*x_range, resolution)
     ys = np.linspace(*y_range, resolution)
     X, Y = np.meshgrid(xs, ys)
@@ -217,9 +291,25 @@ class PhasePlane:
     """A 2-D phase plane of ``f`` over ``x_range`` x ``y_range``: nullclines, fixed
     points (from a grid of candidates), vector field, trajectories and a plot."""
 
-    def __init__(self, f: Callable, x_range, y_range, args: Sequence = (), labels=("x", "y")):
+    def __init__(
+        self,
+        f: Callable,
+        x_range,
+        y_range,
+        args: Sequence = (),
+        labels=None,
+        *,
+        param: str | None = None,
+        param_unit=None,
+    ):
+        model = _models.as_field(f, param, param_unit, "PhasePlane")
+        self.model = model
+        if model is not None:
+            f, args = _model_call(model, args, planar=True)
+            x_range, y_range = _model_ranges(model, x_range, y_range)
+            labels = model.labels() if labels is None else labels
         self.f, self.x_range, self.y_range, self.args = f, x_range, y_range, tuple(args)
-        self.labels = labels
+        self.labels = ("x", "y") if labels is None else labels
 
     def nullclines(self, resolution: int = 200):
         return nullclines(self.f, self.x_range, self.y_range, resolution, self.args)
@@ -229,6 +319,9 @@ class PhasePlane:
         ys = np.linspace(*self.y_range, grid)
         cands = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
         pts = fixed_points(self.f, cands, self.args)
+        if self.model is not None:
+            for p in pts:
+                p.var_names, p.var_units = self.model.var_names, self.model.var_units
         lo = np.array([self.x_range[0], self.y_range[0]])
         hi = np.array([self.x_range[1], self.y_range[1]])
         return [p for p in pts if np.all(p.x >= lo) and np.all(p.x <= hi)]
@@ -270,3 +363,42 @@ class PhasePlane:
         ax.set_ylabel(self.labels[1])
         ax.legend(loc="best", fontsize=8)
         return ax
+
+
+# -- dyn models -------------------------------------------------------------------------
+
+
+def _model_call(model, args, planar: bool = False):
+    """``(f, args)`` for a ModelField: ``f(x, *args)`` with the parameter value (if one
+    is named) the first of ``args`` (a Quantity is converted)."""
+    if planar and len(model.var_names) != 2:
+        raise ValueError(
+            f"a phase plane needs a model with two variables; {model.model.name} has "
+            f"{len(model.var_names)} ({', '.join(model.var_names)})."
+        )
+    args = tuple(args)
+    if not model.params:
+        if args:
+            raise TypeError(
+                "args= with a model holds the value of the parameter named by param=; "
+                "no param was named."
+            )
+        return (lambda x: model(x)), ()
+    if len(args) > 1:
+        raise TypeError("args= with a model holds one value: that of the parameter param=.")
+    return model, (model.param_value(args[0] if args else None, "args[0]"),)
+
+
+def _model_candidates(model, candidates):
+    if candidates is None or isinstance(candidates, dict):
+        return model.state(candidates)[None, :]
+    return candidates
+
+
+def _model_ranges(model, x_range, y_range):
+    out = []
+    for k, rng, unit in zip(model.var_names, (x_range, y_range), model.var_units, strict=True):
+        lo, hi = rng
+        what = f"the range of {k}"
+        out.append(tuple(float(np.asarray(model._to_number(v, unit, what))) for v in (lo, hi)))
+    return out[0], out[1]

@@ -306,7 +306,9 @@ def bifurcation_diagram(branch, ax=None, var=0, label_points: bool = True, **kwa
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
-    params = np.asarray(branch.params)
+    # a model's branch may carry Quantities: plot their numbers, label with their unit
+    punit = getattr(branch.params, "unit", None)
+    params = np.asarray(u.get_mantissa(branch.params))
     color = kwargs.pop("color", "k")
     if params.ndim == 2:  # two-parameter curve
         ax.plot(params[:, 0], params[:, 1], color=color, **kwargs)
@@ -332,9 +334,17 @@ def bifurcation_diagram(branch, ax=None, var=0, label_points: bool = True, **kwa
                 label=label if k == 0 else None,
                 **kwargs,
             )
-        xy = [(sp.param, y[sp.index]) for sp in branch.special_points]
-        ax.set_xlabel("parameter")
-        ax.set_ylabel(f"state[{var}]" if not callable(var) else "state")
+        xy = [(float(u.get_mantissa(sp.param)), y[sp.index]) for sp in branch.special_points]
+        pname = getattr(branch, "param_name", "p")
+        ax.set_xlabel(
+            "parameter" if pname == "p" else f"{pname} ({punit.name})" if punit else pname
+        )
+        names, units = getattr(branch, "var_names", ()), getattr(branch, "var_units", ())
+        if names and not callable(var):
+            unit = units[var]
+            ax.set_ylabel(names[var] if unit is None else f"{names[var]} ({unit.name})")
+        else:
+            ax.set_ylabel(f"state[{var}]" if not callable(var) else "state")
     for sp, (px, py) in zip(branch.special_points, xy):
         ax.plot(px, py, "o", ms=5, mfc="w", mec="tab:red", zorder=5)
         if label_points:

@@ -104,6 +104,10 @@ def _number(value, name: str, owner: str, check: str = "positive") -> float | in
         raise u.UnitMismatchError(
             f"{owner}: parameter {name} is a plain number, got a quantity in {value.unit.name}."
         )
+    if isinstance(value, jax.core.Tracer) and jnp.ndim(value) == 0:
+        return value  # traced (a parameter under analysis or grad): checked where concrete
+    if isinstance(value, (jnp.ndarray, np.ndarray)) and jnp.ndim(value) == 0:
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{owner}: {name} must be a number, got {value!r}.")
     if (check == "positive" and not value > 0) or (check == "nonzero" and value == 0):
