@@ -73,14 +73,12 @@ def test_coba_spike_train_identical_to_brian2_for_given_connectivity():
     generate_brian2_coba_exact.py): in float64 the whole spike train is identical,
     every spike at the same step (COBA, N = 1000, 500 ms, ~9000 spikes)."""
     import jax
+    from brian2_exact import assert_same_spike_train, load_exact
 
     from neurodyn import event
     from neurodyn.dyn import COBA, LIF, Expon, Projection
 
-    ref = np.load(ROOT / "tests" / "reference" / "brian2_coba_exact.npz")
-    n, n_e = int(ref["n"]), int(ref["n_e"])
-    adj_e = np.unpackbits(ref["adj_e"], axis=1, count=n).astype(bool)
-    adj_i = np.unpackbits(ref["adj_i"], axis=1, count=n).astype(bool)
+    ref, n, n_e, adj_e, adj_i = load_exact("brian2_coba_exact.npz")
 
     class Net(nd.Network):
         def __init__(self):
@@ -114,8 +112,4 @@ def test_coba_spike_train_identical_to_brian2_for_given_connectivity():
     with jax.enable_x64(True):
         net = Net()
         res = nd.run(net, float(ref["t_ms"]) * u.ms, dt=0.1 * u.ms, monitors={"s": net.N.spike})
-        steps, index = np.nonzero(np.asarray(res["s"]))
-    ours = sorted(zip(steps.tolist(), index.tolist()))
-    theirs = sorted(zip(ref["spike_step"].tolist(), ref["spike_index"].tolist()))
-    assert len(theirs) > 5000
-    assert ours == theirs
+    assert_same_spike_train(res["s"], ref, at_least=5000)
