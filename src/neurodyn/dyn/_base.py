@@ -40,13 +40,15 @@ def reset_in_place(module, batch_size=None) -> None:
     if batch_size is None:
         # keep the batch size the States had (reset_state() of a batched network)
         for name, state in old.items():
-            new = getattr(module, name, None)
-            s_old, s_new = jnp.shape(state.value), jnp.shape(getattr(new, "value", None))
+            new = vars(module).get(name)
+            if not isinstance(new, State) or new is state:
+                continue  # not re-created by init_state (e.g. a Param given as a parameter)
+            s_old, s_new = jnp.shape(state.value), jnp.shape(new.value)
             if len(s_old) == len(s_new) + 1 and s_old[1:] == s_new and s_new:
                 module.init_state(s_old[0])
                 break
     for name, state in old.items():
-        new = getattr(module, name, None)
+        new = vars(module).get(name)
         if (
             isinstance(new, State)
             and new is not state

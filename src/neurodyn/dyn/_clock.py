@@ -9,7 +9,7 @@ from typing import Any
 from neurodyn.units import Quantity, UnitMismatchError
 from neurodyn.units import second as _second
 
-__all__ = ["clock", "dt", "t", "current_clock", "Clock", "run_step"]
+__all__ = ["clock", "dt", "t", "current_clock", "Clock", "run_clock"]
 
 
 class Clock:
@@ -87,24 +87,20 @@ def t() -> Quantity:
 
 
 class _RunClock:
-    """The runner's step count of one network. It is kept beside the network, not as one
-    of its States, so that the network's States (and checkpoints of them) are the model's
-    alone: a checkpoint saved after a run loads into a freshly built network."""
+    """The number of steps ``nd.run`` has advanced one network (a Python int, known
+    while tracing). It is kept beside the network, not as one of its States, so that the
+    network's States (and checkpoints of them) are the model's alone."""
 
-    __slots__ = ("step",)
+    __slots__ = ("count",)
 
     def __init__(self):
-        import jax.numpy as jnp
-
-        from neurodyn.state import Memory
-
-        self.step = Memory(jnp.zeros((), jnp.int32), name="run.step")
+        self.count = 0
 
 
-def run_step(net):
-    """The State holding the number of steps ``nd.run`` has advanced ``net`` (created at
-    0 on first use); ``Network.reset_state`` puts it back to 0."""
+def run_clock(net) -> _RunClock:
+    """The runner's step count of ``net`` (0 until the first run);
+    ``Network.reset_state`` puts it back to 0."""
     rc = net.__dict__.get("_nd_run_clock")
     if rc is None:
         rc = net.__dict__["_nd_run_clock"] = _RunClock()
-    return rc.step
+    return rc

@@ -63,6 +63,19 @@ def delay_steps(delay, dt, owner: str) -> np.ndarray:
     return n
 
 
+def _outside_transforms(owner: str) -> None:
+    """Delay buffers are sized for a dt when a run first uses it; that makes new States,
+    which cannot happen inside nd.grad / nd.jit."""
+    from neurodyn.state._state import current_trace
+
+    if current_trace() is not None:
+        raise RuntimeError(
+            f"{owner}: the delay buffer is sized for dt on the first run, which cannot "
+            "happen inside a transformed function (nd.grad, nd.jit, ...). Run the network "
+            "once outside it first, or call net.before_run(dt)."
+        )
+
+
 class Delay(Module):
     """A homogeneous delay line: ``delay(x)`` stores this step's ``x`` and returns the
     value stored ``delay / dt`` steps ago (zeros before that). A ring buffer of
@@ -100,6 +113,7 @@ class Delay(Module):
     def before_run(self, dt) -> None:
         n = int(delay_steps(self.delay, dt, self.name))
         if n != self.steps:
+            _outside_transforms(self.name)
             self.steps = n
             self.init_state(self._batch)
 
@@ -153,7 +167,7 @@ class SynapseDelays(Module):
         self._shape, self._dtype = tuple(shape), dtype
 
     def _split(self, n: np.ndarray) -> list:
-        """``[(d, CSR of the synapses with delay d steps)]``."""
+        """``[(d, CSR of the synapses with delay d steps, their positions in the CSR)]``."""
         from neurodyn.event import CSR
 
         conn = self.conn
@@ -175,12 +189,13 @@ class SynapseDelays(Module):
             ptr = np.concatenate([[0], np.cumsum(np.bincount(rows[sel], minlength=conn.n_pre))])
             data = m if homo else jnp.asarray(m)[np.flatnonzero(sel)]
             data = data * unit if unit is not None else data
-            groups.append((int(d), CSR(data, indices[sel], ptr, conn.shape)))
+            groups.append((int(d), CSR(data, indices[sel], ptr, conn.shape), np.flatnonzero(sel)))
         return groups
 
     def before_run(self, dt) -> None:
         n = delay_steps(self.delay, dt, self.name)
         if self.steps is None or not np.array_equal(n, self.steps):
+            _outside_transforms(self.name)
             self.steps = n
             self.groups = self._split(n)
             self.init_state(self._batch)
@@ -197,9 +212,10 @@ class SynapseDelays(Module):
     def reset_state(self, batch_size: int | None = None, **kwargs) -> None:
         reset_in_place(self, batch_size if batch_size is not None else self._batch)
 
-    def propagate(self, spikes):
+    def propagate(self, spikes, data=None):
         """Store this step's presynaptic ``spikes``; return the summed input that arrives
-        now at each postsynaptic neuron."""
+        now at each postsynaptic neuron. ``data``: the current weights (one per synapse
+        of the CSR, or one for all) when they are trainable."""
         if self.steps is None:
             raise RuntimeError(f"{self.name}: call before_run(dt) first (nd.run does it).")
         length = self.buffer.value.shape[0]
@@ -208,7 +224,10 @@ class SynapseDelays(Module):
         self.buffer.value = buf
         self.cursor.value = (i + 1) % length
         total = None
-        for d, csr in self.groups:
+        homogeneous = data is not None and jnp.ndim(u.get_mantissa(data)) == 0
+        for d, csr, members in self.groups:
+            if data is not None:
+                csr = csr.with_data(data if homogeneous else data[members])
             x = buf[(i - d) % length] @ csr
             total = x if total is None else total + x
         return total

@@ -68,7 +68,16 @@ class Adaptation:
         return (self.a * (V - V_rest) - w) / self.tau_w
 
 
-_OPTIONS = ("method", "I_ext", "tau_ref", "noise", "spike_fn", "adaptation", "name")
+_OPTIONS = (
+    "method",
+    "I_ext",
+    "tau_ref",
+    "noise",
+    "spike_fn",
+    "adaptation",
+    "detach_reset",
+    "name",
+)
 
 
 class Model(SpikingNeuron):
@@ -96,7 +105,8 @@ class Model(SpikingNeuron):
     ``I_ext``, absolute refractoriness ``tau_ref`` (the variables in ``refractory_vars``
     are held and no spike is emitted, as Brian2's ``unless refractory``), white ``noise``
     on V (mV/sqrt(ms)), the spike function ``spike_fn`` (a surrogate makes spikes
-    differentiable) and spike-triggered ``adaptation``. Initial values are set with
+    differentiable; the reset then blends with the spike, its gradient stopped unless
+    ``detach_reset=False``) and spike-triggered ``adaptation``. Initial values are set with
     ``<variable>_initializer=`` (a value or an initialiser such as ``Normal``).
 
     Example:
@@ -169,6 +179,7 @@ class Model(SpikingNeuron):
         noise: Any = None,
         spike_fn: Callable = heaviside,
         adaptation: Adaptation | None = None,
+        detach_reset: bool = True,
         name: str | None = None,
         **kwargs,
     ):
@@ -230,6 +241,7 @@ class Model(SpikingNeuron):
                 raise TypeError(f"{owner}: adaptation needs a model with a V_rest parameter.")
         self.adaptation = adaptation
         self.spike_fn = spike_fn
+        self.detach_reset = bool(detach_reset)
         self._initializers = inits
         self.check()
         self.init_state()
@@ -436,7 +448,7 @@ class Model(SpikingNeuron):
             # surrogate spikes: the reset uses the spike with its gradient stopped (the
             # usual "detached reset"); differentiating through the reset itself makes
             # gradients explode over a few spikes
-            s = jax.lax.stop_gradient(spike)
+            s = jax.lax.stop_gradient(spike) if self.detach_reset else spike
             on = jnp.ones(jnp.shape(s), bool)
             y_r = dict(self.on_spike({k: y[k] for k in self.variables}, on))
             if self.adaptation is not None:

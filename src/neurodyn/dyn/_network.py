@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._base import Dynamics
-from ._clock import run_step
+from ._clock import run_clock
 
 __all__ = ["Network"]
 
@@ -63,8 +63,7 @@ class Network(Dynamics):
     def reset_state(self, batch_size: int | None = None, **kwargs) -> None:
         """Every State back to its initial value, and the clock back to t = 0."""
         super().reset_state(batch_size, **kwargs)
-        step = run_step(self)
-        step.value = step.value * 0
+        run_clock(self).count = 0
 
     def before_run(self, dt) -> None:
         for module in self.modules().values():

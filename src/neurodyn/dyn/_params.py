@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from neurodyn.state import State
 from neurodyn.units import Quantity, Unit, UnitMismatchError, as_unit, dimensionless
 
 __all__ = ["Parameter", "REQUIRED", "check_value", "concrete"]
@@ -126,7 +127,8 @@ class Parameter:
         if obj is None:
             return self
         try:
-            return obj.__dict__[self.name]
+            value = obj.__dict__[self.name]
+            return value.value if isinstance(value, State) else value
         except KeyError:
             raise AttributeError(
                 f"{type(obj).__name__}.{self.name} is not set yet (set in __init__)."
@@ -136,7 +138,14 @@ class Parameter:
         obj.__dict__[self.name] = self.convert(value, obj)
 
     def convert(self, value, obj=None):
-        """``value`` checked (unit, shape, rule) and converted to this parameter's unit."""
+        """``value`` checked (unit, shape, rule) and converted to this parameter's unit.
+
+        A :class:`~neurodyn.state.Param` (or any State) is kept as it is — its value is
+        checked now and read at every use — so the parameter can be trained or swept:
+        ``LIF(n, tau=nd.Param(20 * u.ms))``."""
+        if isinstance(value, State):
+            self.convert(value.value, obj)  # check its current value
+            return value
         owner = getattr(obj, "name", None) or type(obj).__name__
         shape = getattr(obj, "varshape", None)
         name, unit = self.name, self.unit

@@ -10,7 +10,7 @@ import numpy as np
 
 import neurodyn.units as u
 from neurodyn.event import Connectivity
-from neurodyn.state import Module
+from neurodyn.state import Module, Param, State
 
 from ._delay import Delay, SynapseDelays
 from ._params import concrete
@@ -47,6 +47,9 @@ class Projection(Module):
         name: key under which the current is registered on ``post``.
         stp: a :class:`~neurodyn.dyn.STP` (short-term plasticity of release).
         stdp: a :class:`~neurodyn.dyn.STDP` (long-term plasticity of the weights).
+        trainable: keep the weights in a :class:`~neurodyn.state.Param` (``proj.weights``)
+            that ``nd.grad`` / ``nd.train`` can differentiate and update; a ``weight``
+            given as a ``Param`` is used (and trained) as it is.
     """
 
     checkpoint_attrs = ("conn", "delay")
@@ -63,6 +66,7 @@ class Projection(Module):
         name: str | None = None,
         stp=None,
         stdp=None,
+        trainable: bool = False,
     ):
         self.pre, self.post = pre, post
         n_pre, n_post = getattr(pre, "num", None), getattr(post, "num", None)
@@ -71,13 +75,17 @@ class Projection(Module):
         if not hasattr(post, "add_input"):
             raise TypeError(f"Projection: post must be a neuron population, got {post!r}.")
         output = output if output is not None else COBA()
+        weight_param = None
         if hasattr(conn, "build") and not isinstance(conn, Connectivity):
             if weight is None:
                 raise TypeError(
                     "Projection: a connectivity builder needs weight=... "
                     f"(in {output.unit.name} for {type(output).__name__})."
                 )
-            conn = conn.build(n_pre, n_post, weight=weight)
+            weight_param = weight if isinstance(weight, State) else None
+            conn = conn.build(
+                n_pre, n_post, weight=weight.value if weight_param is not None else weight
+            )
         elif weight is not None:
             raise TypeError(
                 "Projection: weight=... is for connectivity builders (FixedProb, ...); a built "
@@ -172,9 +180,26 @@ class Projection(Module):
             self.stp.bind(pre.varshape)
         if self.stdp is not None:
             self.stdp.bind(conn, pre.varshape, post.varshape)
+        self.weights = None
+        if trainable or weight_param is not None:
+            if self.stdp is not None:
+                raise TypeError(
+                    f"{owner}: STDP already changes these weights; leave trainable out."
+                )
+            if not hasattr(conn, "with_data"):
+                raise TypeError(
+                    f"{owner}: {type(conn).__name__} does not store its weights, so they "
+                    "cannot be trained; build the connectivity (e.g. FixedProb(...).build) "
+                    "instead of using procedural connectivity."
+                )
+            self.weights = weight_param if weight_param is not None else Param(conn.data)
         if not self.jump:
             key = name or f"{getattr(pre, 'name', 'pre')}->{type(output).__name__}#{id(self):x}"
             post.add_input(key, self._current)
+
+    def _conn(self):
+        """The connectivity with the trainable weights when there are some."""
+        return self.conn if self.weights is None else self.conn.with_data(self.weights.value)
 
     def _current(self, V):
         return self.output.current(self.synapse.g.value, V)
@@ -186,7 +211,8 @@ class Projection(Module):
         spikes = self.pre.spike.value
         if isinstance(self.delays, SynapseDelays):
             events = self.stp.update(spikes) if self.stp is not None else spikes
-            return spikes, events, self.delays.propagate(events)
+            data = None if self.weights is None else self.weights.value
+            return spikes, events, self.delays.propagate(events, data)
         if self.delays is not None:
             spikes = self.delays(spikes)
         events = self.stp.update(spikes) if self.stp is not None else spikes
@@ -194,7 +220,7 @@ class Projection(Module):
             return spikes, events, None
         if self.stdp is not None:
             return spikes, events, self.stdp.propagate(self.conn, events)
-        return spikes, events, events @ self.conn
+        return spikes, events, events @ self._conn()
 
     def deliver(self):
         """The synaptic effects of the spikes arriving in this step (Brian2's
@@ -205,7 +231,7 @@ class Projection(Module):
         elif getattr(self.synapse, "pre_aligned", False):
             # receptor kinetics per presynaptic neuron, summed through the weights
             r = self.synapse.update_pre(events)
-            x = self.stdp.propagate(self.conn, r) if self.stdp is not None else r @ self.conn
+            x = self.stdp.propagate(self.conn, r) if self.stdp is not None else r @ self._conn()
             self.synapse.g.value = out = x
         else:
             out = self.synapse.update(x)

@@ -227,14 +227,12 @@ class _Compiled:
             spike_sum,
         )
 
-        step = _clock.run_step(net)
-
-        def one_step(i):
-            k = step.value  # an integer step count: no drift in t
+        def one_step(k):
+            # k: the absolute step index (an integer, from the chunk indices given to the
+            # compiled loop: no drift in t, and no State for the clock)
             t = k * self.dt
             with _clock.clock(dt=self.dt, t=t, i=k):
                 self.net.update()
-            step.value = k + 1
 
         # spike counts are summed in loop-carried accumulators (not stacked per step
         # and summed afterwards: that would hold [inner, n] booleans per chunk)
@@ -331,7 +329,7 @@ def run(
     while n_chunks % segments:
         segments -= 1
     per = n_chunks // segments
-    start_step = int(_clock.run_step(net).value)
+    start_step = _clock.run_clock(net).count
     t_start = start_step * dt_ms
     bar = _progress_bar(total, dt, progress)
     outs = []
@@ -341,13 +339,15 @@ def run(
     for s in range(segments):
         idx = jnp.arange(start_chunk + s * per, start_chunk + (s + 1) * per)
         out = compiled.run_chunks(idx)
-        jax.block_until_ready(out)
+        if not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(out)):
+            jax.block_until_ready(out)  # (inside nd.grad / nd.jit there is nothing to wait for)
         if first_call is None:
             first_call = time.perf_counter() - t0
         outs.append(out)
         if bar is not None:
             bar(per * inner)
     elapsed = time.perf_counter() - t0
+    _clock.run_clock(net).count = start_step + total
     if bar is not None:
         bar(0, close=True)
     data = {}

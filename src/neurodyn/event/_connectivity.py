@@ -317,6 +317,15 @@ class FixedFanOut(Connectivity):
         return obj
 
     @property
+    def data(self):
+        """The weights: one for all, or one per synapse (``[n_pre, k]``)."""
+        return self.weights
+
+    def with_data(self, data) -> FixedFanOut:
+        """The same structure with new weights."""
+        return type(self).tree_unflatten(self.shape, (self.indices, data))
+
+    @property
     def homogeneous(self) -> bool:
         return jnp.ndim(_split_unit(self.weights)[0]) == 0
 
@@ -381,6 +390,15 @@ class Dense(Connectivity):
 
     def _weights(self):
         return self.weights
+
+    @property
+    def data(self):
+        """The weight matrix (the name CSR uses for its weights)."""
+        return self.weights
+
+    def with_data(self, data) -> Dense:
+        """The same shape with new weights (e.g. trained ones)."""
+        return Dense.tree_unflatten(self.shape, (data,))
 
     def _scatter(self, vec):
         w, _ = _split_unit(self.weights)

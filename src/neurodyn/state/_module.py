@@ -132,7 +132,11 @@ class Module:
         for name in self.checkpoint_attrs:
             if getattr(self, name, None) is not None:
                 out[name] = getattr(self, name)
-        return {k: v for k, v in out.items() if not callable(v) or hasattr(v, "tree_flatten")}
+        return {
+            k: v
+            for k, v in out.items()
+            if not isinstance(v, State) and (not callable(v) or hasattr(v, "tree_flatten"))
+        }
 
     def init_state(self, batch_size: int | None = None, **kwargs) -> None:
         """Create batch-size dependent States (default: call the children's)."""
