@@ -60,6 +60,7 @@ from ._if import (
 )
 from ._init import Constant, Normal, Uniform, initialize
 from ._inputs import (
+    ArrayInput,
     OUProcess,
     PoissonGroup,
     SpikeTimeGroup,
@@ -94,6 +95,7 @@ from ._synapses import (
 )
 
 __all__ = [
+    "ArrayInput",
     "ATypePotassium",
     "HCurrent",
     "HHPotassium",

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import neurodyn.units as u
-from neurodyn.state import Hidden, random
+from neurodyn.state import Hidden, Memory, random
 
 from . import _clock
 from ._base import Dynamics, param, reset_in_place, size_of
@@ -21,6 +21,7 @@ __all__ = [
     "sinusoid",
     "OUProcess",
     "wiener",
+    "ArrayInput",
 ]
 
 
@@ -84,6 +85,63 @@ class SpikeTimeGroup(_SpikeSource):
         hit = (self.times >= t - 0.5 * dt) & (self.times < t + 0.5 * dt)
         spk = jnp.zeros(self.num, bool).at[self.indices].max(hit).reshape(self.varshape)
         self.spike.value = jnp.broadcast_to(spk, self.spike.value.shape)
+        return self.spike.value
+
+
+class ArrayInput(_SpikeSource):
+    """Spikes (or spike-like values, e.g. rates or currents for a projection) given as an
+    array over time: ``inp.feed(values)`` with ``values`` of shape ``[steps, *shape]``
+    (``[steps, batch, *shape]`` once batched); in step ``k`` after the last reset,
+    ``inp.spike`` is ``values[k]`` (zeros after the last row). The data live in a State, so
+    a trainer can feed a new batch inside a compiled step without recompiling.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import neurodyn as nd
+        >>> import neurodyn.units as u
+        >>> class Net(nd.Network):
+        ...     def __init__(self):
+        ...         self.inp = nd.dyn.ArrayInput(2, steps=3)
+        >>> net = Net()
+        >>> net.inp.feed(jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+        >>> nd.run(net, 0.4 * u.ms, dt=0.1 * u.ms, monitors={"s": "inp.spike"})["s"].tolist()
+        [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]]
+    """
+
+    def __init__(self, size, steps: int, dtype=float, name: str | None = None):
+        self.varshape = size_of(size)
+        self.name = name or "ArrayInput"
+        if int(steps) != steps or steps < 1:
+            raise ValueError(f"{self.name}: steps must be a positive whole number, got {steps}.")
+        self.steps = int(steps)
+        self.dtype = jnp.dtype(jnp.result_type(dtype))  # float: float32 unless x64
+        self.init_state()
+
+    def init_state(self, batch_size=None, **kwargs):
+        shape = self.varshape if batch_size is None else (batch_size, *self.varshape)
+        self.spike = Hidden(jnp.zeros(shape, self.dtype))
+        self.data = Memory(jnp.zeros((self.steps, *shape), self.dtype))
+
+    def reset_state(self, batch_size=None, **kwargs):
+        data = self.data.value
+        reset_in_place(self, batch_size)
+        if jnp.shape(self.data.value) == jnp.shape(data):
+            self.data.value = data  # a reset keeps the fed values
+
+    def feed(self, values) -> None:
+        """Set the values of the next run (shape ``[steps, *spike shape]``)."""
+        want = (self.steps, *jnp.shape(self.spike.value))
+        if tuple(jnp.shape(values)) != want:
+            raise ValueError(
+                f"{self.name}: feed expects values of shape {want} (steps, then the shape of "
+                f"the spikes); got {tuple(jnp.shape(values))}."
+            )
+        self.data.value = jnp.asarray(values, self.dtype)
+
+    def update(self):
+        k = _clock.current_clock().i
+        row = self.data.value[jnp.clip(k, 0, self.steps - 1)]
+        self.spike.value = jnp.where(k < self.steps, row, jnp.zeros_like(row))
         return self.spike.value
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 import neurodyn.units as u
 from neurodyn.state import Memory, State, for_loop, jit
+from neurodyn.state._state import current_trace
 
 from . import _clock
 
@@ -290,6 +291,11 @@ def run(
         n_segments: split the run into this many compiled calls (default 1, or 20
             with ``progress``).
 
+    Inside ``nd.grad`` (or another transform) the run is differentiable: Params read by
+    the network (``nd.Param`` model parameters, ``Projection(trainable=True)`` weights)
+    get gradients. There a run starts at the network's current step count and does not
+    advance it (reset the network first, as ``nd.train.BPTT`` does).
+
     Returns:
         :class:`RunResult` with ``times`` and ``result[name]`` arrays ``[time, ...]``.
     """
@@ -320,9 +326,15 @@ def run(
         inner,
         state_ids,
     )
-    compiled = cache.get(key)
-    if compiled is None:
-        compiled = cache[key] = _Compiled(net, dt, mons, inner, spike_sum)
+    if current_trace() is not None:
+        # inside nd.grad / nd.jit / ...: a fresh program each time, so that the States the
+        # transform differentiates are the program's inputs (a program built while the
+        # transform was probing which States are read would hold them as constants)
+        compiled = _Compiled(net, dt, mons, inner, spike_sum)
+    else:
+        compiled = cache.get(key)
+        if compiled is None:
+            compiled = cache[key] = _Compiled(net, dt, mons, inner, spike_sum)
     n_chunks = total // inner
     segments = n_segments or (20 if progress else 1)
     segments = max(1, min(segments, n_chunks))
@@ -347,7 +359,10 @@ def run(
         if bar is not None:
             bar(per * inner)
     elapsed = time.perf_counter() - t0
-    _clock.run_clock(net).count = start_step + total
+    if current_trace() is None:
+        # (inside a transform the function is traced more than once — e.g. nd.grad probes
+        # which States it reads — so a run there starts at the current count and leaves it)
+        _clock.run_clock(net).count = start_step + total
     if bar is not None:
         bar(0, close=True)
     data = {}

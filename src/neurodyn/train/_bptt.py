@@ -9,8 +9,18 @@ import jax
 import jax.numpy as jnp
 
 from neurodyn.state import Memory, Module, Param, jit, value_and_grad
+from neurodyn.units import Quantity
 
 __all__ = ["BPTT"]
+
+
+def _mantissa(tree):
+    """``tree`` with every Quantity replaced by its mantissa."""
+    return jax.tree_util.tree_map(
+        lambda x: x.mantissa if isinstance(x, Quantity) else x,
+        tree,
+        is_leaf=lambda x: isinstance(x, Quantity),
+    )
 
 
 def _optax():
@@ -65,7 +75,7 @@ class BPTT:
         if not self.params:
             raise ValueError("BPTT: the model has no Param States to train.")
         self.clip = None if clip_norm is None else optax.clip_by_global_norm(clip_norm)
-        values = {k: p.value for k, p in self.params.items()}
+        values = {k: _mantissa(p.value) for k, p in self.params.items()}
         self.opt_state = Memory(optimizer.init(values), name="optimizer state")
         self.reset = reset
         self.history: list[float] = []
@@ -86,13 +96,17 @@ class BPTT:
             )
             for k, g in grads.items()
         }
+        # optax works on plain arrays: a Quantity parameter is updated through its mantissa
+        # (the gradient's mantissa is the derivative with respect to it)
+        grads = {k: _mantissa(g) for k, g in grads.items()}
         if self.clip is not None:
             grads, _ = self.clip.update(grads, self.clip.init(grads))
-        values = {k: p.value for k, p in self.params.items()}
+        values = {k: _mantissa(p.value) for k, p in self.params.items()}
         updates, new_opt = self.optimizer.update(grads, self.opt_state.value, values)
         new_values = optax.apply_updates(values, updates)
         for k, p in self.params.items():
-            p.value = new_values[k]
+            unit = getattr(p.value, "unit", None)
+            p.value = new_values[k] if unit is None else Quantity(new_values[k], unit)
         self.opt_state.value = new_opt
         return loss_value, finite
 
