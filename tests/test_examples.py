@@ -66,6 +66,7 @@ def test_units_state_example_runs():
         ("force_sines.py", "rms_error", 0.1),
         ("esn_mackey_glass.py", "nrmse", 0.1),
         ("snn_digits.py", "test_accuracy", 0.95),
+        ("snn_regression.py", "nrmse", 0.2),
     ],
 )
 def test_training_examples_reach_their_targets(name, key, target):
