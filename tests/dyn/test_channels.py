@@ -32,9 +32,9 @@ from neurodyn.dyn._channels import (
     CustomChannel,
     InfTauGate,
     Ion,
-    Membrane,
     nernst,
 )
+from neurodyn.dyn._membrane import Membrane
 
 G = u.mS / u.cm**2
 PER_MS = u.ms**-1

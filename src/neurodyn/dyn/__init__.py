@@ -40,7 +40,6 @@ from ._channels import (
     CustomChannel,
     InfTauGate,
     Ion,
-    Membrane,
     nernst,
 )
 from ._clock import Clock, clock, current_clock, dt, t
@@ -70,6 +69,7 @@ from ._inputs import (
     sinusoid,
     wiener,
 )
+from ._membrane import Membrane
 from ._model import Model, derived
 from ._network import Network
 from ._params import Parameter

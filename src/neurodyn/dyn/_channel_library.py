@@ -9,7 +9,7 @@ Nernst ``Ion("Ca", ...)`` their reversal follows ``[Ca]_i``.
 
 Example:
     >>> import neurodyn.units as u
-    >>> from neurodyn.dyn._channels import Membrane
+    >>> from neurodyn.dyn._membrane import Membrane
     >>> wb = Membrane([WangBuzsakiSodium(), WangBuzsakiPotassium(),
     ...                Leak(g_max=0.1 * u.mS / u.cm**2, E=-65 * u.mV)])
     >>> list(wb.variables())

@@ -29,8 +29,8 @@ from ._channel_library import (
     WangBuzsakiPotassium,
     WangBuzsakiSodium,
 )
-from ._channels import Membrane
 from ._init import initialize
+from ._membrane import Membrane
 from ._model import Model, Parameter
 
 __all__ = ["ConductanceNeuron", "HH", "HHTraub", "WangBuzsaki", "MorrisLecar"]
