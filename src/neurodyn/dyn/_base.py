@@ -96,16 +96,13 @@ def param(value: Any, unit: Unit | str | None, name: str, owner: str, shape=None
     """A parameter checked against its unit (a scalar or per-neuron Quantity, converted to
     ``unit``; one that must fit ``shape`` when given): :meth:`Parameter.convert` for
     objects that do not declare their parameters."""
+    from types import SimpleNamespace
+
     from ._params import Parameter
 
-    class _Owner:
-        pass
-
-    obj = _Owner()
-    obj.name, obj.varshape = owner, shape
     p = Parameter(unit)
     p.name = name
-    return p.convert(value, obj)
+    return p.convert(value, SimpleNamespace(name=owner, varshape=shape))
 
 
 class Dynamics(Module):

@@ -151,7 +151,7 @@ class Model(SpikingNeuron):
             for key, value in vars(klass).items():
                 if isinstance(value, Parameter):
                     params[key] = value
-                elif key in params and klass is not object:
+                elif key in params:
                     params.pop(key)  # a subclass replaced the parameter by a plain attribute
         for name, default in cls.__dict__.get("defaults", {}).items():
             if name not in params:

@@ -13,7 +13,7 @@ from neurodyn.state import Hidden, Module, Param, random
 from . import _clock
 from ._base import Dynamics, reset_in_place
 from ._params import Parameter
-from ._synapses import COBA, Delta, Expon, Output, VoltageJump
+from ._synapses import COBA, Expon, Output, VoltageJump
 
 __all__ = ["STP", "GapJunction", "STDP", "PoissonInput"]
 
@@ -191,7 +191,7 @@ class STDP(Module):
         w = self.weights.value
         if not self.batched:
             return spikes @ conn.with_data(w)
-        return _vmap_q(lambda w, s: s @ conn.with_data(w))(w, spikes)
+        return jax.vmap(lambda w, s: s @ conn.with_data(w))(w, spikes)
 
     def update(self, conn: CSR, pre_spikes, post_spikes, after=None):
         dt = _clock.dt()
@@ -214,7 +214,7 @@ class STDP(Module):
             return c.data
 
         if self.batched:
-            self.weights.value = _vmap_q(one)(
+            self.weights.value = jax.vmap(one)(
                 self.weights.value, pre_spikes, post_spikes, y_before, x, after
             )
         else:
@@ -222,12 +222,6 @@ class STDP(Module):
                 self.weights.value, pre_spikes, post_spikes, y_before, x, after
             )
         self.x_pre.value, self.y_post.value = x, y
-
-
-def _vmap_q(fn):
-    """``jax.vmap`` over the leading axis of Quantities and arrays alike (units are static
-    pytree data, so vmap maps their mantissas)."""
-    return jax.vmap(fn)
 
 
 class PoissonInput(Dynamics):
@@ -281,16 +275,8 @@ class PoissonInput(Dynamics):
         w_unit = u.get_unit(weight)
         self.jump = isinstance(self.output, VoltageJump)
         if self.jump:
-            if synapse is not None and not isinstance(synapse, Delta):
-                raise TypeError(f"{self.name}: a VoltageJump output takes no synapse filter.")
+            self.output.check(post, w_unit, synapse, self.name)
             self.synapse = None
-            target = getattr(post, self.output.target, None)
-            t_unit = u.get_unit(getattr(target, "value", None))
-            if w_unit.dim is not t_unit.dim:
-                raise u.UnitMismatchError(
-                    f"{self.name}: VoltageJump adds the weight to {self.output.target}, so it "
-                    f"needs the unit {t_unit.name}; got {w_unit.name}."
-                )
         else:
             if w_unit.dim is not self.output.unit.dim:
                 raise u.UnitMismatchError(
@@ -311,7 +297,8 @@ class PoissonInput(Dynamics):
                 f"{self.name}: rate x dt = {p:g} > 1: each source would spike more than once "
                 "per step. Use a smaller dt."
             )
-        shape = jnp.shape(u.get_mantissa(getattr(self.post, next(iter(self._post_vars()))).value))
+        first = getattr(self.post, "var_names", ("V",))[0]  # the post's States give the shape
+        shape = jnp.shape(u.get_mantissa(getattr(self.post, first).value))
         counts = random.binomial_small(self.num_inputs, p, size=shape)
         x = counts * self.weight
         if self.jump:
@@ -319,6 +306,3 @@ class PoissonInput(Dynamics):
         return self.synapse.update(x)
 
     update = deliver
-
-    def _post_vars(self):
-        return getattr(self.post, "var_names", ("V",))

@@ -14,7 +14,7 @@ from neurodyn.state import Module, Param, State
 
 from ._delay import Delay, SynapseDelays
 from ._params import concrete
-from ._synapses import COBA, Delta, Expon, Output, Synapse
+from ._synapses import COBA, Expon, Output, Synapse
 
 __all__ = ["Projection"]
 
@@ -97,17 +97,16 @@ class Projection(Module):
                 f"Projection: conn must be a neurodyn.event connectivity or builder, "
                 f"got {type(conn).__name__}."
             )
+        owner = f"Projection {getattr(pre, 'name', 'pre')} -> {getattr(post, 'name', 'post')}"
         if conn.shape != (n_pre, n_post):
             raise ValueError(
-                f"Projection {getattr(pre, 'name', 'pre')} -> {getattr(post, 'name', 'post')}: "
-                f"the connectivity has shape {conn.shape} but the populations have "
+                f"{owner}: the connectivity has shape {conn.shape} but the populations have "
                 f"{n_pre} ({getattr(pre, 'name', 'pre')}) and {n_post} "
                 f"({getattr(post, 'name', 'post')}) neurons."
             )
         self.conn = conn
-        owner = f"Projection {getattr(pre, 'name', 'pre')} -> {getattr(post, 'name', 'post')}"
         self.name = owner
-        w = concrete(getattr(conn, "data", None)) if hasattr(conn, "data") else None
+        w = concrete(conn.data) if hasattr(conn, "data") else None  # procedural: none stored
         if w is not None and not np.all(np.isfinite(w)):
             k = int(np.argmax(~np.isfinite(np.ravel(w))))
             raise ValueError(
@@ -117,25 +116,7 @@ class Projection(Module):
         w_unit = conn._weight_parts()[1]
         self.jump = bool(getattr(output, "jump", False))
         if self.jump:
-            target = getattr(post, output.target, None)
-            t_unit = u.get_unit(getattr(target, "value", None)) if target is not None else None
-            if t_unit is None or not hasattr(target, "value"):
-                raise TypeError(
-                    f"{owner}: VoltageJump(target={output.target!r}) needs a postsynaptic "
-                    f"variable {output.target!r}; {getattr(post, 'name', 'post')} has none."
-                )
-            if w_unit.dim is not t_unit.dim:
-                raise u.UnitMismatchError(
-                    f"{owner}: VoltageJump adds the weights to {output.target}, so they need "
-                    f"the unit of {output.target} ({t_unit.name}); got weights in "
-                    f"{w_unit.name}. Write e.g. weight=0.1 * u.{t_unit.name}."
-                )
-            if synapse is not None and not isinstance(synapse, Delta):
-                raise TypeError(
-                    f"{owner}: a VoltageJump output applies each spike at once; a "
-                    f"{type(synapse).__name__} synapse would filter it. Leave synapse out "
-                    "(or use Delta())."
-                )
+            output.check(post, w_unit, synapse, owner)
             synapse = None
         elif w_unit.dim is not output.unit.dim:
             raise u.UnitMismatchError(

@@ -288,6 +288,29 @@ class VoltageJump(Output):
     def current(self, g, V):  # pragma: no cover - a jump is not a current
         raise TypeError("VoltageJump acts on a variable, not through a current.")
 
+    def check(self, post, w_unit, synapse, owner: str) -> None:
+        """Refuse a post without the target variable, weights in another unit, or a
+        synapse that would filter the jumps (raises naming ``owner``)."""
+        target = getattr(post, self.target, None)
+        if not hasattr(target, "value"):
+            raise TypeError(
+                f"{owner}: VoltageJump(target={self.target!r}) needs a postsynaptic variable "
+                f"{self.target!r}; {getattr(post, 'name', 'post')} has none."
+            )
+        t_unit = u.get_unit(target.value)
+        if w_unit.dim is not t_unit.dim:
+            raise u.UnitMismatchError(
+                f"{owner}: VoltageJump adds the weights to {self.target}, so they need the unit "
+                f"of {self.target} ({t_unit.name}); got weights in {w_unit.name}. Write e.g. "
+                f"weight=0.1 * u.{t_unit.name}."
+            )
+        if synapse is not None and not isinstance(synapse, Delta):
+            raise TypeError(
+                f"{owner}: a VoltageJump output applies each spike at once; a "
+                f"{type(synapse).__name__} synapse would filter it. Leave synapse out (or use "
+                "Delta())."
+            )
+
     def apply(self, post, x):
         """Add ``x`` to ``post``'s target variable; neurons in their refractory period
         (or spiking in this step) do not take it when the variable is held while
