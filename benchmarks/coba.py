@@ -1,6 +1,6 @@
 """COBA networks: neurodyn vs BrainPy, Brian2 and NEST, side by side in one run.
 
-COBA-LIF (``--model lif``, shared/BENCHMARK_MODELS.md; Brette et al. 2007 benchmark 1 in
+COBA-LIF (``--model lif``, the project's benchmark model; Brette et al. 2007 benchmark 1 in
 the form of BrainPy's COBA example), identical in every simulator: N_E = 0.8 N, N_I = 0.2 N
 LIF neurons (tau_m 20 ms, V_rest = V_reset = -60 mV, V_th -50 mV, t_ref 5 ms, I_ext 20 mV,
 V0 ~ N(-55, 2) mV), conductances in units of g_L with exponential decay (tau_e 5 ms,
@@ -268,8 +268,8 @@ def bench_n(n: int, args, pythons: dict[str, str]) -> dict:
 def flag_rates(results: dict, model: str) -> None:
     """Flag a rate outside the anchors' spread: the band from the lowest to the highest E
     rate of any anchor in any run, widened by max(1.5 Hz, 10%) for seed-to-seed noise.
-    Without anchors (or for an anchor itself) the reference band of
-    shared/BENCHMARK_MODELS.md is used for COBA-LIF; COBA-HH has none."""
+    Without anchors (or for an anchor itself) the reference band of the
+    benchmark model (RATE_OK) is used for COBA-LIF; COBA-HH has none."""
     anchor_rates = [
         pair[0]
         for sim, res in results.items()
@@ -482,7 +482,7 @@ def main() -> None:
             if "versions" in res:
                 versions.setdefault(sim, res["versions"])
     out = {
-        "benchmark": f"{title(args)} network (shared/BENCHMARK_MODELS.md)",
+        "benchmark": f"{title(args)} network (benchmarks/coba.py)",
         "model": args.model,
         "conn": args.conn,
         "date": datetime.date.today().isoformat(),

@@ -1,8 +1,8 @@
 """Brette et al. (2007) COBA network of leaky integrate-and-fire neurons.
 
 4000 neurons (80% excitatory), ~80 random inputs per neuron, exponential
-conductance synapses, 1 s of biological time at dt = 0.1 ms — the definition of
-shared/BENCHMARK_MODELS.md. Prints the firing rates and a JSON line with the key
+conductance synapses, 1 s of biological time at dt = 0.1 ms — the project's COBA-LIF
+benchmark model (benchmarks/coba.py). Prints the firing rates and a JSON line with the key
 numbers; writes a raster plot when matplotlib is installed.
 
 ``--variant brette`` runs the network as in Brette et al.'s original script instead:

@@ -25,27 +25,17 @@ import time
 import jax.numpy as jnp
 import numpy as np
 import optax
+from snn_digits import Readout  # the same leaky read-out (this folder)
 
 import neurodyn as nd
 import neurodyn.units as u
 from neurodyn import event
-from neurodyn.dyn import CUBA, LIF, ArrayInput, Delta, Model, Parameter, Projection, surrogate
+from neurodyn.dyn import CUBA, LIF, ArrayInput, Delta, Projection, surrogate
 from neurodyn.train import BPTT
 
 DT = 1 * u.ms
 T = 200  # steps of 1 ms
 N_IN, N_E, N_I = 40, 80, 20
-
-
-class Readout(Model):
-    """Leaky integrators without spikes: ``tau dV/dt = -V + R I``."""
-
-    tau = Parameter(u.ms, 4.48 * u.ms, "positive")
-    R = Parameter(u.Mohm, 1 * u.Mohm, "positive")
-    variables = {"V": (u.mV, 0 * u.mV)}
-
-    def vector_field(self, t, y, I):
-        return {"V": (-y["V"] + self.R * I) / self.tau}
 
 
 def target() -> np.ndarray:
