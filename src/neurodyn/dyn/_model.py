@@ -397,8 +397,6 @@ class Model(SpikingNeuron):
             return None
         refractory = None
         if self.tau_ref is not None:
-            # whole steps: half a step of margin so that float32 rounding of t never adds
-            # or drops a step (Brian2 compares step counts)
             refractory = self.refractory_mask()
             for k in self.refractory_vars:
                 y_new[k] = u.math.where(refractory, y[k], y_new[k])
@@ -431,6 +429,8 @@ class Model(SpikingNeuron):
         if self.tau_ref is None or not self.spiking:
             return None
         dt, t = _clock.dt(), _clock.t()
+        # whole steps: half a step of margin so that float32 rounding of t never adds or
+        # drops a step (Brian2 compares step counts)
         return (t - self.t_last_spike.value) < self.tau_ref - 0.5 * dt
 
     def reset(self) -> None:
