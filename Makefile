@@ -84,9 +84,9 @@ bench-wheelhouse:
 bench-gpu:
 	bash benchmarks/gpu.sh
 
-# Rebuild the native kernels in place after editing src/neurodyn/event/_native/kernels.cc
+# Rebuild the native kernels in place after editing src/neurodyn/event/_native/*.cc
 native: $(STAMP)
-	$(PY) setup.py -q build_ext --inplace
+	$(PY) -m pip install --quiet --no-deps -e .
 
 clean:
 	rm -rf $(VENV) $(ENVS) build dist src/*.egg-info .pytest_cache

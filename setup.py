@@ -47,7 +47,10 @@ if _include is not None:
     ext_modules.append(
         Extension(
             "neurodyn.event._native._kernels",
-            sources=["src/neurodyn/event/_native/kernels.cc"],
+            sources=[
+                "src/neurodyn/event/_native/kernels.cc",
+                "src/neurodyn/event/_native/record.cc",
+            ],
             include_dirs=[_include],
             # No FMA contraction: jitconn weights must match the pure-JAX generator bit for bit.
             extra_compile_args=["-O3", "-std=c++17", "-ffp-contract=off"],

@@ -104,5 +104,12 @@ def test_voltage_jump_spike_train_identical_to_brian2_for_given_connectivity():
 
     with jax.enable_x64(True):
         net = Net()
-        res = nd.run(net, float(ref["t_ms"]) * u.ms, dt=0.1 * u.ms, monitors={"s": net.N.spike})
+        mons = {"s": net.N.spike, "sparse": nd.dyn.SpikeMonitor(net.N.spike, capacity=1024)}
+        res = nd.run(net, float(ref["t_ms"]) * u.ms, dt=0.1 * u.ms, monitors=mons)
     assert_same_spike_train(res["s"], ref, at_least=5000)
+    # the sparse monitor (its first buffer too small: the run is redone with a larger one)
+    t, i = res.spikes("sparse")
+    raster = np.zeros(np.shape(res["s"]), bool)
+    raster[np.round(t.to_value(u.ms) / 0.1).astype(int), i] = True
+    assert len(i) == raster.sum()
+    assert_same_spike_train(raster, ref, at_least=5000)

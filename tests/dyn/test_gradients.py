@@ -50,9 +50,9 @@ class Net(nd.Network):
         self.p_homo = Projection(self.A, self.B, event.FixedProb(0.5, seed=2), weight=self.g_homo)
 
 
-def _loss(net):
+def _loss(net, duration=20 * u.ms, ck=None):
     net.reset_state()
-    res = nd.run(net, 20 * u.ms, dt=0.1 * u.ms, monitors={"V": net.B.V})
+    res = nd.run(net, duration, dt=0.1 * u.ms, monitors={"V": net.B.V}, checkpoint_every=ck)
     return jnp.mean(res["V"].to_value(u.mV))
 
 
@@ -99,3 +99,50 @@ def test_trainable_weights_are_params_and_procedural_ones_are_refused():
     assert {"p_csr.weights", "p_dense.weights", "tau", "g_homo"} <= set(net.states(nd.Param))
     with pytest.raises(TypeError, match="does not store its weights"):
         Projection(net.A, net.B, event.FixedProb(0.5).jit(4, 3, 1.0 * u.nS), trainable=True)
+
+
+def _temp_bytes(net, params, ck):
+    # the compiled gradient program's scratch memory (XLA's own accounting)
+    fn = nd.jit(nd.grad(lambda: _loss(net, 200 * u.ms, ck), params))
+    return fn.lower().compile().memory_analysis().temp_size_in_bytes
+
+
+def test_checkpoint_every_gives_the_same_gradients_in_less_memory():
+    """checkpoint_every: the gradients equal central finite differences (as above), and
+    the backward pass of a 2000-step run keeps the state of 10 blocks, not of every step."""
+    with jax.enable_x64(True):
+        net = Net()
+        params = {"tau": net.tau, "dense": net.p_dense.weights}
+        _loss(net)
+        grads = nd.grad(lambda: _loss(net, ck=5 * u.ms), params)()
+        for name, index in (("tau", None), ("dense", (1, 2))):
+            state, h = params[name], 1e-4
+            v0 = state.value
+            m = np.asarray(v0.mantissa, float)
+
+            def at(delta, state=state, v0=v0, m=m, index=index):
+                m2 = m.copy()
+                if index is None:
+                    m2 = m2 + delta
+                else:
+                    m2[index] += delta
+                state.value = jnp.asarray(m2) * v0.unit
+                return float(_loss(net))
+
+            ref = (at(h) - at(-h)) / (2 * h)
+            state.value = v0
+            g = np.asarray(grads[name].mantissa)
+            ours = float(g if index is None else g[index])
+            assert ours == pytest.approx(ref, rel=1e-4, abs=1e-9), (name, ours, ref)
+        full = _temp_bytes(net, params, None)
+        blocks = _temp_bytes(net, params, 20 * u.ms)
+        assert blocks < full / 4, (blocks, full)
+
+
+def test_checkpoint_every_must_fit_the_run_and_the_monitors():
+    net = Net()
+    with pytest.raises(ValueError, match="does not divide the duration"):
+        nd.run(net, 10 * u.ms, dt=0.1 * u.ms, checkpoint_every=3 * u.ms)
+    with pytest.raises(ValueError, match="not a multiple of the recording period of monitor 'V'"):
+        mons = {"V": nd.dyn.Monitor(net.B.V, every=2 * u.ms)}
+        nd.run(net, 10 * u.ms, dt=0.1 * u.ms, monitors=mons, checkpoint_every=5 * u.ms)

@@ -262,7 +262,6 @@ def test_stdp_network_updates_weights_in_place(ordered, monkeypatch):
     copies the weights twice per step: 14.7 s instead of 0.6 s for COBA-4k + STDP)."""
     import neurodyn as nd
     from neurodyn.dyn import COBA, LIF, STDP, Expon, Normal, Projection
-    from neurodyn.state._core import read_values
 
     class Net(nd.Network):
         def __init__(self):
@@ -285,9 +284,8 @@ def test_stdp_network_updates_weights_in_place(ordered, monkeypatch):
         monkeypatch.setattr(net.p.stdp, "update", lambda c, a, b, after=None: update(c, a, b))
     nd.run(net, 2 * u.ms, dt=0.1 * u.ms)
     (compiled,) = net._nd_compiled.values()
-    ((written, read_only, fn),) = compiled.run_chunks._cache.values()
-    idx = jnp.arange(0, 20)
-    hlo = fn.lower(read_values(written), read_values(read_only), idx).compile().as_text()
+    idx = jnp.arange(0, 20).reshape(20, 1)  # [blocks, chunks of one step]
+    hlo = compiled.run_chunks.lower(jnp.int32(0), idx).compile().as_text()
     nnz = net.p.conn.nnz
     copies = [ln for ln in hlo.splitlines() if re.search(rf"f32\[{nnz}\]\{{0\}} copy\(", ln)]
     if ordered:

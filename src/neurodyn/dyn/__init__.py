@@ -77,7 +77,8 @@ from ._plastic import STDP, STP, GapJunction, PoissonInput
 from ._polynomial import FitzHughNagumo, HindmarshRose
 from ._projection import Projection
 from ._rates import JansenRit, QIFMeanField, RateModel, StuartLandau, ThresholdLinear, WilsonCowan
-from ._runner import Monitor, RunResult, run
+from ._results import RunResult, SpikeRecord
+from ._runner import Monitor, SpikeMonitor, run
 from ._synapses import (
     AMPA,
     COBA,
@@ -180,6 +181,8 @@ __all__ = [
     "WilsonCowan",
     "Monitor",
     "RunResult",
+    "SpikeMonitor",
+    "SpikeRecord",
     "run",
     "COBA",
     "CUBA",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -12,12 +12,17 @@ import jax.numpy as jnp
 import numpy as np
 
 import neurodyn.units as u
-from neurodyn.state import Memory, State, for_loop, jit
+from neurodyn.event import record_spikes
+from neurodyn.state import Memory, State, checkpoint, for_loop, jit
 from neurodyn.state._state import current_trace
 
 from . import _clock
+from ._results import RunResult, SpikeRecord
 
-__all__ = ["run", "Monitor", "RunResult"]
+__all__ = ["run", "Monitor", "SpikeMonitor", "RunResult", "SpikeRecord"]
+
+_GUESS_HZ = 50.0  # the firing rate a SpikeMonitor's first buffers are sized for
+_MAX_BUFFER = 1 << 23  # spikes per monitor and compiled segment before the run is split
 
 
 @dataclass
@@ -26,7 +31,8 @@ class Monitor:
     ``every`` (a time) and only at ``index`` (e.g. ``slice(0, 100)``).
 
     A boolean (spike) State recorded with ``every`` longer than one step records the
-    number of spikes in each interval, so no spike is lost.
+    number of spikes in each interval, so no spike is lost. Recorded every step, it is a
+    dense ``[steps, n]`` raster: use :class:`SpikeMonitor` to keep only the spikes.
     """
 
     target: Any  # a State, a view with .value, a "path.to.state" or a function
@@ -34,162 +40,68 @@ class Monitor:
     index: Any = None
 
 
-@dataclass(repr=False)
-class RunResult:
-    """Times and recorded values (Quantities keep their units), stacked over time.
+@dataclass
+class SpikeMonitor:
+    """Record every spike of a boolean State (a population's ``spike``) as (time, index)
+    pairs, as Brian2's ``SpikeMonitor``: memory grows with the number of spikes, not with
+    neurons x steps (a dense raster of 64k neurons over 1 s at 0.1 ms is 640 MB; its
+    1.3 M spikes take 10 MB here). ``res[name]`` is a :class:`SpikeRecord`;
+    ``res.spikes(name)`` gives ``(t, i)``.
 
-    ``times[k]`` is the end of the step after which row ``k`` was recorded: a state
-    recorded at ``times[k]`` is its value at that time (Brian2's StateMonitor value at
-    the next time point). Spikes keep Brian2's convention: :meth:`spikes` stamps a spike
-    with the *start* of the step in which the threshold was crossed.
+    The spikes go into buffers inside the compiled loop (a native CPU kernel appends the
+    spiking indices in place). ``capacity`` is their length per compiled segment
+    (default: room for every neuron firing at 50 Hz, at most 2^23; a longer run is split
+    into segments). A segment with more spikes is run again from its start with larger
+    buffers, so no spike is ever lost. A SpikeMonitor records one simulation: inside
+    ``nd.grad``, ``nd.jit`` or ``nd.vmap`` use :class:`Monitor` instead.
     """
 
-    times: Any
-    data: dict = field(default_factory=dict)
-    timing: dict = field(default_factory=dict)
-    monitor_times: dict = field(default_factory=dict)
+    target: Any  # a boolean State, a view with .value or a "path.to.state"
+    capacity: int | None = None
 
-    def __getitem__(self, name: str):
-        try:
-            return self.data[name]
-        except KeyError:
-            raise KeyError(f"No monitor named {name!r}; recorded: {sorted(self.data)}.") from None
 
-    def keys(self):
-        return self.data.keys()
-
-    def __repr__(self) -> str:
-        n = len(self.times)
-        if n:
-            t0, t1 = float(self.times[0].to_value(u.ms)), float(self.times[-1].to_value(u.ms))
-            span = f"{n} rows, t = {t0:g}..{t1:g} ms"
-        else:
-            span = "0 rows"
-        parts = []
-        for k, v in self.data.items():
-            unit = f" {v.unit.name}" if isinstance(v, u.Quantity) else ""
-            dtype = np.asarray(u.get_mantissa(v)).dtype
-            parts.append(f"{k}: {tuple(np.shape(u.get_mantissa(v)))} {dtype}{unit}")
-        return f"RunResult({span}; " + ", ".join(parts) + ")"
-
-    def spike_trains(self, name: str) -> list:
-        """One array of spike times (a time Quantity, start-of-step stamps as in
-        :meth:`spikes`) per neuron of the unbatched spike monitor ``name``."""
-        t, i = self.spikes(name)
-        if np.ndim(i) != 1:
-            raise ValueError(
-                f"RunResult.spike_trains: {name!r} was recorded from a batched run; take one "
-                "batch element first (res.spikes(name) gives (batch, neuron) pairs)."
+def _resolve(net, name, target, states):
+    if isinstance(target, str):
+        states = states if states is not None else net.states()
+        if target not in states:
+            raise KeyError(
+                f"Monitor {name!r}: the network has no State {target!r}. Available: "
+                f"{', '.join(sorted(states))}."
             )
-        n = np.shape(self.data[name])[-1]
-        ms = np.asarray(t.to_value(u.ms))
-        return [ms[i == k] * u.ms for k in range(n)]
-
-    def to_numpy(self) -> dict:
-        """``{name: numpy array}`` of the times (``"times"``, in ms) and every monitor, each
-        in its own unit (``units()`` names them)."""
-        out = {"times": np.asarray(self.times.to_value(u.ms))}
-        for k, v in self.data.items():
-            out[k] = np.asarray(u.get_mantissa(v))
-        return out
-
-    def units(self) -> dict:
-        """``{name: unit name}`` for the arrays of :meth:`to_numpy` ("" for plain ones)."""
-        out = {"times": "ms"}
-        for k, v in self.data.items():
-            out[k] = v.unit.name if isinstance(v, u.Quantity) else ""
-        return out
-
-    def save(self, path) -> None:
-        """Write the times and monitors to a ``.npz`` file, units as metadata; read it
-        back with :meth:`RunResult.load`. The file is written to a temporary name first,
-        so a failed save leaves no half-written file."""
-        import json
-        import os
-        import tempfile
-
-        path = os.fspath(path)
-        arrays = self.to_numpy()
-        clash = [k for k in arrays if k.startswith("__")]
-        if clash:
-            raise ValueError(f"RunResult.save: monitor names may not start with '__': {clash}.")
-        meta = {
-            "units": self.units(),
-            "monitor_times_step": {
-                k: int(round(len(self.times) / max(len(t), 1)))
-                for k, t in self.monitor_times.items()
-            },
-            "timing": {k: v for k, v in self.timing.items() if isinstance(v, (int, float))},
-        }
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
-        os.close(fd)
-        try:
-            np.savez_compressed(tmp, __meta__=np.asarray(json.dumps(meta)), **arrays)
-            os.replace(tmp, path if path.endswith(".npz") else path + ".npz")
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-
-    @classmethod
-    def load(cls, path) -> RunResult:
-        """A :class:`RunResult` from a file written by :meth:`save` (units restored)."""
-        import json
-
-        with np.load(path) as f:
-            meta = json.loads(str(f["__meta__"]))
-            arrays = {k: f[k] for k in f.files if k != "__meta__"}
-        units = meta["units"]
-
-        def q(name):
-            return arrays[name] * u.unit(units[name]) if units[name] else arrays[name]
-
-        times = q("times")
-        data = {k: q(k) for k in arrays if k != "times"}
-        mon_times = {k: times[step - 1 :: step] for k, step in meta["monitor_times_step"].items()}
-        return cls(times=times, data=data, timing=meta["timing"], monitor_times=mon_times)
-
-    def spikes(self, name: str):
-        """``(t, i)``: the spike times and neuron indices of the boolean (spike) monitor
-        ``name`` recorded every step, sorted by time, as Brian2's ``SpikeMonitor``: a
-        spike is stamped with the start of the step in which the threshold was crossed
-        (``times[k] - dt``). For a batched run ``i`` is ``(batch, neuron)`` pairs."""
-        raster = np.asarray(self[name])
-        t_rec = self.monitor_times.get(name, self.times)
-        if raster.dtype != np.bool_ or len(t_rec) != len(self.times):
-            raise ValueError(
-                f"RunResult.spikes: {name!r} must be a spike (boolean) State recorded every "
-                "step (Monitor without every=)."
-            )
-        ms = np.asarray(t_rec.to_value(u.ms))
-        dt = ms[1] - ms[0] if len(ms) > 1 else float(self.timing.get("dt_ms", ms[0]))
-        hits = np.argwhere(raster)
-        t = (ms[hits[:, 0]] - dt) * u.ms
-        i = hits[:, 1] if raster.ndim == 2 else hits[:, 1:]
-        return t, i
+        return states[target], states
+    return target, states
 
 
-def _resolve_monitors(net, monitors) -> dict[str, Monitor]:
-    out = {}
+def _resolve_monitors(net, monitors) -> tuple[dict[str, Monitor], dict[str, SpikeMonitor]]:
+    out, spikes = {}, {}
     states = None
     for name, spec in (monitors or {}).items():
-        mon = spec if isinstance(spec, Monitor) else Monitor(spec)
-        if isinstance(mon.target, str):
-            states = states if states is not None else net.states()
-            key = mon.target
-            if key not in states:
-                raise KeyError(
-                    f"Monitor {name!r}: the network has no State {key!r}. Available: "
-                    f"{', '.join(sorted(states))}."
+        if isinstance(spec, SpikeMonitor):
+            target, states = _resolve(net, name, spec.target, states)
+            if not _has_value(target) or getattr(target.value, "dtype", None) != jnp.bool_:
+                raise TypeError(
+                    f"SpikeMonitor {name!r}: expected a boolean (spike) State such as "
+                    f"pop.spike, got {type(target).__name__} with dtype "
+                    f"{getattr(getattr(target, 'value', None), 'dtype', None)}. Record other "
+                    "values with Monitor(...)."
                 )
-            mon = Monitor(states[key], mon.every, mon.index)
+            cap = spec.capacity
+            if cap is not None and (not isinstance(cap, (int, np.integer)) or cap < 1):
+                raise ValueError(
+                    f"SpikeMonitor {name!r}: capacity must be a positive int, got {cap!r}."
+                )
+            spikes[name] = SpikeMonitor(target, cap)
+            continue
+        mon = spec if isinstance(spec, Monitor) else Monitor(spec)
+        target, states = _resolve(net, name, mon.target, states)
+        mon = Monitor(target, mon.every, mon.index)
         if not (_has_value(mon.target) or callable(mon.target)):
             raise TypeError(
                 f"Monitor {name!r}: expected a State, a path or a function, "
                 f"got {type(mon.target).__name__}."
             )
         out[name] = mon
-    return out
+    return out, spikes
 
 
 def _steps(x, dt_ms: float, what: str) -> int:
@@ -216,17 +128,38 @@ def _read(mon: Monitor):
     return v
 
 
-class _Compiled:
-    """The compiled chunk runner of one (network, dt, monitors) combination."""
+def _divisor_at_most(n: int, k: int) -> int:
+    """The largest divisor of ``n`` that is <= ``k`` (at least 1)."""
+    k = max(1, min(k, n))
+    while n % k:
+        k -= 1
+    return k
 
-    def __init__(self, net, dt, monitors: dict[str, Monitor], inner: int, spike_sum: dict):
-        self.net, self.dt, self.monitors, self.inner, self.spike_sum = (
-            net,
-            dt,
-            monitors,
-            inner,
-            spike_sum,
-        )
+
+class _Compiled:
+    """The compiled segment runner of one (network, dt, monitors, layout) combination.
+
+    A segment is ``idx``: ``[blocks, chunks]`` chunk numbers counted from the run's
+    first step ``start`` (an argument: a continued run reuses the program); a chunk is
+    ``inner`` steps,
+    after which the monitors are recorded (spike counts summed); a block of chunks is
+    rematerialised in the backward pass when ``remat`` (``checkpoint_every``).
+    """
+
+    def __init__(self, net, dt, monitors, inner, spike_sum, spike_mons, capacity, remat):
+        self.net, self.dt, self.monitors, self.inner = net, dt, monitors, inner
+        self.capacity = dict(capacity)
+        summed = [k for k in spike_sum if k in monitors]
+        self._acc = {k: Memory(jnp.zeros(jnp.shape(_read(monitors[k])), jnp.int32)) for k in summed}
+        self._rec = {
+            k: (
+                Memory(jnp.zeros(self.capacity[k], jnp.int32)),
+                Memory(jnp.zeros(self.capacity[k], jnp.int32)),
+                Memory(jnp.zeros((), jnp.int32)),
+            )
+            for k in spike_mons
+        }
+        self.spike_mons = spike_mons
 
         def one_step(k):
             # k: the absolute step index (an integer, from the chunk indices given to the
@@ -234,25 +167,24 @@ class _Compiled:
             t = k * self.dt
             with _clock.clock(dt=self.dt, t=t, i=k):
                 self.net.update()
-
-        # spike counts are summed in loop-carried accumulators (not stacked per step
-        # and summed afterwards: that would hold [inner, n] booleans per chunk)
-        summed = [k for k in self.spike_sum if k in self.monitors]
-        self._acc = {
-            k: Memory(jnp.zeros(jnp.shape(_read(self.monitors[k])), jnp.int32)) for k in summed
-        }
+            for name, (idx, steps, count) in self._rec.items():
+                spk = self.spike_mons[name].target.value
+                idx.value, steps.value, count.value = record_spikes(
+                    spk, k, idx.value, steps.value, count.value
+                )
 
         def chunk(i):
-            # `inner` steps, recording the monitors at the end (spike counts summed)
+            # `inner` steps from step i (absolute), recording the monitors at the end
+            # (spike counts summed in loop-carried accumulators, not stacked per step
+            # and summed afterwards)
             if self.inner == 1:
                 one_step(i)
                 return {k: _read(m) for k, m in self.monitors.items()}
-
             for k in summed:
                 self._acc[k].value = jnp.zeros_like(self._acc[k].value)
 
             def sub(j):
-                one_step(i * self.inner + j)
+                one_step(i + j)
                 for k in summed:
                     acc = self._acc[k]
                     acc.value = acc.value + _read(self.monitors[k]).astype(jnp.int32)
@@ -262,9 +194,34 @@ class _Compiled:
             out.update({k: self._acc[k].value for k in summed})
             return out
 
+        def block(row):
+            return for_loop(chunk, row)
+
+        block_fn = checkpoint(block) if remat else block
+
+        def segment(start, idx):
+            # idx: [blocks, chunks] chunk numbers from `start`, the run's first step
+            out = for_loop(block_fn, start + idx * self.inner)  # [blocks, chunks, ...]
+            return jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), out)
+
         # the connectivity and other closed-over arrays become arguments of the compiled
         # program, not constants embedded in it (compile time and memory at scale)
-        self.run_chunks = jit(lambda idx: for_loop(chunk, idx), hoist_constants=True)
+        self.run_chunks = jit(segment, hoist_constants=True)
+
+    def start_segment(self):
+        for _, _, count in self._rec.values():
+            count.value = jnp.zeros((), jnp.int32)
+
+    def overflowing(self) -> dict[str, int]:
+        counts = {k: int(rec[2].value) for k, rec in self._rec.items()}
+        return {k: n for k, n in counts.items() if n > self.capacity[k]}
+
+    def take_spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        out = {}
+        for k, (idx, steps, count) in self._rec.items():
+            n = int(count.value)
+            out[k] = (np.asarray(steps.value)[:n].copy(), np.asarray(idx.value)[:n].copy())
+        return out
 
 
 def run(
@@ -274,6 +231,7 @@ def run(
     monitors: dict | None = None,
     progress: bool = False,
     n_segments: int | None = None,
+    checkpoint_every=None,
 ) -> RunResult:
     """Simulate ``net`` for ``duration`` with time step ``dt``.
 
@@ -286,10 +244,15 @@ def run(
         net: a Module with ``update()`` (a :class:`~neurodyn.dyn.Network`).
         duration: simulated time (a multiple of ``dt``).
         dt: the time step.
-        monitors: ``{name: State | "path.to.state" | Monitor(...)}``.
+        monitors: ``{name: State | "path.to.state" | Monitor(...) | SpikeMonitor(...)}``.
         progress: show a progress bar (tqdm if installed, else printed lines).
         n_segments: split the run into this many compiled calls (default 1, or 20
             with ``progress``).
+        checkpoint_every: under ``nd.grad``, keep the network's state only every this
+            much simulated time and recompute the steps in between in the backward pass
+            (gradient checkpointing): memory O(duration / checkpoint_every + the
+            monitors) instead of O(duration), for about one more forward pass. It must
+            divide ``duration`` and be a multiple of every monitor's period.
 
     Inside ``nd.grad`` (or another transform) the run is differentiable: Params read by
     the network (``nd.Param`` model parameters, ``Projection(trainable=True)`` weights)
@@ -297,18 +260,52 @@ def run(
     advance it (reset the network first, as ``nd.train.BPTT`` does).
 
     Returns:
-        :class:`RunResult` with ``times`` and ``result[name]`` arrays ``[time, ...]``.
+        :class:`RunResult` with ``times`` and ``result[name]`` arrays ``[time, ...]``
+        (a :class:`SpikeRecord` for a :class:`SpikeMonitor`).
     """
     dt = _clock._check_dt(dt)
     dt_ms = float(dt.to_value(u.ms))
     total = _steps(duration, dt_ms, "duration")
-    mons = _resolve_monitors(net, monitors)
+    mons, smons = _resolve_monitors(net, monitors)
+    in_transform = current_trace() is not None
+    if smons and in_transform:
+        raise ValueError(
+            f"SpikeMonitor {sorted(smons)[0]!r} cannot record inside nd.grad, nd.jit or "
+            "nd.vmap (its buffers are sized and read between compiled segments). Record "
+            "the spikes with Monitor(pop.spike) (a [steps, n] array, differentiable) or "
+            "Monitor(pop.spike, every=...) (spike counts) instead."
+        )
     periods = {
         k: (1 if m.every is None else _steps(m.every, dt_ms, f"Monitor {k!r} every"))
         for k, m in mons.items()
     }
-    inner = math.gcd(*periods.values()) if periods else total
-    inner = math.gcd(inner, total)
+    want = n_segments or (20 if progress else 1)
+    flags = {k: int(np.prod(np.shape(m.target.value))) for k, m in smons.items()}
+    per_step = {k: max(n * _GUESS_HZ * dt_ms * 1e-3, 1e-3) for k, n in flags.items()}
+    if smons and any(m.capacity is None for m in smons.values()):
+        # split a long run so that the guessed spikes of a segment fit one buffer
+        want = max(want, math.ceil(total * max(per_step.values()) / _MAX_BUFFER))
+    inner = (
+        math.gcd(*periods.values(), total) if periods else total // _divisor_at_most(total, want)
+    )
+    block = 1  # chunks per rematerialised block
+    if checkpoint_every is not None:
+        ck = _steps(checkpoint_every, dt_ms, "checkpoint_every")
+        if total % ck:
+            raise ValueError(
+                f"checkpoint_every = {checkpoint_every} does not divide the duration "
+                f"{duration} ({ck} and {total} steps). Choose a divisor of the duration."
+            )
+        bad = [k for k, p in periods.items() if ck % p]
+        if bad:
+            raise ValueError(
+                f"checkpoint_every = {checkpoint_every} ({ck} steps) is not a multiple of "
+                f"the recording period of monitor {bad[0]!r} ({periods[bad[0]]} steps)."
+            )
+        inner = math.gcd(inner, ck)
+        block = ck // inner
+    n_blocks = total // (inner * block)
+    segments = _divisor_at_most(n_blocks, want)
     spike_sum = {
         k
         for k, m in mons.items()
@@ -316,50 +313,77 @@ def run(
         and _has_value(m.target)
         and getattr(m.target.value, "dtype", None) == jnp.bool_
     }
+    steps_per_segment = total // segments
+    capacity = {
+        k: int(
+            m.capacity
+            or min(
+                max(4096, 1 << math.ceil(math.log2(1.5 * per_step[k] * steps_per_segment + 1))),
+                _MAX_BUFFER,
+            )
+        )
+        for k, m in smons.items()
+    }
     if hasattr(net, "before_run"):
         net.before_run(dt)
+
+    def build(capacity):
+        return _Compiled(net, dt, mons, inner, spike_sum, smons, capacity, block > 1)
+
     cache = net.__dict__.setdefault("_nd_compiled", {})
     state_ids = tuple(id(s) for s in net.states().values())  # new States -> recompile
     key = (
-        float(dt.to_value(u.ms)),
+        dt_ms,
         tuple((k, id(m.target), periods[k], str(m.index)) for k, m in mons.items()),
+        tuple((k, id(m.target), m.capacity) for k, m in smons.items()),
         inner,
+        block,
         state_ids,
     )
-    if current_trace() is not None:
+    if in_transform:
         # inside nd.grad / nd.jit / ...: a fresh program each time, so that the States the
         # transform differentiates are the program's inputs (a program built while the
         # transform was probing which States are read would hold them as constants)
-        compiled = _Compiled(net, dt, mons, inner, spike_sum)
+        compiled = build(capacity)
     else:
         compiled = cache.get(key)
-        if compiled is None:
-            compiled = cache[key] = _Compiled(net, dt, mons, inner, spike_sum)
-    n_chunks = total // inner
-    segments = n_segments or (20 if progress else 1)
-    segments = max(1, min(segments, n_chunks))
-    while n_chunks % segments:
-        segments -= 1
-    per = n_chunks // segments
+        if compiled is None or any(compiled.capacity[k] < c for k, c in capacity.items()):
+            compiled = cache[key] = build(capacity)
+    per = n_blocks // segments
     start_step = _clock.run_clock(net).count
     t_start = start_step * dt_ms
     bar = _progress_bar(total, dt, progress)
-    outs = []
+    outs, spikes = [], {k: [] for k in smons}
     t0 = time.perf_counter()
     first_call = None
-    start_chunk = start_step // inner
     for s in range(segments):
-        idx = jnp.arange(start_chunk + s * per, start_chunk + (s + 1) * per)
-        out = compiled.run_chunks(idx)
-        if not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(out)):
-            jax.block_until_ready(out)  # (inside nd.grad / nd.jit there is nothing to wait for)
+        idx = jnp.arange(s * per * block, (s + 1) * per * block).reshape(per, block)
+        saved = [(st, st.value) for st in net.states().values()] if smons else ()
+        while True:
+            compiled.start_segment()
+            out = compiled.run_chunks(jnp.int32(start_step), idx)
+            if not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(out)):
+                jax.block_until_ready(out)  # (inside nd.grad / nd.jit there is nothing to wait for)
+            over = compiled.overflowing() if smons else {}
+            if not over:
+                break
+            # more spikes than buffer: rerun this segment from its start, with room
+            for st, value in saved:
+                st.value = value
+            grown = dict(compiled.capacity)
+            grown.update({k: 1 << math.ceil(math.log2(1.25 * n)) for k, n in over.items()})
+            compiled = build(grown)
+            if not in_transform:
+                cache[key] = compiled
+        for k, rec in compiled.take_spikes().items():
+            spikes[k].append(rec)
         if first_call is None:
             first_call = time.perf_counter() - t0
         outs.append(out)
         if bar is not None:
-            bar(per * inner)
+            bar(per * block * inner)
     elapsed = time.perf_counter() - t0
-    if current_trace() is None:
+    if not in_transform:
         # (inside a transform the function is traced more than once — e.g. nd.grad probes
         # which States it reads — so a run there starts at the current count and leaves it)
         _clock.run_clock(net).count = start_step + total
@@ -379,7 +403,14 @@ def run(
             data[k] = merged.reshape(-1, step, *merged.shape[1:]).sum(axis=1)
         else:
             data[k] = merged[step - 1 :: step] if step > 1 else merged
-    times = (t_start + dt_ms * inner * (np.arange(n_chunks) + 1)) * u.ms
+    for k, m in smons.items():
+        steps = np.concatenate([s for s, _ in spikes[k]])
+        flat = np.concatenate([i for _, i in spikes[k]])
+        shape = tuple(np.shape(m.target.value))
+        i = flat if len(shape) == 1 else np.stack(np.unravel_index(flat, shape), axis=1)
+        data[k] = SpikeRecord(t=steps * dt_ms * u.ms, i=i, shape=shape)
+    n_rows = total // inner
+    times = (t_start + dt_ms * inner * (np.arange(n_rows) + 1)) * u.ms
     mon_times = {k: times[periods[k] // inner - 1 :: periods[k] // inner] for k in mons}
     timing = {
         "run_s": elapsed,

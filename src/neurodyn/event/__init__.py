@@ -32,6 +32,7 @@ from ._builders import AllToAll, FixedPostNum, FixedPreNum, FixedProb, GaussianP
 from ._connectivity import CSR, Connectivity, Dense, FixedFanOut, JitProb
 from ._ops import native_available
 from ._plasticity import CSCView, csc_view, update_on_post, update_on_pre
+from ._record import record_spikes
 
 __all__ = [
     "Connectivity",
@@ -50,4 +51,5 @@ __all__ = [
     "csc_view",
     "CSCView",
     "native_available",
+    "record_spikes",
 ]

@@ -187,6 +187,18 @@ class JittedFunction:
         write_values(written, new_values)
         return out
 
+    def lower(self, *args, **kwargs):
+        """``jax.jit(...).lower`` of the compiled program for these arguments, with the
+        States' current values (for inspection: ``.lower().compile().memory_analysis()``,
+        ``.as_text()``)."""
+        static, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        key = (jax.tree_util.tree_structure((dyn_args, dyn_kwargs)), static, len(args))
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = self._build(static, len(args), dyn_args, dyn_kwargs)
+        written, read_only, compiled = entry
+        return compiled.lower(read_values(written), read_values(read_only), *dyn_args, **dyn_kwargs)
+
     def _build(self, static, nargs: int, dyn_args: tuple, dyn_kwargs: dict):
         (static_pos, static_kw) = static
         static_pos_d = dict(static_pos)

@@ -1,7 +1,7 @@
 """Loader for the native CPU kernels of :mod:`neurodyn.event`.
 
 The kernels live in ``_kernels*.so``, a plain shared library of XLA FFI
-handlers compiled from ``kernels.cc`` when the package is installed (see
+handlers compiled from ``kernels.cc`` and ``record.cc`` when the package is installed (see
 ``setup.py``).  On import this module loads it with :mod:`ctypes` and registers
 each handler once with ``jax.ffi.register_ffi_target(..., platform="cpu")``.
 Importing never raises: if the library is missing (no compiler at install
@@ -36,6 +36,7 @@ TARGETS: dict[str, str] = {
     "jitconn_scatter": "neurodyn_jitconn_scatter",
     "jitconn_gather": "neurodyn_jitconn_gather",
     "csr_update": "neurodyn_csr_update",
+    "record_spikes": "neurodyn_record_spikes",
 }
 
 # Exported C symbol of the handler behind each target.
@@ -47,6 +48,7 @@ _SYMBOLS: dict[str, str] = {
     "neurodyn_jitconn_scatter": "NeurodynJitconnScatter",
     "neurodyn_jitconn_gather": "NeurodynJitconnGather",
     "neurodyn_csr_update": "NeurodynCsrUpdate",
+    "neurodyn_record_spikes": "NeurodynRecordSpikes",
 }
 
 _ENV_DISABLE = "NEURODYN_DISABLE_NATIVE"
