@@ -73,8 +73,8 @@ def _neurodyn_jit_net(n: int, seed: int):
 
 
 class _NeurodynWorker:
-    def __init__(self, n: int, t_ms: float, seed: int, model: str = "lif", conn: str = "csr"):
-        self.model, self.conn = model, conn
+    def __init__(self, n: int, t_ms: float, seed: int, model="lif", conn="csr", record="counts"):
+        self.model, self.conn, self.record = model, conn, record
         sys.path.insert(0, str(EXAMPLES))
         import jax
         import numpy as np
@@ -119,10 +119,17 @@ class _NeurodynWorker:
         # one monitors dict for all runs: the compiled program is cached per monitor
         # target, and ``net.E.spike`` may be a fresh view object at every access
         T = self.t_ms * u.ms
-        self.monitors = {
-            "E": nd.dyn.Monitor(net.E.spike, every=T),
-            "I": nd.dyn.Monitor(net.I.spike, every=T),
-        }
+        # (COBA-LIF: one population N with E and I views; COBA-HH: populations E and I)
+        pops = {"all": net.N} if hasattr(net, "N") else {"E": net.E, "I": net.I}
+        if self.record == "spikes":  # every spike as (time, index)
+            self.monitors = {k: nd.dyn.SpikeMonitor(p.spike) for k, p in pops.items()}
+        elif self.record == "raster":  # a dense [steps, n] boolean array
+            self.monitors = {k: nd.dyn.Monitor(p.spike) for k, p in pops.items()}
+        else:
+            self.monitors = {
+                "E": nd.dyn.Monitor(net.E.spike, every=T),
+                "I": nd.dyn.Monitor(net.I.spike, every=T),
+            }
         return {"build_s": build_s}
 
     def run(self) -> dict:
@@ -133,8 +140,15 @@ class _NeurodynWorker:
         t0 = time.perf_counter()
         res = nd.run(net, self.t_ms * u.ms, dt=DT_MS * u.ms, monitors=self.monitors)
         wall = time.perf_counter() - t0
-        n_e = int(self.np.asarray(res["E"]).sum())
-        n_i = int(self.np.asarray(res["I"]).sum())
+        if self.record == "counts":
+            n_e = int(self.np.asarray(res["E"]).sum())
+            n_i = int(self.np.asarray(res["I"]).sum())
+        elif "all" in res.keys():
+            _, i = res.spikes("all")
+            n_e = int((i < net.E.num).sum())
+            n_i = len(i) - n_e
+        else:
+            n_e, n_i = len(res.spikes("E")[1]), len(res.spikes("I")[1])
         # compiled programs cached on the network: more than one means a recompile
         programs = len(getattr(net, "_nd_compiled", {})) or None
         return {
@@ -259,11 +273,18 @@ class _Brian2Worker:
     """Brian2, runtime mode with the Cython target, or the C++ standalone device."""
 
     def __init__(
-        self, n: int, t_ms: float, seed: int, standalone: bool, model: str = "lif", threads=0
+        self,
+        n: int,
+        t_ms: float,
+        seed: int,
+        standalone: bool,
+        model: str = "lif",
+        threads=0,
+        record="counts",
     ):
         import brian2 as b2
 
-        self.model = model
+        self.model, self.record = model, record
         import numpy as np
 
         self.b2, self.np = b2, np
@@ -372,8 +393,10 @@ class _Brian2Worker:
             syn_e.connect(p=80 / self.n)
         syn_i = b2.Synapses(inh, pop, on_pre=on_i)
         syn_i.connect(p=80 / self.n)
-        self.mon_e = b2.SpikeMonitor(exc, record=False)
-        self.mon_i = b2.SpikeMonitor(inh, record=False)
+        # record=True keeps every spike's (t, i), as neurodyn's SpikeMonitor (--record spikes)
+        keep = self.record == "spikes"
+        self.mon_e = b2.SpikeMonitor(exc, record=keep)
+        self.mon_i = b2.SpikeMonitor(inh, record=keep)
         self.net = b2.Network(pop, syn_e, syn_i, self.mon_e, self.mon_i)
         if not self.standalone:
             self.net.store()
@@ -547,14 +570,22 @@ def worker_main(sim: str, n: int, t_ms: float, seed: int, args) -> None:
         # this process (and the threads it starts: JAX's, OpenMP's) on one core
         os.sched_setaffinity(0, {args.pin_cpu})
     try:
+        record = sim.rsplit(" ", 1)[-1] if sim.endswith((" spikes", " raster")) else "counts"
+        sim = sim.rsplit(" ", 1)[0] if record != "counts" else sim
         if sim == "neurodyn":
-            w = _NeurodynWorker(n, t_ms, seed, args.model, args.conn)
+            w = _NeurodynWorker(n, t_ms, seed, args.model, args.conn, record)
         elif sim == "brainpy":
             w = _BrainPyWorker(n, t_ms, seed)
         elif sim.startswith("brian2"):
             standalone = sim.endswith("standalone")
             w = _Brian2Worker(
-                n, t_ms, seed, standalone=standalone, model=args.model, threads=args.brian2_threads
+                n,
+                t_ms,
+                seed,
+                standalone=standalone,
+                model=args.model,
+                threads=args.brian2_threads,
+                record=record,
             )
         elif sim == "nest":
             w = _NestWorker(n, t_ms, seed, args.model, args.nest_threads)

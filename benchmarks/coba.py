@@ -8,6 +8,9 @@ tau_i 10 ms; jumps 0.6 and 6.7; E_e 0 mV, E_i -80 mV), each (pre, post) pair con
 with p = 80 / N, spikes act one step (0.1 ms) after they are emitted, dt = 0.1 ms,
 exponential Euler. COBA-HH (``--model hh``): the same network of Traub-Miles HH neurons
 (examples/coba_hh.py; Brian2's COBAHH example), V0 ~ N(-65, 5) mV, gates at steady state.
+``--record counts spikes raster``: each run records spike counts only (the default), every
+spike as (time, index) (neurodyn's ``SpikeMonitor``, Brian2's ``SpikeMonitor``), or a dense
+[steps, n] raster (neurodyn's ``Monitor``), side by side as "<simulator> <mode>".
 ``--conn jit``: COBA-LIF with procedural connectivity (``event.JitProb``; neurodyn only).
 COBA-LIF + STDP (``--model stdp``): COBA-LIF with pair-based additive STDP on every E
 synapse (w0 0.6, A+ 0.001, A- 0.00105 in units of g_L, tau 20 ms, w in [0, 1.2]; neurodyn
@@ -79,6 +82,26 @@ NEST_VENV_PY = ENVS / "nest" / "bin" / "python"
 RATE_OK = (17.0, 25.0)  # Hz
 SIMS = ("neurodyn", "brainpy", "brian2 cython", "brian2 standalone", "nest")
 MODELS = ("lif", "hh", "stdp")
+# what the runs record (--record); a mode other than counts runs as "<simulator> <mode>"
+RECORD_MODES = ("counts", "spikes", "raster")
+RECORDERS = {"spikes": ("neurodyn", "brian2 cython", "brian2 standalone"), "raster": ("neurodyn",)}
+
+
+def base_sim(name: str) -> str:
+    """The simulator of a run name ("neurodyn spikes" -> "neurodyn")."""
+    mode = name.rsplit(" ", 1)[-1]
+    return name.rsplit(" ", 1)[0] if mode in RECORDERS else name
+
+
+def run_names(args) -> list[str]:
+    return [
+        sim if mode == "counts" else f"{sim} {mode}"
+        for sim in SIMS
+        for mode in args.record
+        if mode == "counts" or sim in RECORDERS[mode]
+    ]
+
+
 # which simulators have a worker for each model / connectivity (the others are skipped)
 SUPPORTED = {
     ("lif", "csr"): SIMS,
@@ -217,8 +240,8 @@ def bench_n(n: int, args, pythons: dict[str, str]) -> dict:
     workers: dict[str, Worker] = {}
     rows: dict[str, dict] = {}
     try:
-        for sim in SIMS:
-            if sim not in pythons:
+        for sim in run_names(args):
+            if base_sim(sim) not in pythons:
                 continue
             limit = args.max_n.get(sim)
             if limit is not None and n > limit:
@@ -226,7 +249,7 @@ def bench_n(n: int, args, pythons: dict[str, str]) -> dict:
                 print(f"  {sim}: {rows[sim]['error']}")
                 continue
             print(f"  {sim}: ", end="", flush=True)
-            w = Worker(sim, pythons[sim], n, args)
+            w = Worker(sim, pythons[base_sim(sim)], n, args)
             try:
                 hello = w.receive(FIRST_TIMEOUT_S)
                 built = w.ask("build", FIRST_TIMEOUT_S)
@@ -443,7 +466,16 @@ def main() -> None:
         "machines JAX's and OpenMP's thread hand-offs cost more than they give)",
     )
     ap.add_argument("--out", type=pathlib.Path, help="JSON path (default results/coba-...)")
-    ap.add_argument("--worker", choices=SIMS, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--record",
+        nargs="+",
+        default=["counts"],
+        choices=RECORD_MODES,
+        help="what the runs record, side by side: counts (spike counts only, every "
+        "simulator), spikes (every spike as (time, index): neurodyn's SpikeMonitor, "
+        "Brian2's SpikeMonitor), raster (neurodyn's dense [steps, n] Monitor)",
+    )
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.max_n = {k: int(v) for k, v in (item.split("=", 1) for item in args.max_n)}
     if args.worker:

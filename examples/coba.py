@@ -26,7 +26,7 @@ from _bench import parse, run_and_report
 import neurodyn as nd
 import neurodyn.units as u
 from neurodyn import event
-from neurodyn.dyn import COBA, LIF, STDP, Expon, Normal, Projection
+from neurodyn.dyn import COBA, LIF, STDP, Expon, Normal, Projection, SpikeMonitor
 
 
 class COBANet(nd.Network):
@@ -96,7 +96,8 @@ def main() -> None:
         ap.add_argument("--variant", choices=("benchmark", "brette", "stdp"), default="benchmark")
 
     args = parse(__doc__.splitlines()[0], extra=extra)
-    raster = {} if args.no_plot else {"spike": "N.spike"}
+    # every spike as (time, index), as Brian2's SpikeMonitor (memory ~ number of spikes)
+    raster = {} if args.no_plot else {"spike": SpikeMonitor("N.spike")}
     net, res = run_and_report(
         "COBA network",
         lambda n, seed: COBANet(n, seed, args.variant),
@@ -117,11 +118,10 @@ def _raster(res, path: str) -> None:
         print("  (matplotlib not installed: no raster plot)")
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    spikes = np.asarray(res["spike"])[:, :400]
-    t_idx, n_idx = np.nonzero(spikes)
-    times = np.asarray(res.times.to_value(u.ms))
+    t, i = res.spikes("spike")
+    first = i < 400
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(times[t_idx], n_idx, ",k")
+    ax.plot(np.asarray(t.to_value(u.ms))[first], i[first], ",k")
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("excitatory neuron")
     ax.set_title("COBA network (first 400 E neurons)")

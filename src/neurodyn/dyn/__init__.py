@@ -79,6 +79,7 @@ from ._projection import Projection
 from ._rates import JansenRit, QIFMeanField, RateModel, StuartLandau, ThresholdLinear, WilsonCowan
 from ._results import RunResult, SpikeRecord
 from ._runner import Monitor, SpikeMonitor, run
+from ._sweep import sweep
 from ._synapses import (
     AMPA,
     COBA,
@@ -183,6 +184,7 @@ __all__ = [
     "RunResult",
     "SpikeMonitor",
     "SpikeRecord",
+    "sweep",
     "run",
     "COBA",
     "CUBA",

@@ -63,12 +63,20 @@ def delay_steps(delay, dt, owner: str) -> np.ndarray:
     return n
 
 
-def _outside_transforms(owner: str) -> None:
-    """Delay buffers are sized for a dt when a run first uses it; that makes new States,
-    which cannot happen inside nd.grad / nd.jit."""
+def _trace_now():
     from neurodyn.state._state import current_trace
 
-    if current_trace() is not None:
+    return current_trace()
+
+
+def _outside_transforms(owner: str, built_in) -> None:
+    """Delay buffers are sized for a dt when a run first uses it; that makes new States,
+    which cannot happen inside nd.grad / nd.jit for a network built outside them (a
+    network built inside the transformed function, ``built_in`` its trace, may)."""
+    trace = _trace_now()
+    while trace is not None and trace is not built_in:
+        trace = trace.parent
+    if _trace_now() is not None and trace is None:
         raise RuntimeError(
             f"{owner}: the delay buffer is sized for dt on the first run, which cannot "
             "happen inside a transformed function (nd.grad, nd.jit, ...). Run the network "
@@ -105,6 +113,7 @@ class Delay(Module):
             )
         self.steps: int | None = None
         self._batch = None
+        self._built_in = _trace_now()
 
     def bind(self, shape, dtype) -> None:
         """The shape (without batch axis) and dtype of what is delayed."""
@@ -113,7 +122,7 @@ class Delay(Module):
     def before_run(self, dt) -> None:
         n = int(delay_steps(self.delay, dt, self.name))
         if n != self.steps:
-            _outside_transforms(self.name)
+            _outside_transforms(self.name, self._built_in)
             self.steps = n
             self.init_state(self._batch)
 
@@ -151,6 +160,7 @@ class SynapseDelays(Module):
         from neurodyn.event import CSR
 
         self.name = name
+        self._built_in = _trace_now()
         self.delay = _delay_quantity(delays, name)
         if not isinstance(conn, CSR) or jnp.shape(self.delay.mantissa) != (conn.nnz,):
             raise ValueError(
@@ -195,7 +205,7 @@ class SynapseDelays(Module):
     def before_run(self, dt) -> None:
         n = delay_steps(self.delay, dt, self.name)
         if self.steps is None or not np.array_equal(n, self.steps):
-            _outside_transforms(self.name)
+            _outside_transforms(self.name, self._built_in)
             self.steps = n
             self.groups = self._split(n)
             self.init_state(self._batch)

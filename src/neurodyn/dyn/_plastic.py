@@ -12,7 +12,7 @@ from neurodyn.state import Hidden, Module, Param, random
 
 from . import _clock
 from ._base import Dynamics, reset_in_place
-from ._params import Parameter
+from ._params import Parameter, concrete
 from ._synapses import COBA, Expon, Output, VoltageJump
 
 __all__ = ["STP", "GapJunction", "STDP", "PoissonInput"]
@@ -291,15 +291,24 @@ class PoissonInput(Dynamics):
             )
 
     def deliver(self):
-        p = float(self.rate * _clock.dt())  # static: a Python float
-        if p > 1:
+        rate_dt = self.rate * _clock.dt()
+        p = concrete(rate_dt)
+        if p is not None and p > 1:
             raise ValueError(
-                f"{self.name}: rate x dt = {p:g} > 1: each source would spike more than once "
-                "per step. Use a smaller dt."
+                f"{self.name}: rate x dt = {float(p):g} > 1: each source would spike more "
+                "than once per step. Use a smaller dt."
             )
         first = getattr(self.post, "var_names", ("V",))[0]  # the post's States give the shape
         shape = jnp.shape(u.get_mantissa(getattr(self.post, first).value))
-        counts = random.binomial_small(self.num_inputs, p, size=shape)
+        if p is not None:  # a fixed rate: a static table, inverted with one uniform draw
+            counts = random.binomial_small(self.num_inputs, float(p), size=shape)
+        else:  # a traced rate (a sweep lane, an nd.Param): JAX's sampler
+            if isinstance(rate_dt, u.Quantity):
+                rate_dt = rate_dt.to_value(u.one)
+            prob = jnp.clip(rate_dt, 0.0, 1.0)
+            counts = jax.random.binomial(
+                random.split_key(), self.num_inputs, prob, shape=shape
+            ).astype(jnp.int32)
         x = counts * self.weight
         if self.jump:
             return self.output.apply(self.post, x)

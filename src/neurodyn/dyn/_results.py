@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+import jax
 import numpy as np
 
 import neurodyn.units as u
@@ -260,3 +261,31 @@ class RunResult:
                 ax.set_ylabel(f"{name}{unit}")
         axes[-1].set_xlabel("time (ms)")
         return axes
+
+
+class _Static:
+    """Host-side parts of a RunResult carried through JAX transforms (compared by
+    identity: times are numpy arrays)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _flatten(res: RunResult):
+    keys = [k for k, v in res.data.items() if not isinstance(v, SpikeRecord)]
+    records = {k: v for k, v in res.data.items() if isinstance(v, SpikeRecord)}
+    static = _Static((keys, records, res.times, res.timing, res.monitor_times))
+    return [res.data[k] for k in keys], static
+
+
+def _unflatten(static: _Static, children) -> RunResult:
+    keys, records, times, timing, monitor_times = static.value
+    data = dict(zip(keys, children))
+    data.update(records)
+    return RunResult(times=times, data=data, timing=timing, monitor_times=monitor_times)
+
+
+# a RunResult can leave nd.vmap / nd.jit / nd.dyn.sweep: its recorded arrays are the leaves
+jax.tree_util.register_pytree_node(RunResult, _flatten, _unflatten)

@@ -13,6 +13,21 @@ from ._connectivity import CSR, Dense, FixedFanOut, JitProb
 __all__ = ["FixedProb", "FixedPreNum", "FixedPostNum", "AllToAll", "OneToOne", "GaussianProb"]
 
 
+def _static(value, name: str, builder: str):
+    """``value`` as a Python number; a traced value (a lane of nd.vmap / nd.dyn.sweep, or
+    under nd.grad) is refused: it decides how many synapses there are, an array shape."""
+    import jax
+
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError(
+            f"{builder}: {name} decides how many synapses there are (an array shape), so it "
+            "must be a concrete number, not a traced value (a lane of nd.vmap or "
+            "nd.dyn.sweep, or a value under nd.grad). Loop over it in Python, building one "
+            "network per value; sweep weights, rates and model parameters instead."
+        )
+    return value
+
+
 def _weights_for(weight: Any, n: int, rng: np.random.Generator):
     """A scalar weight, an array of n, or a callable ``weight(rng, n)``."""
     if callable(weight):
@@ -126,6 +141,7 @@ class FixedProb:
     """
 
     def __init__(self, p: float, seed: int = 0, allow_self: bool = True):
+        p, seed = _static(p, "p", "FixedProb"), _static(seed, "seed", "FixedProb")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"FixedProb: p must be in [0, 1], got {p}.")
         self.p, self.seed, self.allow_self = float(p), int(seed), allow_self
@@ -147,6 +163,7 @@ class FixedPreNum:
     """Each postsynaptic neuron receives exactly ``k`` distinct presynaptic inputs."""
 
     def __init__(self, k: int, seed: int = 0, allow_self: bool = True):
+        k, seed = _static(k, "k", type(self).__name__), _static(seed, "seed", type(self).__name__)
         self.k, self.seed, self.allow_self = int(k), int(seed), allow_self
 
     def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> CSR:
@@ -166,6 +183,7 @@ class FixedPostNum:
     (returns a :class:`FixedFanOut` table)."""
 
     def __init__(self, k: int, seed: int = 0, allow_self: bool = True):
+        k, seed = _static(k, "k", type(self).__name__), _static(seed, "seed", type(self).__name__)
         self.k, self.seed, self.allow_self = int(k), int(seed), allow_self
 
     def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> FixedFanOut:
@@ -226,6 +244,10 @@ class GaussianProb:
         periodic: bool = True,
         allow_self: bool = False,
     ):
+        sigma, p_max = (
+            _static(sigma, "sigma", "GaussianProb"),
+            _static(p_max, "p_max", "GaussianProb"),
+        )
         self.sigma, self.p_max, self.seed = float(sigma), float(p_max), int(seed)
         self.pre_pos, self.post_pos = pre_pos, post_pos
         self.periodic, self.allow_self = periodic, allow_self
