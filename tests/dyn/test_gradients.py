@@ -146,3 +146,23 @@ def test_checkpoint_every_must_fit_the_run_and_the_monitors():
     with pytest.raises(ValueError, match="not a multiple of the recording period of monitor 'V'"):
         mons = {"V": nd.dyn.Monitor(net.B.V, every=2 * u.ms)}
         nd.run(net, 10 * u.ms, dt=0.1 * u.ms, monitors=mons, checkpoint_every=5 * u.ms)
+
+
+def test_a_hard_threshold_under_grad_is_named_with_the_fix():
+    class Hard(nd.Network):
+        def __init__(self):
+            self.w = nd.Param(jnp.asarray(1.0) * u.nS)
+            self.A = LIF(2, I_ext=400 * u.pA, name="A")
+            self.B = LIF(2, name="B", spike_fn=smooth)
+            self.p = Projection(self.A, self.B, event.FixedProb(1.0, seed=0), weight=self.w)
+
+    net = Hard()
+
+    def loss():
+        net.reset_state()
+        return jnp.mean(nd.run(net, 5 * u.ms, dt=0.1 * u.ms, monitors={"V": net.B.V})["V"].mantissa)
+
+    with pytest.warns(
+        UserWarning, match=r"A spike through a hard threshold .* spike_fn=nd.dyn.surrogate"
+    ):
+        nd.grad(loss, {"w": net.w})()

@@ -275,6 +275,8 @@ def run(
             "the spikes with Monitor(pop.spike) (a [steps, n] array, differentiable) or "
             "Monitor(pop.spike, every=...) (spike counts) instead."
         )
+    if in_transform:
+        _warn_hard_spikes(net)
     periods = {
         k: (1 if m.every is None else _steps(m.every, dt_ms, f"Monitor {k!r} every"))
         for k, m in mons.items()
@@ -419,6 +421,43 @@ def run(
         "dt_ms": dt_ms,
     }
     return RunResult(times=times, data=data, timing=timing, monitor_times=mon_times)
+
+
+def _under_grad() -> bool:
+    trace = current_trace()
+    while trace is not None:
+        if trace.name.startswith(("grad(", "value_and_grad(")):
+            return True
+        trace = trace.parent
+    return False
+
+
+def _warn_hard_spikes(net) -> None:
+    """Under nd.grad, say which populations spike through a hard threshold: no gradient
+    flows through their spikes (only through their voltages and the weights)."""
+    if not _under_grad():
+        return
+    import warnings
+
+    from ._model import Model
+
+    modules = net.modules() if hasattr(net, "modules") else {}
+    hard = [
+        getattr(m, "name", path) or path
+        for path, m in modules.items()
+        if isinstance(m, Model)
+        and m.spiking
+        and not getattr(getattr(m, "spike_fn", None), "differentiable", False)
+    ]
+    if hard:
+        warnings.warn(
+            f"nd.run under nd.grad: {', '.join(sorted(set(hard)))} spike through a hard "
+            "threshold (a non-differentiable spike function), so no gradient flows through "
+            "their spikes: anything downstream of a spike gets a zero gradient. To train "
+            "through spikes, give spike_fn=nd.dyn.surrogate.Sigmoid() (or another surrogate) "
+            "to these populations.",
+            stacklevel=3,
+        )
 
 
 def _progress_bar(total: int, dt, enabled: bool):
