@@ -126,3 +126,38 @@ def test_phase_plane_of_a_model_in_units():
     np.testing.assert_allclose(fp.x, ref.x, atol=1e-4)
     nc = pp.nullclines(resolution=60)
     assert len(nc[0]) > 0 and len(nc[1]) > 0
+
+
+def test_messages_name_the_model_what_was_given_and_the_choices():
+    ml = nd.dyn.MorrisLecar(1)
+    with pytest.raises(
+        TypeError,
+        match=r"with the model MorrisLecar needs param=.*got no param\. "
+        r"MorrisLecar.s parameters: area, V_th, C, .*g_L.*I_ext",
+    ):
+        analysis.continue_equilibria(ml, p_range=(0, 1) * u.nA)
+    with pytest.raises(TypeError, match=r"needs param=\(p1, p2\).*got param='I_ext'"):
+        analysis.continue_fold(ml, None, None, None, param="I_ext")
+    with pytest.raises(
+        ValueError,
+        match=r"MorrisLecar has no parameter 'gL' to vary\. Its "
+        r"parameters are area, V_th, C, .*g_L",
+    ):
+        analysis.fixed_points(ml, None, param="gL")
+    with pytest.raises(
+        ValueError,
+        match=r"x0 names \['v'\], which are not variables of "
+        r"MorrisLecar \(V, w\)",
+    ):
+        analysis.fixed_points(ml, {"v": -60 * u.mV})
+
+    class Net(nd.Network):
+        def __init__(self):
+            self.pop = nd.dyn.MorrisLecar(1)
+
+    with pytest.raises(
+        TypeError,
+        match=r"fixed_points analyses one neuron.*Network Net.*"
+        r"slow_points\(network",
+    ):
+        analysis.fixed_points(Net(), None)

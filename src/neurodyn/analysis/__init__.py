@@ -6,7 +6,10 @@ multipliers, folds of limit cycles, period doubling, Neimark-Sacker) and of fold
 curves in two parameters (cusp, Bogdanov-Takens); fast-slow analysis; slow points of
 high-dimensional systems; plots. Every entry point that takes a vector field ``f(x, p)`` also
 takes a :mod:`neurodyn.dyn` model with ``param=`` the parameter to vary
-(:func:`model_field`).
+(:func:`model_field`); :func:`critical_manifold` takes a model with its slow variable named
+(``slow="z"``), and :func:`slow_points` a population or a Network of continuously coupled
+populations (all their neurons: :class:`NetworkField`). Spike times may be given bare: a
+1-D time Quantity is one train, a list of them several.
 
 Example:
     >>> import jax.numpy as jnp
@@ -22,7 +25,7 @@ Example:
 from ._codim2 import Codim2Branch, continue_fold, continue_hopf
 from ._continuation import EquilibriumBranch, SpecialPoint, continue_equilibria
 from ._fastslow import FastSlowAnalysis, critical_manifold, fast_slow_diagram
-from ._models import ModelField, model_field
+from ._models import ModelField, NetworkField, model_field
 from ._periodic import (
     PeriodicBranch,
     PeriodicSpecialPoint,
@@ -76,6 +79,7 @@ from ._spikes import (
 
 __all__ = [
     "ModelField",
+    "NetworkField",
     "model_field",
     "SlowPoint",
     "slow_points",

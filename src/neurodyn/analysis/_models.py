@@ -23,6 +23,11 @@ The analysis entry points (:func:`~neurodyn.analysis.fixed_points`,
 :class:`~neurodyn.analysis.PhasePlane`, :func:`~neurodyn.analysis.continue_equilibria`,
 ...) accept a model in place of ``f`` with ``param=`` (and ``param_unit=``) and do this
 conversion themselves.
+
+:class:`NetworkField` is the vector field of *every* neuron of a population, or of all
+populations of a :class:`~neurodyn.dyn.Network` (used by
+:func:`~neurodyn.analysis.slow_points`): ``x`` is the concatenation, population by
+population and variable by variable, of the flattened variables of all neurons.
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import neurodyn.units as u
-from neurodyn.dyn import Model
+from neurodyn.dyn import Model, Network
+from neurodyn.state import StateError
+from neurodyn.state._core import run_pure
 
-__all__ = ["ModelField", "model_field"]
+__all__ = ["ModelField", "NetworkField", "model_field"]
 
 _MS = u.ms
 
@@ -379,6 +386,12 @@ def as_field(f, param, param_unit, where: str) -> ModelField | None:
     None (and ``param``/``param_unit`` must not be given)."""
     if isinstance(f, Model):
         return ModelField(f, param, unit=param_unit)
+    if isinstance(f, Network):
+        raise TypeError(
+            f"{where} analyses one neuron of a neurodyn.dyn population (a Model); got the "
+            f"Network {type(f).__name__}. Pass one of its populations, or use "
+            "slow_points(network, ...) for the fixed points of the whole network."
+        )
     if param is not None or param_unit is not None:
         raise TypeError(
             f"{where}: param= and param_unit= are for a neurodyn.dyn model in place of f; "
@@ -390,7 +403,261 @@ def as_field(f, param, param_unit, where: str) -> ModelField | None:
 def require_param(field: ModelField, where: str, n: int = 1) -> None:
     if len(field.params) != n or (n == 1 and not field.scalar):
         need = "param='I_ext' (or another parameter name)" if n == 1 else "param=(p1, p2)"
-        raise TypeError(
-            f"{where} with a model needs {need}: the parameter(s) to vary. "
-            f"{field.model.name}'s parameters: {', '.join((*field.model._parameters, 'I_ext'))}."
+        given = (
+            "no param"
+            if not field.params
+            else f"param={field.params[0]!r}"
+            if field.scalar
+            else f"param={field.params}"
         )
+        raise TypeError(
+            f"{where} with the model {field.model.name} needs {need}: the parameter(s) to "
+            f"vary; got {given}. {field.model.name}'s parameters: "
+            f"{', '.join((*field.model._parameters, 'I_ext'))}."
+        )
+
+
+# -- every neuron of a population, or a network of populations -----------------------------
+
+
+def _populations(target) -> list[tuple[str, Model]]:
+    """``[(path, population)]``: the Model itself, or the Model populations of a Network
+    (at any depth, in attribute order)."""
+    if isinstance(target, Model):
+        return [("", target)]
+    pops = [(p, m) for p, m in target.modules().items() if p and isinstance(m, Model)]
+    if not pops:
+        raise ValueError(
+            f"{type(target).__name__} has no neurodyn.dyn.Model population; the analysis "
+            "needs populations with variables (e.g. nd.dyn.ThresholdLinear, WilsonCowan)."
+        )
+    pulsed = [
+        getattr(m, "name", p) or p
+        for p, m in target.modules().items()
+        if p and hasattr(m, "deliver")
+    ]
+    if pulsed:
+        raise TypeError(
+            f"{type(target).__name__}: {', '.join(pulsed)} act(s) through spikes (a jump per "
+            "spike, no vector field), so the network has no smooth vector field whose slow "
+            "points could be found. Couple the populations continuously (pop.add_input(name, "
+            "fn) reading other populations' variables, GapJunction), or analyse one "
+            "population alone (its synaptic inputs are then held at their current values)."
+        )
+    return pops
+
+
+class NetworkField:
+    """``f(x, p) -> dx/dt`` (plain arrays, per ms) of all neurons of a population or of
+    all the populations of a network; see :func:`~neurodyn.analysis.slow_points`.
+
+    ``x`` concatenates, for each population (``paths``, in attribute order) and each of
+    its variables (``var_names``), the values of all its neurons, flattened, in the
+    variable's declared unit. The inputs each population registered (``add_input``:
+    GapJunction, functions reading other populations' States) are evaluated with the
+    States holding ``x``; other States (inputs such as OUProcess) keep their current
+    values. Populations must not be batched.
+
+    Attributes:
+        labels: one label per block of ``x``: the variable (``"r"``) for a population,
+            ``"path.variable"`` (``"E.r"``) for a network.
+        units: the blocks' units (``None`` for dimensionless ones).
+        shapes: the blocks' shapes (the populations' ``varshape``).
+        size: the length of ``x``.
+        params: the varied parameter (a 1-tuple) or ``()``.
+    """
+
+    def __init__(self, target, param=None, unit=None, t=None):
+        if not isinstance(target, (Model, Network)):
+            raise TypeError(
+                f"expected a neurodyn.dyn.Model population or a Network; got "
+                f"{type(target).__name__}."
+            )
+        self.target = target
+        self.name = getattr(target, "name", None) or type(target).__name__
+        self.pops = _populations(target)
+        network = isinstance(target, Network)
+        self.blocks = []  # (population index, variable, unit, shape, State)
+        labels, units, shapes = [], [], []
+        for i, (path, pop) in enumerate(self.pops):
+            var_units = ModelField(pop).var_units
+            for var, unit in zip(pop.var_names, var_units, strict=True):
+                state = getattr(pop, var)
+                if tuple(state.shape) != tuple(pop.varshape):
+                    raise ValueError(
+                        f"{pop.name}.{var} has shape {tuple(state.shape)}, the population "
+                        f"{tuple(pop.varshape)}: the analysis takes unbatched States; call "
+                        "reset_state() (without batch_size) first."
+                    )
+                self.blocks.append((i, var, unit, tuple(pop.varshape), state))
+                labels.append(f"{path}.{var}" if network else var)
+                units.append(unit)
+                shapes.append(tuple(pop.varshape))
+        self.labels, self.units, self.shapes = tuple(labels), tuple(units), tuple(shapes)
+        self.sizes = tuple(int(np.prod(sh)) for sh in shapes)
+        self.size = int(sum(self.sizes))
+        self.t = 0.0 * _MS if t is None else t
+        self._varied = None  # (population index, ModelField) of the varied parameter
+        if param is not None:
+            self._varied = self._param_field(param, unit)
+        self.params = () if self._varied is None else self._varied[1].params
+
+    def _param_field(self, param, unit):
+        if not isinstance(param, str):
+            raise TypeError(
+                f"param= names one parameter (a string) for {self.name}; got {param!r}."
+            )
+        if isinstance(self.target, Model):
+            return 0, ModelField(self.target, param, unit=unit, t=self.t)
+        path, _, name = param.rpartition(".")
+        paths = [p for p, _ in self.pops]
+        if path not in paths:
+            raise ValueError(
+                f"{self.name}: param={param!r} must be 'population.parameter' with the "
+                f"population one of {', '.join(paths)} (e.g. '{paths[0]}.I_ext')."
+            )
+        i = paths.index(path)
+        return i, ModelField(self.pops[i][1], name, unit=unit, t=self.t)
+
+    # -- conversions -----------------------------------------------------------------------
+    def param_value(self, value=None, what: str = "args[0]"):
+        if self._varied is None:
+            raise TypeError(f"{what}: no parameter was named (param=...).")
+        return self._varied[1].param_value(value, what)
+
+    def _block_numbers(self, value, k: int, what: str):
+        """``value`` (Quantity or numbers in the block's unit) as numbers."""
+        _, var, unit, shape, _ = self.blocks[k]
+        label = f"{what}[{self.labels[k]!r}] ({self.name})"
+        if isinstance(value, u.Quantity):
+            if unit is None:
+                if value.unit.dim is not u.dimensionless.dim:
+                    raise u.UnitMismatchError(
+                        f"{label} is dimensionless; got a quantity in {value.unit.name}."
+                    )
+                return np.asarray(value.to_value(u.dimensionless), float)
+            if value.unit.dim is not unit.dim:
+                raise u.UnitMismatchError(
+                    f"{label} must have the dimension of {unit.name}; got {value.unit.name}."
+                )
+            return np.asarray(value.to_value(unit), float)
+        return np.asarray(value, float)
+
+    def starts(self, starts=None) -> np.ndarray:
+        """Starting points ``[k, size]`` from ``None`` (the current state), a dict
+        ``{label: values}`` (Quantities or numbers in the declared unit, of the
+        population's shape, with an optional leading axis of starts, or one value for
+        all neurons; for a one-neuron population a 1-D array is one value per start;
+        missing labels: the current state) or plain numbers ``[k, size]``."""
+        current = [
+            np.asarray(self._block_numbers(st.value, k, "state"), float)
+            for k, (_, _, _, _, st) in enumerate(self.blocks)
+        ]
+        if starts is None:
+            return np.concatenate([c.ravel() for c in current])[None, :]
+        if not isinstance(starts, dict):
+            if isinstance(starts, u.Quantity):
+                raise TypeError(
+                    f"starts is one Quantity; give a dict {{label: values}} over "
+                    f"{', '.join(self.labels)} or plain numbers [k, {self.size}] in "
+                    f"({', '.join(map(_unit_name, self.units))})."
+                )
+            x = np.atleast_2d(np.asarray(starts, float))
+            if x.ndim != 2 or x.shape[1] != self.size:
+                blocks = ", ".join(f"{lb} {sh}" for lb, sh in zip(self.labels, self.shapes))
+                raise ValueError(
+                    f"starts has shape {np.shape(starts)}; {self.name} has {self.size} state "
+                    f"entries ({blocks}): give [k, {self.size}] numbers or a dict "
+                    "{label: values}."
+                )
+            return x
+        unknown = [k for k in starts if k not in self.labels]
+        if unknown:
+            raise ValueError(
+                f"starts names {unknown}, which are not variables of {self.name}; its "
+                f"variables are {', '.join(self.labels)}."
+            )
+        rows, n = [], 1
+        for k, label in enumerate(self.labels):
+            shape = self.shapes[k]
+            if label in starts:
+                v = self._block_numbers(starts[label], k, "starts")
+                if v.shape in ((), shape):
+                    v = np.broadcast_to(v, shape)[None]
+                elif v.ndim == 1 and shape == (1,):  # one neuron: one value per start
+                    v = v[:, None]
+                elif v.shape[1:] != shape:
+                    raise ValueError(
+                        f"starts[{label!r}] has shape {v.shape}; {self.name} needs {shape} "
+                        f"or (k, *{shape}) for k starts, or one value."
+                    )
+            else:
+                v = current[k][None]
+            rows.append(v.reshape(v.shape[0], -1))
+            n = max(n, v.shape[0])
+        if any(r.shape[0] not in (1, n) for r in rows):
+            raise ValueError(
+                f"starts: the numbers of starts differ between variables "
+                f"({', '.join(f'{lb}: {r.shape[0]}' for lb, r in zip(self.labels, rows))})."
+            )
+        return np.concatenate([np.broadcast_to(r, (n, r.shape[1])) for r in rows], axis=1)
+
+    def values(self, x) -> dict:
+        """``{label: values}`` of one state vector (Quantities in the declared units,
+        float arrays for dimensionless variables), each of the population's shape."""
+        out, off = {}, 0
+        for label, unit, shape, size in zip(self.labels, self.units, self.shapes, self.sizes):
+            v = np.asarray(x[off : off + size], float).reshape(shape)
+            out[label] = v if unit is None else u.Quantity(v, unit)
+            off += size
+        return out
+
+    # -- the vector field --------------------------------------------------------------------
+    def __call__(self, x, p=None):
+        x = jnp.asarray(x)
+        pops = [pop for _, pop in self.pops]
+        if self._varied is not None:
+            i, field = self._varied
+            pops[i] = field.with_params(p)
+        ys = [dict() for _ in pops]
+        substituted, off = {}, 0
+        for (i, var, unit, shape, state), size in zip(self.blocks, self.sizes, strict=True):
+            v = jnp.reshape(x[off : off + size], shape)
+            v = v if unit is None else u.Quantity(v, unit)
+            ys[i][var] = v
+            substituted[state] = v
+            off += size
+
+        def evaluate():
+            out = []
+            for pop, y in zip(pops, ys, strict=True):
+                dy = pop.full_vector_field(self.t, y)
+                for var in pop.var_names:
+                    d = dy[var]
+                    if isinstance(d, u.Quantity):
+                        unit = y[var].unit if isinstance(y[var], u.Quantity) else u.dimensionless
+                        d = d.to_value(unit / _MS)
+                    out.append(jnp.reshape(jnp.broadcast_to(d, pop.varshape), (-1,)))
+            return jnp.concatenate(out)
+
+        states = list(self.target.states().values())
+        for st in substituted:
+            if st not in states:
+                states.append(st)
+        values = [substituted.get(st, st.value) for st in states]
+        try:
+            out, _ = run_pure(self.name, evaluate, states, values, [], (), read_only=True)
+        except StateError as err:
+            raise StateError(
+                f"{self.name}: evaluating the vector field read or wrote a State outside the "
+                f"analysed {type(self.target).__name__} ({err}). Analyse the network that "
+                "holds every population the inputs read."
+            ) from err
+        return out
+
+    def __repr__(self) -> str:
+        xs = ", ".join(
+            f"{lb} {sh} [{_unit_name(w)}]"
+            for lb, sh, w in zip(self.labels, self.shapes, self.units, strict=True)
+        )
+        return f"NetworkField({self.name}: x = ({xs}); dx/dt per ms)"

@@ -1,6 +1,9 @@
 """Distances and synchrony between spike trains: van Rossum (2001), Victor-Purpura, and the
-spike time tiling coefficient. Inputs as in :mod:`._spikes` (rasters with ``dt`` or spike
-times); jit-able, and vmappable over pairs."""
+spike time tiling coefficient. Inputs as in :mod:`._spikes`: each of ``a`` and ``b`` is one
+train, as spike times (a 1-D time Quantity such as ``np.array([1., 5.]) * u.ms``, a flat
+list of times, a 1-D array of times in ms, NaN-padded, or a one-neuron SpikeTrains) or as
+a 1-D raster with ``dt`` (a plain array). A time Quantity is always read as spike times,
+also when ``dt`` is given. jit-able, and vmappable over pairs."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._spikes import SpikeTrains, _counts, _ms, _ms_array, _per_ms, spike_trains
+from ._spikes import _counts, _is_times, _ms, _per_ms, _train, spike_trains
 
 __all__ = ["van_rossum_distance", "victor_purpura_distance", "spike_time_tiling_coefficient"]
 
@@ -16,7 +19,7 @@ __all__ = ["van_rossum_distance", "victor_purpura_distance", "spike_time_tiling_
 # -------------------------------------------------------------------------- distances
 def _one_train(x, dt, fn):
     """A single spike train as a padded 1-D array of times in ms."""
-    if dt is not None:
+    if dt is not None and not _is_times(x):
         c = _counts(x)
         if c.ndim != 1:
             raise ValueError(f"{fn}: with dt, a and b are 1-D rasters; got shape {c.shape}.")
@@ -25,13 +28,7 @@ def _one_train(x, dt, fn):
         except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
             k = c.shape[0]
         return spike_trains(c[:, None], dt, max_spikes=k).times[0]
-    t = x.times if isinstance(x, SpikeTrains) else _ms_array(x)
-    if t.ndim != 1:
-        raise ValueError(
-            f"{fn}: expected one spike train (1-D times in ms, NaN-padded); got shape "
-            f"{t.shape}. Use jax.vmap for many pairs."
-        )
-    return t
+    return _train(x, fn)
 
 
 def van_rossum_distance(a, b, tau, dt=None):
@@ -42,8 +39,8 @@ def van_rossum_distance(a, b, tau, dt=None):
     for ``b``). One spike against none gives ``1/sqrt(2)``; Elephant's
     ``van_rossum_distance`` is ``sqrt(2)`` times this.
 
-    ``a``, ``b``: spike times (1-D, Quantity or ms, NaN-padded), or 1-D rasters with
-    ``dt``.
+    ``a``, ``b``: one spike train each (a 1-D time Quantity, a flat list of times, a 1-D
+    array in ms, NaN-padded), or 1-D rasters with ``dt``.
 
     Example
     -------
@@ -52,7 +49,7 @@ def van_rossum_distance(a, b, tau, dt=None):
     0.707107
     """
     tm = _ms(tau, "tau")
-    if dt is not None:
+    if dt is not None and not (_is_times(a) or _is_times(b)):
         return _van_rossum_raster(a, b, tm, _ms(dt, "dt"))
     ta, tb = _one_train(a, dt, "van_rossum_distance"), _one_train(b, dt, "van_rossum_distance")
     return _van_rossum_times(ta, tb, tm)

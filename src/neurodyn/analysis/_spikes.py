@@ -2,10 +2,21 @@
 
 Two representations of spikes are accepted:
 
-* a **raster** ``[time, neurons]`` (bool, or spike counts) with its step ``dt``;
+* a **raster** ``[time, neurons]`` (bool, or spike counts; a plain array) with its step
+  ``dt``;
 * **spike times**: a :class:`SpikeTrains` (a padded array ``[neurons, max_spikes]`` of
-  sorted times in ms, padded with NaN, plus ``t_start``/``t_stop``), or a list of
-  per-neuron spike-time arrays (Quantities or floats in ms) that is converted to one.
+  sorted times in ms, padded with NaN, plus ``t_start``/``t_stop``), or bare times:
+
+  - **one train**: a 1-D time Quantity (``np.array([1., 5., 9.]) * u.ms``) or a flat list
+    of times (``[1.0, 5.0, 9.0]`` in ms, or of scalar Quantities). The statistics then
+    drop the neuron axis: ``firing_rate`` gives one rate, ``isi`` a 1-D array,
+    ``isi_statistics`` a dict of scalars, ``to_raster``/``bin_counts`` 1-D counts;
+  - **several trains**: a list of 1-D arrays (Quantities or floats in ms), one per
+    neuron, or a 2-D time Quantity ``[neurons, max_spikes]`` padded with NaN.
+
+  Bare times are recorded from 0 to ``t_stop`` (pass ``t_stop=``; use
+  :class:`SpikeTrains` for another ``t_start``). A time Quantity is never read as a
+  raster, whatever its shape.
 
 Distances between trains are in :mod:`._spike_distances`, spectra in :mod:`._spectra`.
 
@@ -70,9 +81,22 @@ def _ms(x, name: str = "time") -> float:
 _dt_ms = _ms  # kept for older callers
 
 
+def _is_time_quantity(x) -> bool:
+    return isinstance(x, u.Quantity) and x.unit.dim is u.ms.dim
+
+
+def _is_scalar(x) -> bool:
+    return np.ndim(u.get_mantissa(x)) == 0
+
+
 def _ms_array(x):
     """Spike times (Quantity or numbers in ms) as a float array in ms."""
     if isinstance(x, u.Quantity):
+        if not _is_time_quantity(x):
+            raise u.UnitMismatchError(
+                f"spike times must be times (e.g. np.array([1., 5.]) * u.ms) or numbers in ms; "
+                f"got a Quantity in {x.unit.name}."
+            )
         return jnp.asarray(x.to_value(u.ms), jnp.result_type(float))
     if isinstance(x, (list, tuple)):  # e.g. [1 * u.ms, 5 * u.ms]
         return jnp.asarray([_ms_array(e) for e in x], jnp.result_type(float))
@@ -97,11 +121,23 @@ def _counts(raster):
 
 
 def _raster2d(raster, fn: str):
+    if isinstance(raster, u.Quantity) and raster.unit.dim is not u.dimensionless.dim:
+        raise TypeError(
+            f"{fn}: expected a raster [time, neurons] (bool or counts) or spike times; got a "
+            f"Quantity in {raster.unit.name}. Spike times are Quantities in time units "
+            "(e.g. np.array([1., 5.]) * u.ms)."
+        )
     c = _counts(raster)
     if c.ndim != 2:
+        hint = (
+            " If these are spike times, give them as a time Quantity (times * u.ms) or a "
+            "list; a plain array is read as a raster."
+            if c.ndim == 1 and not jnp.issubdtype(c.dtype, jnp.bool_)
+            else ""
+        )
         raise ValueError(
             f"{fn}: expected a raster [time, neurons]; got shape {c.shape}. "
-            "Use raster[:, None] for a single neuron."
+            f"Use raster[:, None] for a single neuron.{hint}"
         )
     return c
 
@@ -137,6 +173,8 @@ class SpikeTrains:
         if isinstance(trains, SpikeTrains):
             times = trains.times
         elif isinstance(trains, (list, tuple)):
+            if trains and all(_is_scalar(t) for t in trains):
+                trains = [trains]  # a flat list of times: one train
             rows = [np.sort(np.asarray(_ms_array(t), float).ravel()) for t in trains]
             k = max([len(r) for r in rows] + [1]) if max_spikes is None else max_spikes
             if any(len(r) > k for r in rows):
@@ -216,6 +254,11 @@ def spike_trains(raster, dt, max_spikes: int | None = None, t_start=0.0) -> Spik
     Array([[1. , 3.5],
            [nan, nan]], dtype=float32)
     """
+    if _is_times(raster):
+        raise TypeError(
+            "spike_trains converts a raster [time, neurons]; these are already spike times. "
+            "Use SpikeTrains(times, t_stop=...) to hold them with the recording's end."
+        )
     s = _raster2d(raster, "spike_trains") > 0
     dtm, t0 = _ms(dt, "dt"), _ms(t_start, "t_start")
     if max_spikes is None:
@@ -245,22 +288,68 @@ def _times_of(s, dtm: float, t0: float, max_spikes: int):
 def _as_trains(spikes, t_stop=None, fn: str = "") -> SpikeTrains:
     if isinstance(spikes, SpikeTrains):
         return spikes
-    if isinstance(spikes, (list, tuple)):
+    if isinstance(spikes, (list, tuple)) or _is_time_quantity(spikes):
         return SpikeTrains(spikes, t_stop=t_stop)
     raise TypeError(
-        f"{fn}: expected a SpikeTrains or a list of spike-time arrays (or a raster with "
-        f"dt=...); got {type(spikes).__name__}."
+        f"{fn}: expected spike times (a SpikeTrains, a time Quantity, a list of spike-time "
+        f"arrays) or a raster with dt=...; got {type(spikes).__name__}."
     )
 
 
 def _is_times(spikes) -> bool:
-    return isinstance(spikes, (SpikeTrains, list, tuple))
+    """Whether ``spikes`` are spike times (any time Quantity, a list, a SpikeTrains)
+    rather than a raster."""
+    return isinstance(spikes, (SpikeTrains, list, tuple)) or _is_time_quantity(spikes)
+
+
+def _is_single(spikes) -> bool:
+    """Whether ``spikes`` is one bare train: a time Quantity of at most one dimension or
+    a non-empty flat list of times (the statistics then drop the neuron axis)."""
+    if _is_time_quantity(spikes):
+        return np.ndim(spikes.mantissa) <= 1
+    if isinstance(spikes, (list, tuple)):
+        return bool(spikes) and all(_is_scalar(t) for t in spikes)
+    return False
+
+
+def _train(x, fn: str):
+    """One spike train (a 1-D time Quantity, a flat list of times, a 1-D array of times
+    in ms, NaN-padded, or a one-neuron SpikeTrains) as a 1-D array of times in ms."""
+    if isinstance(x, SpikeTrains):
+        if x.n_neurons != 1:
+            raise ValueError(
+                f"{fn}: expected one spike train; got a SpikeTrains of {x.n_neurons}. Pass "
+                "one row (st.times[i]); use jax.vmap for many pairs."
+            )
+        return x.times[0]
+    if isinstance(x, (list, tuple)) and x and not all(_is_scalar(t) for t in x):
+        if len(x) == 1:
+            return _train(x[0], fn)
+        raise ValueError(
+            f"{fn}: expected one spike train; got a list of {len(x)} trains. Pass the trains "
+            "one at a time (a, b); use jax.vmap over a padded array for many pairs."
+        )
+    t = _ms_array(x)
+    if t.ndim == 0:
+        t = t[None]
+    if t.ndim != 1:
+        raise ValueError(
+            f"{fn}: expected one spike train (1-D times in ms, NaN-padded); got shape "
+            f"{t.shape}. Use jax.vmap for many pairs."
+        )
+    return t
+
+
+def _first_neuron(x, single: bool):
+    """``x`` (neurons on the last axis) without that axis when ``single``."""
+    return x[..., 0] if single else x
 
 
 def to_raster(trains, dt, t_stop=None):
     """Spike counts ``[bins, neurons]`` of spike times in bins of ``dt`` from
     ``t_start`` (half-open bins; spikes within 1e-6 bin below an edge count in the
-    upper bin, so that times like ``7 * 0.1`` land where expected).
+    upper bin, so that times like ``7 * 0.1`` land where expected); ``[bins]`` for one
+    bare train (a 1-D time Quantity or a flat list of times).
 
     Example
     -------
@@ -270,20 +359,27 @@ def to_raster(trains, dt, t_stop=None):
     st = _as_trains(trains, t_stop, "to_raster")
     dtm = _ms(dt, "dt")
     n_bins = int(math.floor(st.duration_ms / dtm + 1e-6))
-    x = (st.times - st.t_start) / dtm
+    out = _bin_times(st.times, st.t_start, st.t_stop, dtm, n_bins)
+    return _first_neuron(out, _is_single(trains))
+
+
+@partial(jax.jit, static_argnums=4)
+def _bin_times(times, t0, t1, dtm, n_bins: int):
+    valid = jnp.isfinite(times) & (times >= t0) & (times <= t1)
+    x = (times - t0) / dtm
     idx = jnp.floor(x + 1e-6 * jnp.maximum(1.0, jnp.abs(x)))
-    ok = st.valid & (idx >= 0) & (idx < n_bins)
+    ok = valid & (idx >= 0) & (idx < n_bins)
     idx = jnp.where(ok, idx, n_bins).astype(jnp.int32)
-    n = jnp.broadcast_to(jnp.arange(st.n_neurons)[:, None], idx.shape)
-    out = jnp.zeros((n_bins + 1, st.n_neurons), jnp.result_type(float))
+    n = jnp.broadcast_to(jnp.arange(times.shape[0])[:, None], idx.shape)
+    out = jnp.zeros((n_bins + 1, times.shape[0]), jnp.result_type(float))
     return out.at[idx, n].add(1.0)[:n_bins]
 
 
-def _binned(spikes, bin_size, dt, fn):
+def _binned(spikes, bin_size, dt, fn, t_stop=None):
     """Counts ``[bins, neurons]`` from a raster (``bin_size`` in steps or a time) or
-    from spike times (``bin_size`` a time)."""
+    from spike times (``bin_size`` a time; numbers in ms)."""
     if _is_times(spikes):
-        return to_raster(spikes, bin_size)
+        return to_raster(_as_trains(spikes, t_stop, fn), bin_size)
     c = _raster2d(spikes, fn)
     if isinstance(bin_size, (int, np.integer)):
         steps = int(bin_size)
@@ -302,16 +398,21 @@ def _binned(spikes, bin_size, dt, fn):
 
 # ------------------------------------------------------------------------------ rates
 def firing_rate(spikes, dt=None, t_stop=None) -> u.Quantity:
-    """Mean firing rate of each neuron (Hz): spike count / duration.
+    """Mean firing rate of each neuron (Hz): spike count / duration (one rate for one
+    bare train).
 
     Example
     -------
     >>> firing_rate([[10.0, 20.0], []], t_stop=1000.0)
     Quantity([2., 0.], "Hz")
+    >>> import numpy as np
+    >>> firing_rate(np.array([10.0, 20.0, 30.0]) * u.ms, t_stop=1 * u.second)
+    Quantity(3., "Hz")
     """
     if _is_times(spikes):
         st = _as_trains(spikes, t_stop, "firing_rate")
-        return st.counts * (1e3 / st.duration_ms) * u.Hz
+        rate = st.counts * (1e3 / st.duration_ms)
+        return _first_neuron(rate, _is_single(spikes)) * u.Hz
     if dt is None:
         raise ValueError("firing_rate: a raster needs dt=... (the time step).")
     c = _raster2d(spikes, "firing_rate")
@@ -337,7 +438,8 @@ def _kernel(kind: str, width_ms: float, dt_ms: float, cutoff: float):
 def instantaneous_rate(
     spikes, width, dt, kernel: str = "gaussian", cutoff: float = 5.0, t_stop=None
 ) -> u.Quantity:
-    """Kernel-smoothed rate of each neuron, ``[time, neurons]`` in Hz.
+    """Kernel-smoothed rate of each neuron, ``[time, neurons]`` in Hz (``[time]`` for
+    one bare train).
 
     ``r(t) = sum_i K(t - t_i)`` on the grid ``t_start + k dt``, with ``K`` of unit area
     truncated at ``cutoff * width``. ``width`` is the kernel's standard deviation (as
@@ -357,9 +459,12 @@ def instantaneous_rate(
     79.788
     """
     dtm = _ms(dt, "dt")
-    c = to_raster(spikes, dt, t_stop) if _is_times(spikes) else _raster2d(spikes, "rate")
+    if _is_times(spikes):
+        c = to_raster(_as_trains(spikes, t_stop, "instantaneous_rate"), dt)
+    else:
+        c = _raster2d(spikes, "instantaneous_rate")
     k = _kernel(kernel, _ms(width, "width"), dtm, cutoff)
-    return _smooth(c, k) * u.Hz
+    return _first_neuron(_smooth(c, k), _is_single(spikes)) * u.Hz
 
 
 @jax.jit
@@ -369,9 +474,10 @@ def _smooth(c, k):
     return jnp.maximum(rate, 0.0) * 1e3
 
 
-def population_rate(spikes, dt, width=None, kernel: str = "gaussian") -> u.Quantity:
+def population_rate(spikes, dt, width=None, kernel: str = "gaussian", t_stop=None) -> u.Quantity:
     """Population rate (Hz per neuron) at each step, optionally smoothed with a kernel
-    of standard deviation ``width`` (see :func:`instantaneous_rate`).
+    of standard deviation ``width`` (see :func:`instantaneous_rate`); spike times are
+    binned at ``dt`` up to ``t_stop``.
 
     Example
     -------
@@ -379,15 +485,19 @@ def population_rate(spikes, dt, width=None, kernel: str = "gaussian") -> u.Quant
     >>> population_rate(jnp.ones((3, 4), bool), dt=1 * u.ms)
     Quantity([1000., 1000., 1000.], "Hz")
     """
+    if _is_times(spikes):
+        spikes = _as_trains(spikes, t_stop, "population_rate")  # keeps the neuron axis
     if width is not None:
         return instantaneous_rate(spikes, width, dt, kernel).mean(axis=1)
     c = to_raster(spikes, dt) if _is_times(spikes) else _raster2d(spikes, "population_rate")
     return c.mean(axis=1) * (1e3 / _ms(dt, "dt")) * u.Hz
 
 
-def bin_counts(spikes, bin_size, dt=None):
+def bin_counts(spikes, bin_size, dt=None, t_stop=None):
     """Spike counts ``[bins, neurons]`` in consecutive bins: ``bin_size`` in steps (int)
-    or a time (needs ``dt`` for a raster); incomplete last bins are dropped.
+    or a time (needs ``dt`` for a raster; spike times need ``t_stop``, and ``bin_size``
+    is then a time, numbers in ms); incomplete last bins are dropped. ``[bins]`` for one
+    bare train.
 
     Example
     -------
@@ -395,21 +505,27 @@ def bin_counts(spikes, bin_size, dt=None):
     >>> bin_counts(jnp.ones((5, 1), bool), 2)[:, 0]
     Array([2., 2.], dtype=float32)
     """
-    return _binned(spikes, bin_size, dt, "bin_counts")
+    c = _binned(spikes, bin_size, dt, "bin_counts", t_stop)
+    return _first_neuron(c, _is_single(spikes))
 
 
 # ------------------------------------------------------------------------------- ISIs
 def isi(spikes, dt=None, max_spikes: int | None = None) -> u.Quantity:
-    """Interspike intervals ``[neurons, max_spikes - 1]`` (ms, NaN-padded).
+    """Interspike intervals ``[neurons, max_spikes - 1]`` (ms, NaN-padded); a 1-D array
+    for one bare train.
 
     Example
     -------
     >>> isi([[1.0, 4.0, 9.0]]).to_value(u.ms)
     Array([[3., 5.]], dtype=float32)
+    >>> import numpy as np
+    >>> isi(np.array([1.0, 4.0, 9.0]) * u.ms).to_value(u.ms)
+    Array([3., 5.], dtype=float32)
     """
     st = spike_trains(spikes, dt, max_spikes) if not _is_times(spikes) else _as_trains(spikes)
     t = jnp.where(st.valid, st.times, jnp.nan)
-    return (t[..., 1:] - t[..., :-1]) * u.ms
+    d = t[..., 1:] - t[..., :-1]
+    return (d[0] if _is_single(spikes) else d) * u.ms
 
 
 @partial(jax.jit, static_argnums=1)
@@ -437,7 +553,7 @@ def isi_statistics(spikes, dt=None, ddof: int = 0) -> dict:
     ``mean`` (ms), ``std`` (ms, ``ddof`` as in numpy), ``cv`` (std / mean), ``cv2``
     (Holt et al. 1996: mean of ``2|I[k+1]-I[k]|/(I[k+1]+I[k])``) and ``lv`` (Shinomoto
     et al. 2003: ``3/(n-1) sum ((I[k]-I[k+1])/(I[k]+I[k+1]))**2``). A raster is read
-    in one ``scan`` over time (no padding needed).
+    in one ``scan`` over time (no padding needed). One bare train gives scalars.
     """
     if _is_times(spikes):
         n, mean, std, cv2s, lvs, n_pairs, m = _isi_stats_times(_as_trains(spikes), ddof)
@@ -445,7 +561,7 @@ def isi_statistics(spikes, dt=None, ddof: int = 0) -> dict:
         if dt is None:
             raise ValueError("isi_statistics: a raster needs dt=... (the time step).")
         n, mean, std, cv2s, lvs, n_pairs, m = _isi_stats_raster(spikes, _ms(dt, "dt"), ddof)
-    return {
+    out = {
         "n_isi": n,
         "mean": mean,
         "std": std,
@@ -453,6 +569,8 @@ def isi_statistics(spikes, dt=None, ddof: int = 0) -> dict:
         "cv2": jnp.where(n_pairs > 0, cv2s / m, jnp.nan),
         "lv": jnp.where(n_pairs > 0, lvs / m, jnp.nan),
     }
+    single = _is_single(spikes)
+    return {k: _first_neuron(v, single) for k, v in out.items()}
 
 
 def _isi_stats_raster(raster, dtm: float, ddof: int):
@@ -535,9 +653,10 @@ def lv(spikes, dt=None):
     return isi_statistics(spikes, dt)["lv"]
 
 
-def fano_factor(spikes, bin_size, dt=None, ddof: int = 0):
+def fano_factor(spikes, bin_size, dt=None, ddof: int = 0, t_stop=None):
     """Fano factor (variance / mean, ``ddof=0`` as Elephant) of each neuron's spike
-    counts in consecutive bins (``bin_size`` in steps, or a time).
+    counts in consecutive bins (``bin_size`` in steps, or a time; spike times need
+    ``t_stop``); one value for one bare train.
 
     Example
     -------
@@ -546,14 +665,15 @@ def fano_factor(spikes, bin_size, dt=None, ddof: int = 0):
     >>> round(float(fano_factor(r, 10)[0]), 4)        # counts 3, 1, 2, 0
     0.8333
     """
-    c = _binned(spikes, bin_size, dt, "fano_factor")
+    c = _binned(spikes, bin_size, dt, "fano_factor", t_stop)
     mean = c.mean(axis=0)
-    return jnp.where(mean > 0, c.var(axis=0, ddof=ddof) / mean, jnp.nan)
+    out = jnp.where(mean > 0, c.var(axis=0, ddof=ddof) / mean, jnp.nan)
+    return _first_neuron(out, _is_single(spikes))
 
 
-def spike_count_correlation(spikes, bin_size, dt=None):
+def spike_count_correlation(spikes, bin_size, dt=None, t_stop=None):
     """Pearson correlation matrix ``[neurons, neurons]`` of binned spike counts (NaN
-    rows for silent neurons).
+    rows for silent neurons); spike times (a list of trains) need ``t_stop``.
 
     Example
     -------
@@ -563,16 +683,25 @@ def spike_count_correlation(spikes, bin_size, dt=None):
     >>> round(float(spike_count_correlation(r, 10)[0, 1]), 4)
     0.8528
     """
-    c = _binned(spikes, bin_size, dt, "spike_count_correlation")
+    if _is_single(spikes):
+        raise ValueError(
+            "spike_count_correlation: got one spike train (a 1-D time array); the "
+            "correlation is between trains: pass a list of them, [a, b, ...], with t_stop=."
+        )
+    c = _binned(spikes, bin_size, dt, "spike_count_correlation", t_stop)
     z = c - c.mean(axis=0)
     sd = jnp.sqrt((z * z).sum(axis=0))
     return (z.T @ z) / (sd[:, None] * sd[None, :])
 
 
-def cross_correlogram(a, b, max_lag: int):
+def cross_correlogram(a, b, max_lag: int, *, bin_size=None, t_start=0.0):
     """Cross-correlogram of two 1-D rasters (or binned counts): ``cc[k]`` counts pairs
     with ``b`` spiking ``k - max_lag`` steps after ``a``, lags ``-max_lag..max_lag``
     (Elephant's ``cross_correlation_histogram`` without border correction).
+
+    ``a`` and ``b`` may also be two spike trains (1-D time Quantities or flat lists of
+    times in ms): they are binned at ``bin_size`` (a time) from ``t_start`` over a
+    common length, and ``max_lag`` counts bins.
 
     Example
     -------
@@ -581,6 +710,17 @@ def cross_correlogram(a, b, max_lag: int):
     >>> cross_correlogram(a, jnp.roll(a, 2), 3)
     Array([0., 0., 0., 0., 0., 1., 0.], dtype=float32)
     """
+    if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)) or max_lag < 0:
+        raise TypeError(
+            f"cross_correlogram: max_lag is a number of bins (an int >= 0); got {max_lag!r}."
+        )
+    if _is_times(a) or _is_times(b):
+        a, b = _bin_pair(a, b, bin_size, t_start)
+    elif bin_size is not None:
+        raise TypeError(
+            "cross_correlogram: bin_size is for spike times; a and b are rasters (already "
+            "binned). Leave bin_size out, or pass spike times (e.g. times * u.ms)."
+        )
     a, b = _counts(a), _counts(b)
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(
@@ -595,6 +735,33 @@ def cross_correlogram(a, b, max_lag: int):
     return jnp.round(full[lags % size]) + 0.0  # + 0.0: no -0.0
 
 
+def _bin_pair(a, b, bin_size, t_start):
+    """Two spike trains binned at ``bin_size`` over a common length."""
+    if not (_is_times(a) and _is_times(b)):
+        raise TypeError(
+            "cross_correlogram: a and b must both be spike times or both 1-D rasters; got "
+            f"{'spike times' if _is_times(a) else 'a raster'} and "
+            f"{'spike times' if _is_times(b) else 'a raster'}."
+        )
+    if bin_size is None:
+        raise TypeError(
+            "cross_correlogram: a and b are spike times; pass bin_size=... (e.g. 1 * u.ms) "
+            "to bin them (max_lag then counts bins)."
+        )
+    ta, tb = _train(a, "cross_correlogram"), _train(b, "cross_correlogram")
+    t0, w = _ms(t_start, "t_start"), _ms(bin_size, "bin_size")
+    try:
+        last = float(np.nanmax(np.concatenate([np.asarray(ta), np.asarray(tb), [t0]])))
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+        raise ValueError(
+            "cross_correlogram of traced spike times (under jit/vmap): bin them first with "
+            "to_raster(SpikeTrains([a, b], t_stop=...), bin_size) and pass the columns."
+        ) from None
+    st = SpikeTrains([ta, tb], t_start=t0, t_stop=t0 + (math.floor((last - t0) / w) + 1) * w)
+    c = to_raster(st, w)
+    return c[:, 0], c[:, 1]
+
+
 def synchrony(traces):
     """Golomb's synchrony measure chi (0: asynchronous, 1: synchronous) of signals
     ``[time, neurons]`` (membrane potentials or filtered spike trains).
@@ -606,7 +773,15 @@ def synchrony(traces):
     >>> round(float(synchrony(x)), 4)
     1.0
     """
+    if _is_times(traces):
+        raise TypeError(
+            "synchrony takes signals [time, neurons] (membrane potentials or filtered spike "
+            "trains), not spike times; smooth spike times first, e.g. "
+            "instantaneous_rate(trains, width, dt, t_stop=...)."
+        )
     x = jnp.asarray(u.get_mantissa(traces))
+    if x.ndim != 2:
+        raise ValueError(f"synchrony: expected signals [time, neurons]; got shape {x.shape}.")
     pop_var = jnp.var(x.mean(axis=1))
     ind_var = jnp.mean(jnp.var(x, axis=0))
     return jnp.sqrt(pop_var / ind_var)
