@@ -65,6 +65,13 @@ class Network(Dynamics):
         super().reset_state(batch_size, **kwargs)
         run_clock(self).count = 0
 
+    def checkpoint_meta(self) -> dict:
+        # the runner's step count: a run continued from a checkpoint resumes at its time
+        return {"run_steps": run_clock(self).count}
+
+    def restore_checkpoint_meta(self, meta: dict) -> None:
+        run_clock(self).count = int(meta.get("run_steps", 0))
+
     def before_run(self, dt) -> None:
         for module in self.modules().values():
             if module is not self and hasattr(module, "before_run"):

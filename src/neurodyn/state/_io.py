@@ -102,6 +102,14 @@ def save(path: str | os.PathLike, module: Module) -> None:
             if data.dtype.kind == "V":  # bfloat16, float8...: stored as raw unsigned ints
                 data = data.view(f"u{data.dtype.itemsize}")
             arrays[f"{spath}#{i}"] = data
+    # the global random stream (nd.random.DEFAULT: Poisson inputs, noise, initialisers
+    # draw from it), so that a loaded network continues with the same numbers
+    from . import random as _random
+
+    rng = _random.DEFAULT._value
+    meta["rng"] = str(jax.random.key_impl(rng))
+    meta["module"] = module.checkpoint_meta()
+    arrays["__rng__"] = np.asarray(jax.random.key_data(rng))
     meta["constants"] = {}
     for key, (info, leaves) in _constants(module).items():
         meta["constants"][key] = info
@@ -188,8 +196,10 @@ def _check_constants(path: str, meta: dict, arrays: dict, module: Module) -> Non
         )
 
 
-def load(path: str | os.PathLike, module: Module, strict: bool = True) -> None:
-    """Load States saved by :func:`save` into ``module``.
+def load(path: str | os.PathLike, module: Module, strict: bool = True, rng: bool = True) -> None:
+    """Load States saved by :func:`save` into ``module``, and (``rng=True``) the global
+    random stream ``nd.random.DEFAULT`` as it was when the file was saved, so a run
+    continued from the file draws the numbers the uninterrupted run would have.
 
     Everything is checked before anything is written: a checkpoint with
     missing or extra States, or a different structure, shape, dtype, unit or
@@ -205,6 +215,7 @@ def load(path: str | os.PathLike, module: Module, strict: bool = True) -> None:
     if strict:
         _check_constants(path, meta, arrays, module)
     arrays = {k: v for k, v in arrays.items() if not k.startswith("__const__")}
+    rng_data = arrays.pop("__rng__", None)
     saved = meta["states"]
     states = module.states()
     missing = [p for p in states if p not in saved]
@@ -251,3 +262,9 @@ def load(path: str | os.PathLike, module: Module, strict: bool = True) -> None:
         new_values.append(jax.tree_util.tree_unflatten(st._treedef, leaves))
     for st, value in zip(states.values(), new_values):
         st._value = value
+    module.restore_checkpoint_meta(meta.get("module", {}))
+    if rng and rng_data is not None:
+        from . import random as _random
+
+        impl = meta.get("rng")
+        _random.DEFAULT._value = jax.random.wrap_key_data(jnp.asarray(rng_data), impl=impl)

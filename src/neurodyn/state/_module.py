@@ -118,6 +118,15 @@ class Module:
     #: delays); ``checkpoint_constants`` includes them
     checkpoint_attrs: tuple[str, ...] = ()
 
+    def checkpoint_meta(self) -> dict[str, Any]:
+        """JSON-able bookkeeping of the root module that :func:`save` stores beside the
+        States and :func:`load` hands back to :meth:`restore_checkpoint_meta` (e.g. a
+        network's step count). Empty by default."""
+        return {}
+
+    def restore_checkpoint_meta(self, meta: dict[str, Any]) -> None:
+        """Take back what :meth:`checkpoint_meta` gave when the file was saved."""
+
     def checkpoint_constants(self) -> dict[str, Any]:
         """``{name: value}`` of what defines this module without being a State: the
         values of class-level descriptors marked ``checkpointed = True`` (declared model
