@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from ._builders import AllToAll, FixedPostNum, FixedPreNum, FixedProb, GaussianProb, OneToOne
 from ._connectivity import CSR, Connectivity, Dense, FixedFanOut, JitProb
+from ._custom import EventOp, gather_op, scatter_op, update_op
 from ._ops import native_available
 from ._plasticity import CSCView, csc_view, update_on_post, update_on_pre
 from ._record import record_spikes
@@ -52,4 +53,8 @@ __all__ = [
     "CSCView",
     "native_available",
     "record_spikes",
+    "scatter_op",
+    "gather_op",
+    "update_op",
+    "EventOp",
 ]

@@ -1,0 +1,165 @@
+"""The scalar synapse body of a user-defined event operator: its fields, its check, its
+units, and its vectorised form.
+
+A body is ``body(pre, post, syn, p)``: four namespaces of scalars (``pre.v`` is one
+presynaptic value, ``syn.w`` one synapse's value, ``p.g`` one parameter) returning a
+scalar. It is traced once to a jaxpr at definition, to find the fields it reads and to
+refuse what a per-synapse body may not do (indexing, loops, random numbers, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import neurodyn.units as u
+
+GROUPS = ("pre", "post", "syn", "p")
+
+#: primitives a body may use: element-wise arithmetic, comparisons, selections, the usual
+#: transcendental functions (no indexing, no loops, no random numbers, no reductions)
+ALLOWED = frozenset(
+    """
+    add sub mul div neg max min pow integer_pow square sqrt rsqrt cbrt abs sign exp exp2 log
+    log1p expm1 tanh logistic sin cos tan asin acos atan atan2 sinh cosh asinh acosh atanh erf
+    erfc erf_inv lgamma digamma floor ceil round nextafter rem clamp select_n lt le gt ge eq ne
+    and or not xor convert_element_type stop_gradient is_finite copy copy_p
+    """.split()
+)
+_CALLS = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call", "remat")
+
+
+class _Recorder:
+    """A namespace that records which fields the body reads (each read gives 1.0)."""
+
+    def __init__(self, group: str):
+        object.__setattr__(self, "_group", group)
+        object.__setattr__(self, "names", [])
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name not in self.names:
+            self.names.append(name)
+        return jnp.float32(1.0)
+
+
+class Fields:
+    """Attribute access to one scalar per field (``pre.v``), with the field list in
+    the error when the body reads a field the call did not give."""
+
+    def __init__(self, group: str, values: dict, op: str):
+        self._group, self._values, self._op = group, values, op
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise KeyError(
+                f"{self._op}: the body reads {self._group}.{name}, but the call gives "
+                f"{self._group}={{{', '.join(sorted(self._values))}}}. Pass "
+                f"{self._group}={{'{name}': ...}}."
+            ) from None
+
+
+def _subjaxprs(eqn):
+    for key in ("jaxpr", "call_jaxpr", "fun_jaxpr"):
+        sub = eqn.params.get(key)
+        if sub is not None:
+            yield getattr(sub, "jaxpr", sub)
+
+
+def check_jaxpr(jaxpr, op: str) -> None:
+    """Raise ``TypeError`` naming the first primitive a body may not use."""
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if name in _CALLS:
+            for sub in _subjaxprs(eqn):
+                check_jaxpr(sub, op)
+            continue
+        if name not in ALLOWED:
+            raise TypeError(
+                f"{op}: the body uses `{name}`, which a per-synapse body may not: it sees one "
+                "scalar of each field (no indexing, no loops, no reductions, no random "
+                f"numbers). Supported: {', '.join(sorted(ALLOWED))}; jnp.where for branches."
+            )
+
+
+class Body:
+    """A checked body: ``fields[group]`` lists the fields it reads, in first-read order."""
+
+    def __init__(self, fn: Callable, op: str):
+        self.fn, self.op = fn, op
+        recorders = [_Recorder(g) for g in GROUPS]
+        try:
+            fn(*recorders)
+        except jax.errors.ConcretizationTypeError:
+            raise
+        except (TypeError, AttributeError, IndexError) as err:
+            raise TypeError(
+                f"{op}: the body could not be run on scalars ({type(err).__name__}: {err}). "
+                "A body takes (pre, post, syn, p), reads scalar fields such as syn.w and "
+                "returns a scalar; it may not index or loop."
+            ) from None
+        self.fields = {g: tuple(r.names) for g, r in zip(GROUPS, recorders)}
+        n = sum(len(v) for v in self.fields.values())
+        try:
+            closed = jax.make_jaxpr(self._flat)(*([jnp.float32(1.0)] * n))
+        except jax.errors.TracerBoolConversionError:
+            raise TypeError(
+                f"{op}: the body branches in Python on a value (`if`, `and`, `or`, ...); "
+                "write the branch with jnp.where(condition, a, b)."
+            ) from None
+        check_jaxpr(closed.jaxpr, op)
+        outs = closed.out_avals
+        if len(outs) != 1 or outs[0].shape != ():
+            raise TypeError(f"{op}: the body must return one scalar; it returns {outs}.")
+
+    def _flat(self, *scalars):
+        it = iter(scalars)
+        groups = [Fields(g, {k: next(it) for k in self.fields[g]}, self.op) for g in GROUPS]
+        return u.get_mantissa(self.fn(*groups))
+
+    def _groups(self, units: dict, flat):
+        it = iter(flat)
+        groups = []
+        for g in GROUPS:
+            vals = {}
+            for k in self.fields[g]:
+                x, unit = next(it), units[g][k]
+                vals[k] = x if unit is None else u.Quantity(x, unit)
+            groups.append(Fields(g, vals, self.op))
+        return groups
+
+    def out_unit(self, units: dict):
+        """The unit of the body's value for fields of these units (``units[group][name]``,
+        None for plain numbers); a unit error in the body is raised here, naming the op."""
+        n = sum(len(v) for v in self.fields.values())
+        try:
+            out = self.fn(*self._groups(units, [jnp.float32(1.0)] * n))
+        except u.UnitMismatchError as err:
+            raise u.UnitMismatchError(f"{self.op}: the body's units do not agree: {err}") from None
+        return out.unit if isinstance(out, u.Quantity) else None
+
+    def vectorised(self, values: dict, units: dict, out_unit):
+        """The body's mantissa (in ``out_unit``) over broadcast arrays: ``values[group]
+        [name]`` are mantissas in the units ``units[group][name]``; the body computes with
+        Quantities, so unit conversions inside it are done."""
+
+        def scalar(*flat):
+            out = self.fn(*self._groups(units, flat))
+            if out_unit is None:
+                return u.get_mantissa(out)
+            return out.to(out_unit).mantissa
+
+        flat = [values[g][k] for g in GROUPS for k in self.fields[g]]
+        if not flat:
+            return jnp.asarray(scalar())
+        shape = np.broadcast_shapes(*(jnp.shape(x) for x in flat))
+        flat = [jnp.broadcast_to(x, shape).reshape(-1) for x in flat]
+        return jax.vmap(scalar)(*flat).reshape(shape)

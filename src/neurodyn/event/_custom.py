@@ -1,0 +1,546 @@
+"""User-defined event-driven operators: ``scatter_op``, ``gather_op``, ``update_op``.
+
+The user writes one scalar body ``body(pre, post, syn, p)``; the framework owns the
+iteration over the synapses of spiking rows (or columns), indexing, bounds, batching,
+units and autodiff:
+
+- forward: an event-driven ``lax`` loop over the rows of active neurons in blocks
+  (work O(active rows x longest row), no dependency beyond JAX), or the masked O(nnz)
+  reference (``backend="reference"``, the test oracle);
+- ``vmap`` over the events (and pre/post fields) folds into the op's own batch axis:
+  one loop for all lanes, never ``vmap`` of the loop (which would run every row);
+  a vmapped synapse field or parameter runs the lanes one after another;
+- ``jvp`` and ``grad`` come from the body's own derivative through the reference (exact,
+  O(nnz) in the backward pass).
+
+Not yet here (see the notes in the issue): the numba/C++ CPU kernel emitted from the
+body, the Pallas GPU kernel, procedural (``JitProb``) connectivity, ``CustomOp``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax._src import dispatch
+from jax.extend.core import Primitive
+from jax.interpreters import ad, batching, mlir
+
+import neurodyn.units as u
+
+from ._body import GROUPS, Body
+from ._connectivity import CSR, Dense, FixedFanOut
+from ._ops import _EVENT_SYNAPSES, _over_active_rows, _rows_of
+
+__all__ = ["scatter_op", "gather_op", "update_op", "EventOp"]
+
+
+class _Static:
+    """Static parameters of one call, hashable (the body by identity, units by name), so
+    that compiled programs are reused across calls."""
+
+    __slots__ = ("body", "units", "out_unit", "layout", "n_pre", "n_post", "max_row", "backend")
+
+    def __init__(self, **kw):
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+    def _key(self):
+        units = tuple((g, tuple((k, str(v)) for k, v in self.units[g].items())) for g in GROUPS)
+        return (
+            id(self.body),
+            units,
+            str(self.out_unit),
+            tuple(self.layout[g] for g in GROUPS),
+            self.n_pre,
+            self.n_post,
+            self.max_row,
+            self.backend,
+        )
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, _Static) and self.body is other.body and self._key() == other._key()
+        )
+
+
+# ------------------------------------------------------------------ the computations
+def _split(args, st):
+    """(events, indptr, cols, {group: {field: array}}, extra) from the flat operands."""
+    events, indptr, cols, *rest = args
+    it = iter(rest)
+    groups = {g: {k: next(it) for k in st.layout[g]} for g in GROUPS}
+    return events, indptr, cols, groups, list(it)
+
+
+def _dtype(events, groups):
+    floats = [x.dtype for g in groups.values() for x in g.values()]
+    floats = [d for d in floats if jnp.issubdtype(d, jnp.floating)]
+    if jnp.issubdtype(events.dtype, jnp.floating):
+        floats.append(events.dtype)
+    return jnp.result_type(*floats) if floats else jnp.result_type(float)
+
+
+def _vals(st, pre, post, syn, p):
+    vals = {"pre": pre, "post": post, "syn": syn, "p": p}
+    return st.body.vectorised(vals, st.units, st.out_unit)
+
+
+def _scatter_ref(*args, st):
+    events, indptr, cols, g, _ = _split(args, st)
+    nnz = cols.shape[0]
+    rows = _rows_of(indptr, nnz)
+    vals = _vals(
+        st,
+        {k: v[:, rows] for k, v in g["pre"].items()},
+        {k: v[:, cols] for k, v in g["post"].items()},
+        {k: v[None, :] for k, v in g["syn"].items()},
+        g["p"],
+    )
+    dtype = _dtype(events, g)
+    contrib = events.astype(dtype)[:, rows] * vals
+    out = jnp.zeros((events.shape[0], st.n_post), dtype)
+    return out.at[:, cols].add(jnp.broadcast_to(contrib, (events.shape[0], nnz)))
+
+
+def _scatter_event(*args, st):
+    events, indptr, cols, g, _ = _split(args, st)
+    nnz, b, n_pre = cols.shape[0], events.shape[0], st.n_pre
+    dtype = _dtype(events, g)
+    out = jnp.zeros((b, st.n_post), dtype)
+    if nnz == 0 or not st.max_row:
+        return out
+    per_block = max(1, min(n_pre, _EVENT_SYNAPSES // st.max_row))
+    lane = jnp.arange(st.max_row, dtype=indptr.dtype)
+    ev = events.astype(dtype)
+
+    def add_block(acc, rows, in_range):
+        pos = indptr[rows][:, None] + lane[None, :]  # [R, M]
+        valid = (pos < indptr[rows + 1][:, None]) & in_range[:, None]
+        pos = jnp.minimum(pos, nnz - 1)
+        c = cols[pos]
+        vals = _vals(
+            st,
+            {k: v[:, rows][:, :, None] for k, v in g["pre"].items()},
+            {k: v[:, c] for k, v in g["post"].items()},
+            {k: v[pos][None] for k, v in g["syn"].items()},
+            g["p"],
+        )  # [B, R, M]
+        contrib = ev[:, rows][:, :, None] * jnp.where(valid[None], vals, 0)
+        target = jnp.where(valid, c, st.n_post).reshape(-1)  # column n_post: dropped
+        return acc.at[:, target].add(contrib.reshape(b, -1), mode="drop")
+
+    return _over_active_rows(events, per_block, out, add_block)
+
+
+def _gather_ref(*args, st):
+    x, indptr, cols, g, _ = _split(args, st)
+    nnz = cols.shape[0]
+    rows = _rows_of(indptr, nnz)
+    vals = _vals(
+        st,
+        {k: v[:, rows] for k, v in g["pre"].items()},
+        {k: v[:, cols] for k, v in g["post"].items()},
+        {k: v[None, :] for k, v in g["syn"].items()},
+        g["p"],
+    )
+    dtype = _dtype(x, g)
+    contrib = jnp.broadcast_to(x.astype(dtype)[:, cols] * vals, (x.shape[0], nnz))
+    return jax.vmap(lambda c: jax.ops.segment_sum(c, rows, st.n_pre))(contrib)
+
+
+def _update_ref(*args, st):
+    """New values of the target field: the body on the synapses of spiking rows (on
+    pre) or columns (on post), the old value elsewhere."""
+    events, indptr, cols, g, extra = _split(args, st)
+    old = extra[0]
+    nnz = cols.shape[0]
+    rows = _rows_of(indptr, nnz)
+    vals = _vals(
+        st,
+        {k: v[0, rows] for k, v in g["pre"].items()},
+        {k: v[0, cols] for k, v in g["post"].items()},
+        g["syn"],
+        g["p"],
+    )
+    hit = (events[0] != 0)[rows if st.backend[1] == "pre" else cols]
+    return jnp.where(hit, vals.astype(old.dtype), old)
+
+
+def _update_event(*args, st):
+    events, indptr, cols, g, extra = _split(args, st)
+    old, *csc = extra
+    nnz = cols.shape[0]
+    if nnz == 0 or not st.max_row:
+        return old
+    on_post = st.backend[1] == "post"
+    n = st.n_post if on_post else st.n_pre
+    if on_post:  # the columns' synapses through the CSC view
+        colptr, perm, crow = csc
+        ptr, longest = colptr, st.max_row[1]
+    else:
+        ptr, longest = indptr, st.max_row[0]
+    if not longest:
+        return old
+    per_block = max(1, min(n, _EVENT_SYNAPSES // longest))
+    lane = jnp.arange(longest, dtype=ptr.dtype)
+
+    def set_block(acc, idx, in_range):
+        pos = ptr[idx][:, None] + lane[None, :]
+        valid = (pos < ptr[idx + 1][:, None]) & in_range[:, None]
+        pos = jnp.minimum(pos, nnz - 1)
+        if on_post:
+            syn_id, r, c = perm[pos], crow[pos], jnp.broadcast_to(idx[:, None], pos.shape)
+        else:
+            syn_id, r, c = pos, jnp.broadcast_to(idx[:, None], pos.shape), cols[pos]
+        vals = _vals(
+            st,
+            {k: v[0, r] for k, v in g["pre"].items()},
+            {k: v[0, c] for k, v in g["post"].items()},
+            {k: v[syn_id] for k, v in g["syn"].items()},
+            g["p"],
+        )
+        target = jnp.where(valid, syn_id, nnz).reshape(-1)
+        return acc.at[target].set(
+            jnp.broadcast_to(vals, pos.shape).reshape(-1).astype(acc.dtype), mode="drop"
+        )
+
+    return _over_active_rows(events, per_block, old, set_block)
+
+
+_IMPLS = {
+    ("scatter", "event"): _scatter_event,
+    ("scatter", "reference"): _scatter_ref,
+    ("gather", "event"): _gather_ref,  # a gather reads every row: no event-driven form
+    ("gather", "reference"): _gather_ref,
+    ("update", "event"): _update_event,
+    ("update", "reference"): _update_ref,
+}
+_REFS = {"scatter": _scatter_ref, "gather": _gather_ref, "update": _update_ref}
+
+
+def _impl_of(st):
+    kind, mode = st.backend[0], st.backend[-1]
+    return _IMPLS[kind, mode]
+
+
+# ------------------------------------------------------------------ the primitive
+user_event_p = Primitive("neurodyn_user_event")
+
+
+def _abstract(*args, st):
+    events, _, cols, g, extra = _split(args, st)
+    kind = st.backend[0]
+    if kind == "update":
+        return jax.core.ShapedArray(extra[0].shape, extra[0].dtype)
+    dtype = _dtype(events, g)
+    n_out = st.n_post if kind == "scatter" else st.n_pre
+    return jax.core.ShapedArray((events.shape[0], n_out), dtype)
+
+
+user_event_p.def_impl(functools.partial(dispatch.apply_primitive, user_event_p))
+user_event_p.def_abstract_eval(_abstract)
+mlir.register_lowering(
+    user_event_p,
+    mlir.lower_fun(lambda *args, st: _impl_of(st)(*args, st=st), multiple_results=False),
+)
+
+
+def _jvp(primals, tangents, *, st):
+    out = user_event_p.bind(*primals, st=st)
+    ref = _REFS[st.backend[0]]
+    diff = [
+        i
+        for i, (x, t) in enumerate(zip(primals, tangents))
+        if jnp.issubdtype(jnp.result_type(x), jnp.floating) and type(t) is not ad.Zero
+    ]
+    if not diff:
+        return out, jnp.zeros_like(out)
+
+    def f(*xs):
+        full = list(primals)
+        for i, x in zip(diff, xs):
+            full[i] = x
+        return ref(*full, st=st)
+
+    _, t_out = jax.jvp(f, [primals[i] for i in diff], [tangents[i] for i in diff])
+    return out, t_out
+
+
+ad.primitive_jvps[user_event_p] = _jvp
+
+# operands that carry the op's own batch axis (axis 0): the events and the pre/post fields
+_FOLDABLE = ("events", "pre", "post")
+
+
+def _batch(args, dims, *, st):
+    names = ["events", "indptr", "cols"]
+    for g in GROUPS:
+        names += [g] * len(st.layout[g])
+    names += ["extra"] * (len(args) - len(names))
+    mapped = [d is not None for d in dims]
+    size = next(a.shape[d] for a, d, m in zip(args, dims, mapped) if m)
+    moved = [jnp.moveaxis(a, d, 0) if m else a for a, d, m in zip(args, dims, mapped)]
+    foldable = st.backend[0] != "update" and all(
+        not m or n in _FOLDABLE for n, m in zip(names, mapped)
+    )
+    if foldable:
+        # one call for all lanes: [V, B, n] -> [V*B, n] on the op's own batch axis
+        inner = max(
+            (a.shape[1] if m else a.shape[0])
+            for a, n, m in zip(moved, names, mapped)
+            if n in _FOLDABLE
+        )
+        new = []
+        for a, n, m in zip(moved, names, mapped):
+            if n not in _FOLDABLE:
+                new.append(a)
+                continue
+            a = a if m else a[None]
+            a = jnp.broadcast_to(a, (size, inner, a.shape[-1]))
+            new.append(a.reshape(size * inner, a.shape[-1]))
+        out = user_event_p.bind(*new, st=st)
+        return out.reshape(size, inner, out.shape[-1]), 0
+
+    # a synapse field, a parameter or the structure differs per lane: lane by lane
+    def one(xs):
+        it = iter(xs)
+        full = [next(it) if m else a for a, m in zip(moved, mapped)]
+        return user_event_p.bind(*full, st=st)
+
+    return jax.lax.map(one, [a for a, m in zip(moved, mapped) if m]), 0
+
+
+batching.primitive_batchers[user_event_p] = _batch
+
+
+# ------------------------------------------------------------------ the user-facing op
+def _structure(conn, op: str):
+    """(indptr, cols, n_pre, n_post, longest row, reshape of per-synapse fields)."""
+    if isinstance(conn, CSR):
+        max_row = conn.max_row
+        if max_row is None:
+            max_row = int(np.diff(np.asarray(conn.indptr)).max()) if conn.shape[0] else 0
+        return conn.indptr, conn.indices, *conn.shape, max_row, lambda x: x
+    if isinstance(conn, FixedFanOut):
+        n_pre, k = conn.indices.shape
+        indptr = jnp.arange(n_pre + 1, dtype=jnp.int32) * k
+        return indptr, conn.indices.reshape(-1), *conn.shape, k, lambda x: jnp.reshape(x, (-1,))
+    if isinstance(conn, Dense):
+        n_pre, n_post = conn.shape
+        indptr = jnp.arange(n_pre + 1, dtype=jnp.int32) * n_post
+        cols = jnp.tile(jnp.arange(n_post, dtype=jnp.int32), n_pre)
+        return indptr, cols, n_pre, n_post, n_post, lambda x: jnp.reshape(x, (-1,))
+    raise TypeError(
+        f"{op}: connectivity {type(conn).__name__} is not supported by user-defined operators "
+        "yet; use CSR, FixedFanOut or Dense (CSR.from_dense, or build with FixedProb)."
+    )
+
+
+def _mantissa(x, what: str, op: str):
+    unit = x.unit if isinstance(x, u.Quantity) else None
+    m = jnp.asarray(u.get_mantissa(x))
+    if not (jnp.issubdtype(m.dtype, jnp.floating) or jnp.issubdtype(m.dtype, jnp.integer)):
+        if m.dtype != jnp.bool_:
+            raise TypeError(f"{op}: {what} must be numbers, got dtype {m.dtype}.")
+    if not jnp.issubdtype(m.dtype, jnp.floating):
+        m = m.astype(jnp.result_type(float))
+    return m, unit
+
+
+class EventOp:
+    """A user-defined event-driven operator (made by :func:`scatter_op`, :func:`gather_op`
+    or :func:`update_op`): ``op(events, conn, pre={}, post={}, syn={}, params={})``."""
+
+    def __init__(
+        self, fn: Callable, kind: str, on: str = "pre", target: str = "w", backend="event"
+    ):
+        if backend not in ("event", "reference"):
+            raise ValueError(f"backend must be 'event' or 'reference', got {backend!r}.")
+        self.name = getattr(fn, "__name__", "op")
+        label = {"scatter": "scatter_op", "gather": "gather_op", "update": "update_op"}[kind]
+        self.op = f"{label} {self.name!r}"
+        self.kind, self.on, self.target, self.backend = kind, on, target, backend
+        self.body = Body(fn, self.op)
+        self.__doc__, self.__wrapped__ = fn.__doc__, fn
+
+    def __repr__(self) -> str:
+        f = ", ".join(f"{g}: {list(v)}" for g, v in self.body.fields.items() if v)
+        return f"EventOp({self.op}, reads {f or 'nothing'})"
+
+    def __call__(self, events, conn, pre=None, post=None, syn=None, params=None, backend=None):
+        op, kind = self.op, self.kind
+        indptr, cols, n_pre, n_post, max_row, per_syn = _structure(conn, op)
+        given = {"pre": pre or {}, "post": post or {}, "syn": syn or {}, "p": params or {}}
+        for g in GROUPS:
+            missing = [k for k in self.body.fields[g] if k not in given[g]]
+            if missing:
+                label = "params" if g == "p" else g
+                raise KeyError(
+                    f"{op}: the body reads {g}.{missing[0]}, but the call gives "
+                    f"{label}={{{', '.join(sorted(given[g]))}}}. "
+                    f"Pass {label}={{'{missing[0]}': ...}}."
+                )
+        ev_unit = events.unit if isinstance(events, u.Quantity) else None
+        ev = jnp.asarray(u.get_mantissa(events))
+        if ev.dtype != jnp.bool_ and not jnp.issubdtype(ev.dtype, jnp.floating):
+            ev = ev.astype(jnp.result_type(float))
+        if ev.ndim not in (1, 2):
+            raise ValueError(f"{op}: events must be [n] or [batch, n]; got shape {ev.shape}.")
+        n_ev = n_post if kind == "gather" or (kind == "update" and self.on == "post") else n_pre
+        side = "postsynaptic" if n_ev == n_post and n_ev != n_pre else "presynaptic"
+        if ev.shape[-1] != n_ev:
+            raise ValueError(
+                f"{op}: {ev.shape[-1]} events for a {side} side of {n_ev} neurons "
+                f"(connectivity {n_pre} -> {n_post})."
+            )
+        batched = ev.ndim == 2
+        if kind == "update" and batched:
+            raise ValueError(
+                f"{op}: an update takes the spikes of one simulation ([n]); got {ev.shape}. "
+                "Per-lane synapse values: vmap the op."
+            )
+        ev2 = ev if batched else ev[None]
+        nnz = int(cols.shape[0])
+        units, operands, layout = {}, [], {}
+        for g in GROUPS:
+            units[g], layout[g] = {}, tuple(self.body.fields[g])
+            size = {"pre": n_pre, "post": n_post}.get(g)
+            for k in layout[g]:
+                label = "params" if g == "p" else g
+                m, unit = _mantissa(given[g][k], f"{label}[{k!r}]", op)
+                units[g][k] = unit
+                if g == "syn":
+                    m = per_syn(m) if m.ndim else jnp.broadcast_to(m, (nnz,))
+                    if m.shape != (nnz,):
+                        raise ValueError(
+                            f"{op}: syn[{k!r}] needs one value per synapse ({nnz}); got shape "
+                            f"{jnp.shape(u.get_mantissa(given[g][k]))}."
+                        )
+                elif g == "p":
+                    if m.ndim:
+                        raise ValueError(
+                            f"{op}: params[{k!r}] must be a scalar; got shape {m.shape}. "
+                            "Per-neuron values go in pre= or post=, per-synapse ones in syn=."
+                        )
+                else:
+                    if m.ndim == 0:
+                        m = jnp.broadcast_to(m, (size,))
+                    if m.shape[-1] != size or m.ndim > 2:
+                        raise ValueError(
+                            f"{op}: {g}[{k!r}] needs one value per {g}synaptic neuron "
+                            f"({size}), or [batch, {size}]; got shape {m.shape}."
+                        )
+                    m = m if m.ndim == 2 else m[None]
+                operands.append(m)
+        out_unit = self.body.out_unit(units)
+        extra, target_unit = [], None
+        if kind == "update":
+            if self.target not in given["syn"]:
+                raise KeyError(
+                    f"{op}: updates syn[{self.target!r}], which the call does not give "
+                    f"(syn={{{', '.join(sorted(given['syn']))}}})."
+                )
+            old, target_unit = _mantissa(given["syn"][self.target], "the target", op)
+            old = per_syn(old) if old.ndim else jnp.broadcast_to(old, (nnz,))
+            if (out_unit is None) != (target_unit is None) or (
+                out_unit is not None and out_unit.dim is not target_unit.dim
+            ):
+                raise u.UnitMismatchError(
+                    f"{op}: the body returns {getattr(out_unit, 'name', 'a plain number')} "
+                    f"but syn[{self.target!r}] is in "
+                    f"{getattr(target_unit, 'name', 'plain numbers')}."
+                )
+            out_unit = target_unit
+            extra.append(old)
+            if self.on == "post":
+                from ._plasticity import csc_view
+
+                csc = csc_view(CSR(old, cols, indptr, (n_pre, n_post)))
+                extra += [csc.colptr, csc.perm, csc.rows]
+                counts = np.diff(np.asarray(csc.colptr)) if n_post else np.zeros(1)
+                max_row = (max_row, int(counts.max()) if counts.size else 0)
+            else:
+                max_row = (max_row, 0)
+        mode = backend or self.backend
+        st = _Static(
+            body=self.body,
+            units=units,
+            out_unit=out_unit,
+            layout=layout,
+            n_pre=n_pre,
+            n_post=n_post,
+            max_row=max_row,
+            backend=(kind, self.on, mode),
+        )
+        out = user_event_p.bind(
+            ev2, jnp.asarray(indptr), jnp.asarray(cols), *operands, *extra, st=st
+        )
+        if kind != "update" and not batched:
+            out = out[0]
+        unit = out_unit
+        if kind != "update" and ev_unit is not None:
+            unit = ev_unit if unit is None else ev_unit * unit
+        return out if unit is None else u.Quantity(out, unit)
+
+
+def scatter_op(fn: Callable | None = None, *, backend: str = "event") -> Any:
+    """Define ``out[j] = sum over spiking i, synapses k: i -> j of s[i] * body(pre[i],
+    post[j], syn[k], p)`` (``spikes @ conn`` with a body of your own).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from neurodyn import event
+        >>> @event.scatter_op
+        ... def drive(pre, post, syn, p):
+        ...     return syn.w * p.g * (1.0 + post.trace)
+        >>> conn = event.CSR.from_dense(jnp.array([[0.0, 2.0], [1.0, 3.0]]))
+        >>> out = drive(jnp.array([True, False]), conn, post={"trace": jnp.array([0.0, 1.0])},
+        ...             syn={"w": conn.data}, params={"g": 0.5})
+        >>> out.tolist()
+        [0.0, 2.0]
+    """
+    if fn is None:
+        return lambda f: EventOp(f, "scatter", backend=backend)
+    return EventOp(fn, "scatter", backend=backend)
+
+
+def gather_op(fn: Callable | None = None, *, backend: str = "event") -> Any:
+    """Define ``out[i] = sum over synapses k: i -> j of x[j] * body(pre[i], post[j],
+    syn[k], p)`` (``conn @ x`` with a body of your own); ``x`` is the first argument."""
+    if fn is None:
+        return lambda f: EventOp(f, "gather", backend=backend)
+    return EventOp(fn, "gather", backend=backend)
+
+
+def update_op(on: str = "pre", target: str = "w", *, backend: str = "event") -> Callable:
+    """Define a per-synapse update for the synapses of spiking rows (``on="pre"``) or
+    columns (``on="post"``): the op returns the new ``syn[target]`` array, the body's
+    value there and the old value elsewhere (plasticity rules).
+
+    Example (additive STDP depression on presynaptic spikes):
+        >>> import jax.numpy as jnp
+        >>> from neurodyn import event
+        >>> @event.update_op(on="pre")
+        ... def depress(pre, post, syn, p):
+        ...     return jnp.maximum(syn.w - p.A * post.trace, 0.0)
+        >>> conn = event.CSR.from_dense(jnp.array([[0.5, 0.5], [0.5, 0.0]]))
+        >>> w = depress(jnp.array([True, False]), conn, post={"trace": jnp.array([1.0, 0.2])},
+        ...             syn={"w": conn.data}, params={"A": 0.1})
+        >>> [round(x, 3) for x in w.tolist()]
+        [0.4, 0.48, 0.5]
+    """
+    if on not in ("pre", "post"):
+        raise ValueError(f"update_op: on must be 'pre' or 'post', got {on!r}.")
+
+    def wrap(fn):
+        return EventOp(fn, "update", on=on, target=target, backend=backend)
+
+    return wrap
