@@ -1,0 +1,49 @@
+"""What the writers read from a :class:`~neurodyn.dyn.RunResult`: dt, the spike
+monitors, and spike times on the dt grid in float64."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import neurodyn.units as u
+
+__all__ = ["dt_ms", "spike_monitors", "grid_spikes"]
+
+
+def dt_ms(result) -> float:
+    """The run's step in ms (``timing["dt_ms"]``, else the spacing of ``times``)."""
+    dt = result.timing.get("dt_ms") if isinstance(result.timing, dict) else None
+    if dt:
+        return float(dt)
+    ms = np.asarray(result.times.to_value(u.ms), float)
+    if len(ms) < 2:
+        raise ValueError("The RunResult has one row and no dt in timing; cannot tell dt.")
+    return float(ms[1] - ms[0])
+
+
+def spike_monitors(result) -> list[str]:
+    """The monitors of ``result`` that are spike rasters: boolean, recorded every step."""
+    out = []
+    for k, v in result.data.items():
+        t = result.monitor_times.get(k, result.times)
+        if np.asarray(u.get_mantissa(v)).dtype == np.bool_ and len(t) == len(result.times):
+            out.append(k)
+    return out
+
+
+def grid_spikes(result, name: str, dt: float | None = None):
+    """``(t_ms, i, t_start, t_stop, n)`` of the spike monitor ``name``: the spikes of
+    ``result.spikes(name)`` with their times (start of the step, as Brian2) recomputed in
+    float64 on the dt grid, the run's start and end (ms) and the number of neurons."""
+    dt = dt_ms(result) if dt is None else dt
+    raster = np.asarray(result[name])
+    if raster.ndim != 2:
+        raise ValueError(
+            f"Spike monitor {name!r} has shape {raster.shape}: a batched run; write one batch "
+            "element (a RunResult whose monitors are [time, neuron])."
+        )
+    t, i = result.spikes(name)
+    steps = np.round(np.asarray(t.to_value(u.ms), float) / dt)
+    end0 = int(round(float(result.times[0].to_value(u.ms)) / dt))  # end of the first step
+    t0, t1 = (end0 - 1) * dt, (end0 - 1 + len(raster)) * dt
+    return steps * dt, np.asarray(i), t0, t1, raster.shape[1]
