@@ -34,9 +34,15 @@ import neurodyn.units as u
 
 from ._body import GROUPS, Body
 from ._connectivity import CSR, Dense, FixedFanOut
-from ._ops import _EVENT_SYNAPSES, _over_active_rows, _rows_of
+from ._ops import _over_active_rows, _rows_of
 
 __all__ = ["scatter_op", "gather_op", "update_op", "EventOp"]
+
+import os as _os
+
+# synapses per block of the event-driven loop (rows of active neurons, padded to the
+# longest row): small blocks waste less on padding at low rates
+_USER_BLOCK = int(_os.environ.get("NEURODYN_USER_BLOCK", 4096))
 
 
 class _Static:
@@ -117,7 +123,7 @@ def _scatter_event(*args, st):
     out = jnp.zeros((b, st.n_post), dtype)
     if nnz == 0 or not st.max_row:
         return out
-    per_block = max(1, min(n_pre, _EVENT_SYNAPSES // st.max_row))
+    per_block = max(1, min(n_pre, _USER_BLOCK // st.max_row))
     lane = jnp.arange(st.max_row, dtype=indptr.dtype)
     ev = events.astype(dtype)
 
@@ -189,7 +195,7 @@ def _update_event(*args, st):
         ptr, longest = indptr, st.max_row[0]
     if not longest:
         return old
-    per_block = max(1, min(n, _EVENT_SYNAPSES // longest))
+    per_block = max(1, min(n, _USER_BLOCK // longest))
     lane = jnp.arange(longest, dtype=ptr.dtype)
 
     def set_block(acc, idx, in_range):

@@ -1,0 +1,124 @@
+"""User-defined event operators (event.scatter_op / update_op) against the built-in
+kernels, in one run (the cases interleaved).
+
+Problem (as benchmarks/event.py): N x N with each pair connected with p = 0.02, one
+weight per synapse; bool spikes with 1% or 5% of the entries true; every case under
+``jax.jit`` inside a 20-step ``lax.fori_loop`` (so the per-call overhead is the in-loop
+one), compile excluded.
+
+  built-in CSR     s @ conn (native C++ kernel on CPU)
+  user scatter     @scatter_op body ``syn.w`` (the event-driven lax loop: no numba
+                   kernel yet)
+  built-in update  event.update_on_pre(conn, s, -A * trace, w_min=0, w_max=1)
+  user update      @update_op(on="pre") body ``clip(syn.w - A * post.trace, 0, 1)``
+
+    cd benchmarks && python custom_ops.py [--n 10000] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from _timing import interleaved, report, write_json
+
+import neurodyn
+import neurodyn.event as ev
+
+STEPS = 20
+
+
+@ev.scatter_op
+def user_matvec(pre, post, syn, p):
+    return syn.w
+
+
+@ev.update_op(on="pre")
+def user_depress(pre, post, syn, p):
+    return jnp.clip(syn.w - p.A * post.trace, 0.0, 1.0)
+
+
+def cases(n, conn, trace, s) -> dict:
+    """The four jitted 20-step loops for one spike pattern ``s`` [STEPS, n]."""
+
+    def loop(step):
+        return jax.jit(lambda: jax.lax.fori_loop(0, STEPS, step, jnp.zeros(n)))
+
+    def loop_w(step):
+        return jax.jit(lambda: jax.lax.fori_loop(0, STEPS, step, conn.data))
+
+    def builtin_mv(i, acc):
+        return acc + s[i] @ conn
+
+    def user_mv(i, acc):
+        return acc + user_matvec(s[i], conn, syn={"w": conn.data})
+
+    def builtin_up(i, w):
+        return ev.update_on_pre(conn.with_data(w), s[i], -0.01 * trace, w_min=0.0, w_max=1.0).data
+
+    def user_up(i, w):
+        return user_depress(s[i], conn, post={"trace": trace}, syn={"w": w}, params={"A": 0.01})
+
+    return {
+        "built-in CSR": loop(builtin_mv),
+        "user scatter": loop(user_mv),
+        "built-in update": loop_w(builtin_up),
+        "user update": loop_w(user_up),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, nargs="+", default=[10000])
+    ap.add_argument("--out", type=pathlib.Path)
+    args = ap.parse_args()
+    out = args.out or pathlib.Path(__file__).parent / "results" / (
+        f"custom-ops-{datetime.date.today():%Y%m%d}.json"
+    )
+    for n in args.n:
+        rng = np.random.default_rng(0)
+        conn = ev.FixedProb(0.02, seed=0).build(
+            n, n, weight=lambda r, k: r.uniform(0.2, 0.8, k).astype(np.float32)
+        )
+        trace = jnp.asarray(rng.random(n), jnp.float32)
+        for rate in (0.01, 0.05):
+            s = jnp.asarray(rng.random((STEPS, n)) < rate)
+
+            fns = cases(n, conn, trace, s)
+            np.testing.assert_allclose(
+                np.asarray(fns["user scatter"]()), np.asarray(fns["built-in CSR"]()), rtol=1e-4
+            )
+            np.testing.assert_allclose(
+                np.asarray(fns["user update"]()), np.asarray(fns["built-in update"]()), rtol=1e-5
+            )
+            for f in fns.values():
+                jax.block_until_ready(f())
+            res = interleaved(
+                {k: (lambda f=f: jax.block_until_ready(f())) for k, f in fns.items()},
+                number=5,
+                repeats=9,
+            )
+            per_step = {k: (a / STEPS, b / STEPS) for k, (a, b) in res.items()}
+            report(
+                f"N = {n}, {rate:.0%} spikes, per step",
+                {k: per_step[k] for k in ("built-in CSR", "user scatter")},
+                "built-in CSR",
+                n=n,
+                rate=rate,
+            )
+            report(
+                f"N = {n}, {rate:.0%} spikes, plasticity per step",
+                {k: per_step[k] for k in ("built-in update", "user update")},
+                "built-in update",
+                n=n,
+                rate=rate,
+            )
+    write_json(out, "custom_ops", {"neurodyn": neurodyn.__version__, "jax": jax.__version__})
+
+
+if __name__ == "__main__":
+    main()
