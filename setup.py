@@ -50,6 +50,7 @@ if _include is not None:
             sources=[
                 "src/neurodyn/event/_native/kernels.cc",
                 "src/neurodyn/event/_native/record.cc",
+                "src/neurodyn/event/_native/user.cc",
             ],
             include_dirs=[_include],
             # No FMA contraction: jitconn weights must match the pure-JAX generator bit for bit.

@@ -7,10 +7,14 @@ weight per synapse; bool spikes with 1% or 5% of the entries true; every case un
 one), compile excluded.
 
   built-in CSR     s @ conn (native C++ kernel on CPU)
-  user scatter     @scatter_op body ``syn.w`` (the event-driven lax loop: no numba
-                   kernel yet)
+  user scatter     @scatter_op body ``syn.w`` (the numba kernel behind the C++ trampoline
+                   when numba is installed; NEURODYN_DISABLE_NUMBA=1: the lax loop)
   built-in update  event.update_on_pre(conn, s, -A * trace, w_min=0, w_max=1)
   user update      @update_op(on="pre") body ``clip(syn.w - A * post.trace, 0, 1)``
+
+Also the per-call overhead of a user op inside a compiled loop (100 neurons, no spikes).
+The built-in homogeneous-weight scatter may use a helper thread; these cases have one
+weight per synapse. ``NEURODYN_NATIVE_THREADS=1`` keeps the built-ins on one core.
 
     cd benchmarks && python custom_ops.py [--n 10000] [--out PATH]
 """
@@ -24,7 +28,7 @@ import pathlib
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _timing import interleaved, report, write_json
+from _timing import interleaved, record, report, write_json
 
 import neurodyn
 import neurodyn.event as ev
@@ -69,6 +73,30 @@ def cases(n, conn, trace, s) -> dict:
         "built-in update": loop_w(builtin_up),
         "user update": loop_w(user_up),
     }
+
+
+def overhead(steps: int = 2000) -> None:
+    """The cost of one user-op call inside a compiled loop: 100 neurons, no spikes, a
+    2000-step fori_loop with the op minus the same loop without it."""
+    conn = ev.FixedProb(0.1, seed=0).build(100, 100, weight=lambda r, k: np.ones(k, np.float32))
+    s = jnp.zeros(100, bool)
+
+    def with_op(i, acc):
+        return acc + user_matvec(s, conn, syn={"w": conn.data})
+
+    def without(i, acc):
+        return acc + 1.0
+
+    fns = {
+        k: jax.jit(lambda f=f: jax.lax.fori_loop(0, steps, f, jnp.zeros(100)))
+        for k, f in (("loop with the op", with_op), ("empty loop", without))
+    }
+    for f in fns.values():
+        jax.block_until_ready(f())
+    res = interleaved({k: (lambda f=f: jax.block_until_ready(f())) for k, f in fns.items()}, 3, 9)
+    per_call = (res["loop with the op"][0] - res["empty loop"][0]) / steps
+    print(f"\nper-call overhead of a user op in a compiled loop: {per_call * 1e6:.3f} us")
+    record("per-call overhead", "user scatter", per_call)
 
 
 def main() -> None:
@@ -117,6 +145,7 @@ def main() -> None:
                 n=n,
                 rate=rate,
             )
+    overhead()
     write_json(out, "custom_ops", {"neurodyn": neurodyn.__version__, "jax": jax.__version__})
 
 

@@ -12,7 +12,11 @@ import pytest
 
 import neurodyn.units as u
 from neurodyn import event
+from neurodyn.event import _numba
 from neurodyn.event._custom import user_event_p
+
+# every backend present: numba kernels (when numba is installed), the lax loop, the oracle
+BACKENDS = (["numba"] if _numba.usable() else []) + ["lax", "reference"]
 
 
 def _csr(rng, n_pre, n_post, p, dtype=np.float32):
@@ -32,7 +36,7 @@ def _dense_drive(s, w, mask, trace, age, g):
     return np.einsum("i,ij->j", s * np.exp(-age), np.where(mask, w, 0) * g * (1 + trace)[None])
 
 
-@pytest.mark.parametrize("backend", ["event", "reference"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("sizes", [(30, 20), (20, 45)])
 @pytest.mark.parametrize("spiking", ["some", "none", "all"])
@@ -200,7 +204,7 @@ def test_vmap_over_spikes_equals_a_loop_in_one_operator_call():
     )
 
 
-@pytest.mark.parametrize("backend", ["event", "reference"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("on", ["pre", "post"])
 def test_update_changes_only_synapses_of_spiking_neurons(backend, on):
     rng = np.random.default_rng(4)
@@ -307,3 +311,32 @@ def test_bodies_and_calls_that_are_refused():
         )
     with pytest.raises(TypeError, match="JitProb is not supported"):
         drive(jnp.ones(3, bool), event.JitProb(3, 2, 0.5), pre={}, post={}, syn={}, params={})
+
+
+@pytest.mark.skipif(not _numba.usable(), reason="numba not installed")
+def test_a_body_of_many_primitives_gives_the_same_numbers_in_the_numba_kernel():
+    rng = np.random.default_rng(6)
+    conn, w, mask = _csr(rng, 30, 25, 0.3)
+
+    @event.scatter_op
+    def busy(pre, post, syn, p):
+        x = jnp.tanh(post.v) + jnp.log1p(jnp.abs(pre.x)) * jax.nn.sigmoid(syn.w) ** 2
+        y = jnp.where(post.v > 0.5, jnp.sqrt(syn.w), jnp.exp(-pre.x))
+        return jnp.clip(x * y, -p.c, p.c) + jnp.maximum(syn.w, p.c) - jnp.minimum(pre.x, 0.3)
+
+    s = jnp.asarray(rng.random(30) < 0.5)
+    kw = dict(
+        pre={"x": rng.standard_normal(30).astype(np.float32)},
+        post={"v": rng.random(25).astype(np.float32)},
+        syn={"w": conn.data},
+        params={"c": 1.5},
+    )
+    fast = jax.jit(lambda s: busy(s, conn, **kw, backend="numba"))
+    hlo = fast.lower(s).as_text()
+    assert "neurodyn_user_kernel" in hlo  # the generated kernel, not the lax loop
+    np.testing.assert_allclose(
+        np.asarray(fast(s)),
+        np.asarray(busy(s, conn, **kw, backend="reference")),
+        rtol=2e-5,
+        atol=1e-6,
+    )

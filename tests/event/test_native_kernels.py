@@ -608,7 +608,7 @@ def test_loader_reports_and_can_be_disabled(monkeypatch):
     assert _native.reason() == ""
     assert set(T) == {
         f"{k}_{d}" for k in ("csr", "fanout", "jitconn") for d in ("scatter", "gather")
-    } | {"csr_update", "record_spikes"}
+    } | {"csr_update", "record_spikes", "user_kernel"}
     assert all(v == f"neurodyn_{k}" for k, v in T.items())
     monkeypatch.setenv("NEURODYN_DISABLE_NATIVE", "1")
     assert not _native.available()

@@ -146,17 +146,27 @@ class Body:
             raise u.UnitMismatchError(f"{self.op}: the body's units do not agree: {err}") from None
         return out.unit if isinstance(out, u.Quantity) else None
 
-    def vectorised(self, values: dict, units: dict, out_unit):
-        """The body's mantissa (in ``out_unit``) over broadcast arrays: ``values[group]
-        [name]`` are mantissas in the units ``units[group][name]``; the body computes with
-        Quantities, so unit conversions inside it are done."""
-
+    def _scalar(self, units: dict, out_unit):
         def scalar(*flat):
             out = self.fn(*self._groups(units, flat))
             if out_unit is None:
                 return u.get_mantissa(out)
             return out.to(out_unit).mantissa
 
+        return scalar
+
+    def scalar_jaxpr(self, units: dict, out_unit, dtypes):
+        """The jaxpr of the body on scalar mantissas of these dtypes (unit conversions
+        included), for code generation."""
+        args = [jnp.zeros((), d) for d in dtypes]
+        return jax.make_jaxpr(self._scalar(units, out_unit))(*args)
+
+    def vectorised(self, values: dict, units: dict, out_unit):
+        """The body's mantissa (in ``out_unit``) over broadcast arrays: ``values[group]
+        [name]`` are mantissas in the units ``units[group][name]``; the body computes with
+        Quantities, so unit conversions inside it are done."""
+
+        scalar = self._scalar(units, out_unit)
         flat = [values[g][k] for g in GROUPS for k in self.fields[g]]
         if not flat:
             return jnp.asarray(scalar())

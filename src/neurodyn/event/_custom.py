@@ -4,17 +4,20 @@ The user writes one scalar body ``body(pre, post, syn, p)``; the framework owns 
 iteration over the synapses of spiking rows (or columns), indexing, bounds, batching,
 units and autodiff:
 
-- forward: an event-driven ``lax`` loop over the rows of active neurons in blocks
-  (work O(active rows x longest row), no dependency beyond JAX), or the masked O(nnz)
-  reference (``backend="reference"``, the test oracle);
+- forward on CPU: the body compiled by numba into the CSR loop of the op, called by one
+  C++ FFI trampoline with no Python in the path (``_numba.py``, ``_native/user.cc``;
+  about the speed of the built-in kernels); without numba, and on other platforms, an
+  event-driven ``lax`` loop over the rows of active neurons in blocks (work O(active
+  rows x longest row)); the masked O(nnz) reference (``backend="reference"``) is the
+  test oracle;
 - ``vmap`` over the events (and pre/post fields) folds into the op's own batch axis:
   one loop for all lanes, never ``vmap`` of the loop (which would run every row);
   a vmapped synapse field or parameter runs the lanes one after another;
 - ``jvp`` and ``grad`` come from the body's own derivative through the reference (exact,
   O(nnz) in the backward pass).
 
-Not yet here (see the notes in the issue): the numba/C++ CPU kernel emitted from the
-body, the Pallas GPU kernel, procedural (``JitProb``) connectivity, ``CustomOp``.
+Not yet here (see the notes in the issue): the Pallas GPU kernel, procedural (``JitProb``)
+connectivity, the ``CustomOp`` escape hatch, an event-driven backward pass.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import neurodyn.units as u
 
 from ._body import GROUPS, Body
 from ._connectivity import CSR, Dense, FixedFanOut
-from ._ops import _over_active_rows, _rows_of
+from ._ops import _over_active_rows, _rows_of, native_available
 
 __all__ = ["scatter_op", "gather_op", "update_op", "EventOp"]
 
@@ -45,11 +48,26 @@ import os as _os
 _USER_BLOCK = int(_os.environ.get("NEURODYN_USER_BLOCK", 4096))
 
 
+#: "event": the numba kernel on CPU when numba is installed, else the lax loop; "numba" the
+#: same (named for tests); "lax" the event-driven lax loop; "reference" the masked oracle
+_BACKENDS = ("event", "numba", "lax", "reference")
+
+
 class _Static:
     """Static parameters of one call, hashable (the body by identity, units by name), so
     that compiled programs are reused across calls."""
 
-    __slots__ = ("body", "units", "out_unit", "layout", "n_pre", "n_post", "max_row", "backend")
+    __slots__ = (
+        "body",
+        "units",
+        "out_unit",
+        "layout",
+        "n_pre",
+        "n_post",
+        "max_row",
+        "backend",
+        "old_index",
+    )
 
     def __init__(self, **kw):
         for k, v in kw.items():
@@ -66,6 +84,7 @@ class _Static:
             self.n_post,
             self.max_row,
             self.backend,
+            self.old_index,
         )
 
     def __hash__(self):
@@ -166,7 +185,7 @@ def _update_ref(*args, st):
     """New values of the target field: the body on the synapses of spiking rows (on
     pre) or columns (on post), the old value elsewhere."""
     events, indptr, cols, g, extra = _split(args, st)
-    old = extra[0]
+    old = args[st.old_index]
     nnz = cols.shape[0]
     rows = _rows_of(indptr, nnz)
     vals = _vals(
@@ -182,7 +201,7 @@ def _update_ref(*args, st):
 
 def _update_event(*args, st):
     events, indptr, cols, g, extra = _split(args, st)
-    old, *csc = extra
+    old, csc = args[st.old_index], extra[-3:]
     nnz = cols.shape[0]
     if nnz == 0 or not st.max_row:
         return old
@@ -234,7 +253,7 @@ _REFS = {"scatter": _scatter_ref, "gather": _gather_ref, "update": _update_ref}
 
 def _impl_of(st):
     kind, mode = st.backend[0], st.backend[-1]
-    return _IMPLS[kind, mode]
+    return _IMPLS[kind, "reference" if mode == "reference" else "event"]
 
 
 # ------------------------------------------------------------------ the primitive
@@ -245,7 +264,8 @@ def _abstract(*args, st):
     events, _, cols, g, extra = _split(args, st)
     kind = st.backend[0]
     if kind == "update":
-        return jax.core.ShapedArray(extra[0].shape, extra[0].dtype)
+        old = args[st.old_index]
+        return jax.core.ShapedArray(old.shape, old.dtype)
     dtype = _dtype(events, g)
     n_out = st.n_post if kind == "scatter" else st.n_pre
     return jax.core.ShapedArray((events.shape[0], n_out), dtype)
@@ -253,10 +273,33 @@ def _abstract(*args, st):
 
 user_event_p.def_impl(functools.partial(dispatch.apply_primitive, user_event_p))
 user_event_p.def_abstract_eval(_abstract)
-mlir.register_lowering(
-    user_event_p,
-    mlir.lower_fun(lambda *args, st: _impl_of(st)(*args, st=st), multiple_results=False),
+_generic_lowering = mlir.lower_fun(
+    lambda *args, st: _impl_of(st)(*args, st=st), multiple_results=False
 )
+mlir.register_lowering(user_event_p, _generic_lowering)
+
+
+def _cpu_lowering(ctx, *args, st):
+    """On CPU, the numba kernel of the body behind the C++ trampoline when numba is
+    installed (backend "event" or "numba"), else the lax loop."""
+    from . import _numba
+
+    if st.backend[-1] in ("event", "numba") and _numba.usable():
+        dtypes = [a.dtype for a in ctx.avals_in]
+        address = _numba.kernel_address(st, dtypes, ctx.avals_out[0].dtype)
+        if address is not None:
+            update = st.backend[0] == "update"
+            alias = st.old_index if update else -1
+            rule = jax.ffi.ffi_lowering(
+                "neurodyn_user_kernel",
+                operand_output_aliases={alias: 0} if update else None,
+            )
+            return rule(ctx, *args, fn=np.int64(address), alias=np.int64(alias))
+    return _generic_lowering(ctx, *args, st=st)
+
+
+if native_available():
+    mlir.register_lowering(user_event_p, _cpu_lowering, platform="cpu")
 
 
 def _jvp(primals, tangents, *, st):
@@ -368,8 +411,8 @@ class EventOp:
     def __init__(
         self, fn: Callable, kind: str, on: str = "pre", target: str = "w", backend="event"
     ):
-        if backend not in ("event", "reference"):
-            raise ValueError(f"backend must be 'event' or 'reference', got {backend!r}.")
+        if backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}.")
         self.name = getattr(fn, "__name__", "op")
         label = {"scatter": "scatter_op", "gather": "gather_op", "update": "update_op"}[kind]
         self.op = f"{label} {self.name!r}"
@@ -447,7 +490,7 @@ class EventOp:
                     m = m if m.ndim == 2 else m[None]
                 operands.append(m)
         out_unit = self.body.out_unit(units)
-        extra, target_unit = [], None
+        extra, target_unit, old_index = [], None, -1
         if kind == "update":
             if self.target not in given["syn"]:
                 raise KeyError(
@@ -465,7 +508,15 @@ class EventOp:
                     f"{getattr(target_unit, 'name', 'plain numbers')}."
                 )
             out_unit = target_unit
-            extra.append(old)
+            # the target as an operand once: a body that reads syn.<target> reads the
+            # same buffer the update writes in place (two operands would force a copy)
+            fields = list(layout["syn"])
+            base = 3 + len(layout["pre"]) + len(layout["post"])
+            if self.target in fields and units["syn"][self.target] == target_unit:
+                old_index = base + fields.index(self.target)
+            else:
+                old_index = 3 + sum(len(layout[g]) for g in GROUPS)
+                extra.append(old)
             if self.on == "post":
                 from ._plasticity import csc_view
 
@@ -476,6 +527,8 @@ class EventOp:
             else:
                 max_row = (max_row, 0)
         mode = backend or self.backend
+        if mode not in _BACKENDS:
+            raise ValueError(f"{op}: backend must be one of {_BACKENDS}, got {mode!r}.")
         st = _Static(
             body=self.body,
             units=units,
@@ -485,6 +538,7 @@ class EventOp:
             n_post=n_post,
             max_row=max_row,
             backend=(kind, self.on, mode),
+            old_index=old_index,
         )
         out = user_event_p.bind(
             ev2, jnp.asarray(indptr), jnp.asarray(cols), *operands, *extra, st=st

@@ -1,8 +1,8 @@
 """Loader for the native CPU kernels of :mod:`neurodyn.event`.
 
 The kernels live in ``_kernels*.so``, a plain shared library of XLA FFI
-handlers compiled from ``kernels.cc`` and ``record.cc`` when the package is installed (see
-``setup.py``).  On import this module loads it with :mod:`ctypes` and registers
+handlers compiled from ``kernels.cc``, ``record.cc`` and ``user.cc`` when the package is
+installed (see ``setup.py``).  On import this module loads it with :mod:`ctypes` and registers
 each handler once with ``jax.ffi.register_ffi_target(..., platform="cpu")``.
 Importing never raises: if the library is missing (no compiler at install
 time), fails to load or to register, :func:`available` is ``False`` and
@@ -37,6 +37,7 @@ TARGETS: dict[str, str] = {
     "jitconn_gather": "neurodyn_jitconn_gather",
     "csr_update": "neurodyn_csr_update",
     "record_spikes": "neurodyn_record_spikes",
+    "user_kernel": "neurodyn_user_kernel",
 }
 
 # Exported C symbol of the handler behind each target.
@@ -49,6 +50,7 @@ _SYMBOLS: dict[str, str] = {
     "neurodyn_jitconn_gather": "NeurodynJitconnGather",
     "neurodyn_csr_update": "NeurodynCsrUpdate",
     "neurodyn_record_spikes": "NeurodynRecordSpikes",
+    "neurodyn_user_kernel": "NeurodynUserKernel",
 }
 
 _ENV_DISABLE = "NEURODYN_DISABLE_NATIVE"
