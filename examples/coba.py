@@ -31,9 +31,10 @@ from neurodyn.dyn import COBA, LIF, STDP, Expon, Normal, Projection, SpikeMonito
 
 class COBANet(nd.Network):
     """One population of 4000 LIF neurons; the first 80% are excitatory (``E`` is a
-    view of them, as Brian2's subgroups), the rest inhibitory (``I``)."""
+    view of them, as Brian2's subgroups), the rest inhibitory (``I``). With the "stdp"
+    variant, ``rule`` replaces the built-in STDP (examples/custom_plasticity.py)."""
 
-    def __init__(self, n: int = 4000, seed: int = 0, variant: str = "benchmark"):
+    def __init__(self, n: int = 4000, seed: int = 0, variant: str = "benchmark", rule=None):
         if variant not in ("benchmark", "brette", "stdp"):
             raise ValueError(f"variant must be 'benchmark', 'brette' or 'stdp', got {variant!r}.")
         brette = variant == "brette"
@@ -60,7 +61,7 @@ class COBANet(nd.Network):
             exc_conn = event.FixedProb(p, seed=seed + 1).build(
                 n_e, n, weight=lambda rng, k: np.full(k, 6.0, np.float32) * u.nS
             )
-            stdp = STDP(
+            stdp = rule or STDP(
                 tau_pre=20 * u.ms,
                 tau_post=20 * u.ms,
                 A_plus=0.01 * u.nS,

@@ -141,3 +141,12 @@ def test_analysis_bifurcation_example_locates_the_hh_hopf_points():
     assert data["hh_hopf_I"][0] == pytest.approx(9.78, abs=0.05)
     assert data["hh_lpc_I"] == pytest.approx(6.26, rel=0.02)
     assert len(data["ml_fold_I"]) == 2
+
+
+@pytest.mark.slow
+def test_custom_plasticity_changes_the_weights():
+    cmd = [sys.executable, str(EXAMPLES / "custom_plasticity.py"), "--n", "1000", "--t", "200"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300).stdout
+    line = [ln for ln in out.splitlines() if "excitatory weights after the runs" in ln][0]
+    mean = float(line.split("mean ")[1].split(" nS")[0])
+    assert mean != 6.0 and 0.0 <= mean <= 12.0

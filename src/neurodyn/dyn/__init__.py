@@ -80,6 +80,7 @@ from ._rates import JansenRit, QIFMeanField, RateModel, StuartLandau, ThresholdL
 from ._results import RunResult, SpikeRecord
 from ._runner import Monitor, SpikeMonitor, run
 from ._sweep import sweep
+from ._rules import Plasticity
 from ._synapses import (
     AMPA,
     COBA,
@@ -185,6 +186,7 @@ __all__ = [
     "SpikeMonitor",
     "SpikeRecord",
     "sweep",
+    "Plasticity",
     "run",
     "COBA",
     "CUBA",

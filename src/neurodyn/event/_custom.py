@@ -424,7 +424,11 @@ class EventOp:
         f = ", ".join(f"{g}: {list(v)}" for g, v in self.body.fields.items() if v)
         return f"EventOp({self.op}, reads {f or 'nothing'})"
 
-    def __call__(self, events, conn, pre=None, post=None, syn=None, params=None, backend=None):
+    def __call__(
+        self, events, conn, pre=None, post=None, syn=None, params=None, backend=None, csc=None
+    ):
+        """Apply the operator. ``csc``: for ``update_op(on="post")``, the column view of
+        ``conn`` (``event.csc_view(conn)``), built once outside a loop."""
         op, kind = self.op, self.kind
         indptr, cols, n_pre, n_post, max_row, per_syn = _structure(conn, op)
         given = {"pre": pre or {}, "post": post or {}, "syn": syn or {}, "p": params or {}}
@@ -520,10 +524,15 @@ class EventOp:
             if self.on == "post":
                 from ._plasticity import csc_view
 
-                csc = csc_view(CSR(old, cols, indptr, (n_pre, n_post)))
+                if csc is None:
+                    csc = csc_view(CSR(old, cols, indptr, (n_pre, n_post)))
                 extra += [csc.colptr, csc.perm, csc.rows]
-                counts = np.diff(np.asarray(csc.colptr)) if n_post else np.zeros(1)
-                max_row = (max_row, int(counts.max()) if counts.size else 0)
+                if isinstance(csc.colptr, jax.core.Tracer):
+                    longest = n_pre  # (the longest column is not known: the bound)
+                else:
+                    counts = np.diff(np.asarray(csc.colptr))
+                    longest = int(counts.max()) if counts.size else 0
+                max_row = (max_row, longest)
             else:
                 max_row = (max_row, 0)
         mode = backend or self.backend
