@@ -52,6 +52,7 @@ if _include is not None:
                 "src/neurodyn/event/_native/record.cc",
                 "src/neurodyn/event/_native/user.cc",
             ],
+            depends=["src/neurodyn/event/_native/xla_ffi.h"],
             include_dirs=[_include],
             # No FMA contraction: jitconn weights must match the pure-JAX generator bit for bit.
             extra_compile_args=["-O3", "-std=c++17", "-ffp-contract=off"],

@@ -118,10 +118,9 @@ def _vals(st, pre, post, syn, p):
     return st.body.vectorised(vals, st.units, st.out_unit)
 
 
-def _scatter_ref(*args, st):
-    events, indptr, cols, g, _ = _split(args, st)
-    nnz = cols.shape[0]
-    rows = _rows_of(indptr, nnz)
+def _every_synapse(st, g, indptr, cols):
+    """(presynaptic row of each synapse, the body on every synapse ``[B, nnz]``)."""
+    rows = _rows_of(indptr, cols.shape[0])
     vals = _vals(
         st,
         {k: v[:, rows] for k, v in g["pre"].items()},
@@ -129,10 +128,16 @@ def _scatter_ref(*args, st):
         {k: v[None, :] for k, v in g["syn"].items()},
         g["p"],
     )
+    return rows, vals
+
+
+def _scatter_ref(*args, st):
+    events, indptr, cols, g, _ = _split(args, st)
+    rows, vals = _every_synapse(st, g, indptr, cols)
     dtype = _dtype(events, g)
     contrib = events.astype(dtype)[:, rows] * vals
     out = jnp.zeros((events.shape[0], st.n_post), dtype)
-    return out.at[:, cols].add(jnp.broadcast_to(contrib, (events.shape[0], nnz)))
+    return out.at[:, cols].add(jnp.broadcast_to(contrib, (events.shape[0], cols.shape[0])))
 
 
 def _scatter_event(*args, st):
@@ -167,17 +172,9 @@ def _scatter_event(*args, st):
 
 def _gather_ref(*args, st):
     x, indptr, cols, g, _ = _split(args, st)
-    nnz = cols.shape[0]
-    rows = _rows_of(indptr, nnz)
-    vals = _vals(
-        st,
-        {k: v[:, rows] for k, v in g["pre"].items()},
-        {k: v[:, cols] for k, v in g["post"].items()},
-        {k: v[None, :] for k, v in g["syn"].items()},
-        g["p"],
-    )
+    rows, vals = _every_synapse(st, g, indptr, cols)
     dtype = _dtype(x, g)
-    contrib = jnp.broadcast_to(x.astype(dtype)[:, cols] * vals, (x.shape[0], nnz))
+    contrib = jnp.broadcast_to(x.astype(dtype)[:, cols] * vals, (x.shape[0], cols.shape[0]))
     return jax.vmap(lambda c: jax.ops.segment_sum(c, rows, st.n_pre))(contrib)
 
 

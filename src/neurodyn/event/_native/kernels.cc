@@ -39,21 +39,7 @@
 #include <emmintrin.h>
 #endif
 
-// The FFI headers are third-party: keep their warnings out of our build log.
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wreturn-type"
-#endif
-#include "xla/ffi/api/ffi.h"
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-
-namespace ffi = xla::ffi;
+#include "xla_ffi.h"
 
 // ---------------------------------------------------------------------------
 // Lenient scalar attributes.  JAX encodes a Python int as int64 and a Python

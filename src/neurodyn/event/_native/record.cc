@@ -19,20 +19,7 @@
 #include <cstring>
 #include <limits>
 
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wreturn-type"
-#endif
-#include "xla/ffi/api/ffi.h"
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-
-namespace ffi = xla::ffi;
+#include "xla_ffi.h"
 
 namespace {
 
