@@ -78,9 +78,9 @@ from ._polynomial import FitzHughNagumo, HindmarshRose
 from ._projection import Projection
 from ._rates import JansenRit, QIFMeanField, RateModel, StuartLandau, ThresholdLinear, WilsonCowan
 from ._results import RunResult, SpikeRecord
+from ._rules import Plasticity
 from ._runner import Monitor, SpikeMonitor, run
 from ._sweep import sweep
-from ._rules import Plasticity
 from ._synapses import (
     AMPA,
     COBA,
