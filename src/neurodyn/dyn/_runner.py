@@ -419,6 +419,8 @@ def run(
         "first_segment_s": first_call,
         "segments": segments,
         "dt_ms": dt_ms,
+        "t_start_ms": t_start,
+        "t_stop_ms": t_start + total * dt_ms,
     }
     return RunResult(times=times, data=data, timing=timing, monitor_times=mon_times)
 

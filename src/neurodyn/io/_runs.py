@@ -21,10 +21,20 @@ def dt_ms(result) -> float:
     return float(ms[1] - ms[0])
 
 
+def _is_record(v) -> bool:
+    from neurodyn.dyn import SpikeRecord
+
+    return isinstance(v, SpikeRecord)
+
+
 def spike_monitors(result) -> list[str]:
-    """The monitors of ``result`` that are spike rasters: boolean, recorded every step."""
+    """The monitors of ``result`` that hold spikes: ``SpikeMonitor`` records, and boolean
+    rasters recorded every step."""
     out = []
     for k, v in result.data.items():
+        if _is_record(v):
+            out.append(k)
+            continue
         t = result.monitor_times.get(k, result.times)
         if np.asarray(u.get_mantissa(v)).dtype == np.bool_ and len(t) == len(result.times):
             out.append(k)
@@ -36,7 +46,25 @@ def grid_spikes(result, name: str, dt: float | None = None):
     ``result.spikes(name)`` with their times (start of the step, as Brian2) recomputed in
     float64 on the dt grid, the run's start and end (ms) and the number of neurons."""
     dt = dt_ms(result) if dt is None else dt
-    raster = np.asarray(result[name])
+    rec = result[name]
+    if _is_record(rec):
+        if len(rec.shape) != 1:
+            raise ValueError(
+                f"Spike monitor {name!r} recorded a batched run (shape {rec.shape}); write one "
+                "batch element."
+            )
+        timing = result.timing if isinstance(result.timing, dict) else {}
+        if "t_stop_ms" not in timing:
+            raise ValueError(f"{name!r}: the RunResult does not say when the run started.")
+        steps = np.round(np.asarray(rec.t.to_value(u.ms), float) / dt)
+        return (
+            steps * dt,
+            np.asarray(rec.i),
+            timing["t_start_ms"],
+            timing["t_stop_ms"],
+            rec.shape[0],
+        )
+    raster = np.asarray(rec)
     if raster.ndim != 2:
         raise ValueError(
             f"Spike monitor {name!r} has shape {raster.shape}: a batched run; write one batch "
