@@ -337,3 +337,31 @@ def test_spike_times_are_stamped_with_the_start_of_the_step_as_brian2():
     np.testing.assert_allclose(t.to_value(u.ms), [1.0, 2.5], atol=1e-6)
     np.testing.assert_array_equal(i, [2, 0])
     assert res.times[10].to_value(u.ms) == pytest.approx(1.1)  # rows: end of each step
+
+
+def test_a_parameter_changed_after_a_run_is_used_by_the_next_run():
+    """The compiled program holds parameters as constants: assigning one (net.pop.tau =
+    ...) must give a new program, and the next run must use the new value — a fresh
+    network built with the new values gives the same spikes."""
+    from neurodyn.dyn import LIF, Monitor
+
+    class Cell(nd.Network):
+        def __init__(self, I=300 * u.pA, tau=20 * u.ms):
+            self.pop = LIF(1, tau_ref=2 * u.ms, I_ext=I, tau=tau)
+
+    def count(net):
+        net.reset_state()
+        mon = Monitor(net.pop.spike, every=100 * u.ms)
+        return int(nd.run(net, 100 * u.ms, dt=0.1 * u.ms, monitors={"n": mon})["n"][0, 0])
+
+    net = Cell()
+    first = count(net)
+    net.pop.I_ext = 600 * u.pA
+    second = count(net)
+    net.pop.tau = 10 * u.ms
+    third = count(net)
+    assert first < second < third
+    assert second == count(Cell(I=600 * u.pA)) and third == count(Cell(600 * u.pA, 10 * u.ms))
+    assert len(net._nd_compiled) == 1  # the programs of the old values are dropped
+    count(net)
+    assert len(net._nd_compiled) == 1  # and an unchanged network reuses its program

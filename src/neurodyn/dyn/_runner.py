@@ -334,6 +334,8 @@ def run(
 
     cache = net.__dict__.setdefault("_nd_compiled", {})
     state_ids = tuple(id(s) for s in net.states().values())  # new States -> recompile
+    # a parameter assigned since (net.pop.tau = ...): the old program holds the old value
+    versions = tuple(m.version for m in net.modules().values()) if hasattr(net, "modules") else ()
     key = (
         dt_ms,
         tuple((k, id(m.target), periods[k], str(m.index)) for k, m in mons.items()),
@@ -341,6 +343,7 @@ def run(
         inner,
         block,
         state_ids,
+        versions,
     )
     if in_transform:
         # inside nd.grad / nd.jit / ...: a fresh program each time, so that the States the
@@ -350,6 +353,10 @@ def run(
     else:
         compiled = cache.get(key)
         if compiled is None or any(compiled.capacity[k] < c for k, c in capacity.items()):
+            # (a program of the same monitors for older parameter values is dropped)
+            stale = [k for k in cache if k[:-1] == key[:-1] and k != key]
+            for k in stale:
+                del cache[k]
             compiled = cache[key] = build(capacity)
     per = n_blocks // segments
     start_step = _clock.run_clock(net).count

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ._errors import StateError
-from ._state import State
+from ._state import State, current_trace
 
 __all__ = ["Module", "GraphDef", "split", "merge", "update", "iter_states"]
 
@@ -91,6 +91,16 @@ class Module:
         if isinstance(value, State) and value.name is None:
             value.name = name
         object.__setattr__(self, name, value)
+        if not name.startswith("_") and current_trace() is None:
+            # a parameter or structure changed: programs compiled with the old value
+            # (which hold it as a constant) are stale; see ``version``
+            self.__dict__["_nd_version"] = self.__dict__.get("_nd_version", 0) + 1
+
+    @property
+    def version(self) -> int:
+        """How many times a public attribute of this module was assigned outside a
+        transform; compiled-program caches key on it (with the sub-modules')."""
+        return self.__dict__.get("_nd_version", 0)
 
     def states(self, filter: Filter = None) -> dict[str, State]:
         """``{path: State}`` for the States matching ``filter`` (a State class,
