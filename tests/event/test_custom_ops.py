@@ -340,3 +340,28 @@ def test_a_body_of_many_primitives_gives_the_same_numbers_in_the_numba_kernel():
         rtol=2e-5,
         atol=1e-6,
     )
+
+
+def test_a_body_with_unit_constants_is_checked_at_its_first_call():
+    @event.update_op(on="pre")
+    def floor_at_zero(pre, post, syn, p):  # 0 * u.nS: the units are known only at the call
+        return u.math.maximum(syn.w - p.A * post.y, 0.0 * u.nS)
+
+    assert floor_at_zero.body.fields is None
+    conn = event.CSR.from_dense(jnp.array([[1.0, 0.2], [0.5, 0.0]]) * u.nS)
+    w = floor_at_zero(
+        jnp.array([True, False]),
+        conn,
+        post={"y": jnp.array([0.5, 1.0])},
+        syn={"w": conn.data},
+        params={"A": 0.6 * u.nS},
+    )
+    np.testing.assert_allclose(w.to_value(u.nS), [0.7, 0.0, 0.5], atol=1e-6)
+    assert floor_at_zero.body.fields["post"] == ("y",)
+
+    @event.scatter_op
+    def needs_v(pre, post, syn, p):
+        return syn.w * (post.v - 0.0 * u.mV) / u.mV
+
+    with pytest.raises(KeyError, match=r"reads post.v, but the call gives post=\{\}"):
+        needs_v(jnp.array([True, False]), conn, syn={"w": conn.data})

@@ -81,7 +81,8 @@ class Plasticity(Module):
         for op in (on_pre, on_post):
             if op is None:
                 continue
-            for g, names in op.body.fields.items():
+            # (a body with unit-carrying constants is checked at its first call instead)
+            for g, names in (op.body.fields or {}).items():
                 if g in ("pre", "post"):
                     unknown = [k for k in names if self.traces.get(k, (0, None))[1] != g]
                     if unknown:

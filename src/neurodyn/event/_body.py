@@ -33,18 +33,28 @@ _CALLS = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_
 
 
 class _Recorder:
-    """A namespace that records which fields the body reads (each read gives 1.0)."""
+    """A namespace that records which fields the body reads (each read gives 1.0, in the
+    field's unit when ``units`` gives it)."""
 
-    def __init__(self, group: str):
+    def __init__(self, group: str, units: dict | None = None, op: str = ""):
         object.__setattr__(self, "_group", group)
+        object.__setattr__(self, "_units", units)
+        object.__setattr__(self, "_op", op)
         object.__setattr__(self, "names", [])
 
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
+        if self._units is not None and name not in self._units:
+            label = "params" if self._group == "p" else self._group
+            raise KeyError(
+                f"{self._op}: the body reads {self._group}.{name}, but the call gives "
+                f"{label}={{{', '.join(sorted(self._units))}}}. Pass {label}={{'{name}': ...}}."
+            )
         if name not in self.names:
             self.names.append(name)
-        return jnp.float32(1.0)
+        unit = (self._units or {}).get(name)
+        return jnp.float32(1.0) if unit is None else u.Quantity(jnp.float32(1.0), unit)
 
 
 class Fields:
@@ -95,30 +105,51 @@ class Body:
 
     def __init__(self, fn: Callable, op: str):
         self.fn, self.op = fn, op
-        recorders = [_Recorder(g) for g in GROUPS]
+        self.fields = None  # {group: field names}, once known
         try:
-            fn(*recorders)
-        except jax.errors.ConcretizationTypeError:
+            self._record([_Recorder(g) for g in GROUPS])
+        except u.UnitMismatchError:
+            # the body mixes fields with unit-carrying constants (0 * u.nS): its fields
+            # and its check wait for the first call, which gives the units
+            return
+        self._check([jnp.float32] * sum(len(v) for v in self.fields.values()), None)
+
+    def _record(self, namespaces) -> None:
+        try:
+            self.fn(*namespaces)
+        except (jax.errors.ConcretizationTypeError, u.UnitMismatchError, KeyError):
             raise
         except (TypeError, AttributeError, IndexError) as err:
             raise TypeError(
-                f"{op}: the body could not be run on scalars ({type(err).__name__}: {err}). "
-                "A body takes (pre, post, syn, p), reads scalar fields such as syn.w and "
-                "returns a scalar; it may not index or loop."
+                f"{self.op}: the body could not be run on scalars ({type(err).__name__}: "
+                f"{err}). A body takes (pre, post, syn, p), reads scalar fields such as "
+                "syn.w and returns a scalar; it may not index or loop."
             ) from None
-        self.fields = {g: tuple(r.names) for g, r in zip(GROUPS, recorders)}
-        n = sum(len(v) for v in self.fields.values())
+        self.fields = {g: tuple(r.names) for g, r in zip(GROUPS, namespaces)}
+
+    def _check(self, dtypes, units) -> None:
         try:
-            closed = jax.make_jaxpr(self._flat)(*([jnp.float32(1.0)] * n))
+            if units is None:
+                closed = jax.make_jaxpr(self._flat)(*(d(1.0) for d in dtypes))
+            else:
+                closed = self.scalar_jaxpr(units, self.out_unit(units), dtypes)
         except jax.errors.TracerBoolConversionError:
             raise TypeError(
-                f"{op}: the body branches in Python on a value (`if`, `and`, `or`, ...); "
+                f"{self.op}: the body branches in Python on a value (`if`, `and`, `or`, ...); "
                 "write the branch with jnp.where(condition, a, b)."
             ) from None
-        check_jaxpr(closed.jaxpr, op)
+        check_jaxpr(closed.jaxpr, self.op)
         outs = closed.out_avals
         if len(outs) != 1 or outs[0].shape != ():
-            raise TypeError(f"{op}: the body must return one scalar; it returns {outs}.")
+            raise TypeError(f"{self.op}: the body must return one scalar; it returns {outs}.")
+
+    def ensure(self, units: dict) -> None:
+        """Find the fields and check the body now that the call gives the fields' units
+        (``units[group][name]``), if the definition could not (see ``__init__``)."""
+        if self.fields is not None:
+            return
+        self._record([_Recorder(g, units[g], self.op) for g in GROUPS])
+        self._check([jnp.float32] * sum(len(v) for v in self.fields.values()), units)
 
     def _flat(self, *scalars):
         it = iter(scalars)

@@ -418,7 +418,8 @@ class EventOp:
         self.__doc__, self.__wrapped__ = fn.__doc__, fn
 
     def __repr__(self) -> str:
-        f = ", ".join(f"{g}: {list(v)}" for g, v in self.body.fields.items() if v)
+        fields = self.body.fields or {}
+        f = ", ".join(f"{g}: {list(v)}" for g, v in fields.items() if v)
         return f"EventOp({self.op}, reads {f or 'nothing'})"
 
     def __call__(
@@ -429,6 +430,9 @@ class EventOp:
         op, kind = self.op, self.kind
         indptr, cols, n_pre, n_post, max_row, per_syn = _structure(conn, op)
         given = {"pre": pre or {}, "post": post or {}, "syn": syn or {}, "p": params or {}}
+        self.body.ensure(
+            {g: {k: getattr(v, "unit", None) for k, v in given[g].items()} for g in GROUPS}
+        )
         for g in GROUPS:
             missing = [k for k in self.body.fields[g] if k not in given[g]]
             if missing:
