@@ -365,3 +365,18 @@ def test_a_parameter_changed_after_a_run_is_used_by_the_next_run():
     assert len(net._nd_compiled) == 1  # the programs of the old values are dropped
     count(net)
     assert len(net._nd_compiled) == 1  # and an unchanged network reuses its program
+
+
+def test_reset_state_between_runs_reuses_the_compiled_program():
+    from neurodyn.dyn import LIF
+
+    class Cell(nd.Network):
+        def __init__(self):
+            self.pop = LIF(3, I_ext=300 * u.pA)
+
+    net = Cell()
+    nd.run(net, 5 * u.ms, dt=0.1 * u.ms, monitors={"V": net.pop.V})
+    (compiled,) = net._nd_compiled.values()
+    net.reset_state()
+    nd.run(net, 5 * u.ms, dt=0.1 * u.ms, monitors={"V": net.pop.V})
+    assert list(net._nd_compiled.values()) == [compiled]

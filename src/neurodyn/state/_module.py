@@ -91,15 +91,17 @@ class Module:
         if isinstance(value, State) and value.name is None:
             value.name = name
         object.__setattr__(self, name, value)
-        if not name.startswith("_") and current_trace() is None:
+        if not (name.startswith("_") or isinstance(value, State)) and current_trace() is None:
             # a parameter or structure changed: programs compiled with the old value
-            # (which hold it as a constant) are stale; see ``version``
+            # (which hold it as a constant) are stale; see ``version``. (A State is an
+            # input of those programs, not a constant: assigning one changes nothing.)
             self.__dict__["_nd_version"] = self.__dict__.get("_nd_version", 0) + 1
 
     @property
     def version(self) -> int:
-        """How many times a public attribute of this module was assigned outside a
-        transform; compiled-program caches key on it (with the sub-modules')."""
+        """How many times a public attribute other than a State was assigned to this
+        module outside a transform; compiled-program caches key on it (with the
+        sub-modules')."""
         return self.__dict__.get("_nd_version", 0)
 
     def states(self, filter: Filter = None) -> dict[str, State]:
