@@ -44,6 +44,8 @@ from ._channels import (
 )
 from ._clock import Clock, clock, current_clock, dt, t
 from ._delay import Delay, SynapseDelays
+from ._equations import EquationError, Equations
+from ._groups import NeuronGroup
 from ._hh import HH, ConductanceNeuron, HHTraub, MorrisLecar, WangBuzsaki
 from ._if import (
     GIF,
@@ -80,6 +82,7 @@ from ._rates import JansenRit, QIFMeanField, RateModel, StuartLandau, ThresholdL
 from ._results import RunResult, SpikeRecord
 from ._rules import Plasticity
 from ._runner import Monitor, SpikeMonitor, run
+from ._strsynapses import Synapses
 from ._sweep import sweep
 from ._synapses import (
     AMPA,
@@ -98,6 +101,10 @@ from ._synapses import (
 )
 
 __all__ = [
+    "Equations",
+    "EquationError",
+    "NeuronGroup",
+    "Synapses",
     "ArrayInput",
     "ATypePotassium",
     "HCurrent",

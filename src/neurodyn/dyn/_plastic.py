@@ -239,6 +239,11 @@ class PoissonInput(Dynamics):
             :class:`VoltageJump`).
         synapse, output: as in :class:`Projection`.
 
+    Brian2's form ``PoissonInput(G, "v", N, rate, weight)`` (or with ``N=``, ``rate=``,
+    ``weight=`` keywords) names the target variable: each input spike adds ``weight`` to
+    it, as ``output=VoltageJump("v")`` (dropped for refractory neurons when the variable
+    is ``(unless refractory)``).
+
     Example (Brunel's external drive, ``v += J`` per input spike):
         >>> import neurodyn.units as u
         >>> from neurodyn.dyn import LIF, PoissonInput, VoltageJump
@@ -252,14 +257,38 @@ class PoissonInput(Dynamics):
     def __init__(
         self,
         post,
-        num_inputs: int,
-        rate,
-        weight,
+        num_inputs,
+        rate=None,
+        weight=None,
         synapse=None,
         output: Output | None = None,
         name: str | None = None,
+        N=None,
     ):
         self.name = name or "PoissonInput"
+        if isinstance(num_inputs, str):  # Brian2's PoissonInput(G, "v", N, rate, weight)
+            target = num_inputs
+            if N is None:
+                num_inputs, rate, weight, synapse = rate, weight, synapse, None
+            else:
+                num_inputs = N
+            if synapse is not None or (output is not None and not isinstance(output, VoltageJump)):
+                raise TypeError(
+                    f"{self.name}: PoissonInput(G, {target!r}, N, rate, weight) adds the weight to "
+                    f"{target}; it takes no synapse or output."
+                )
+            if isinstance(weight, str):
+                raise TypeError(
+                    f"{self.name}: weight must be a quantity (e.g. 0.1 * u.mV); string weights "
+                    "are not supported."
+                )
+            if hasattr(post, "writable"):  # a NeuronGroup: a parameter becomes a State
+                post.writable(target, self.name)
+            output = VoltageJump(target)
+        elif N is not None:
+            raise TypeError(f"{self.name}: N= goes with Brian2's form PoissonInput(G, 'v', N=...).")
+        if rate is None or weight is None:
+            raise TypeError(f"{self.name}: give num_inputs, rate and weight.")
         if not hasattr(post, "add_input"):
             raise TypeError(f"{self.name}: post must be a neuron population, got {post!r}.")
         if int(num_inputs) != num_inputs or num_inputs < 1:
