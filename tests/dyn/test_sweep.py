@@ -28,7 +28,13 @@ def test_f_I_curve_of_64_currents_equals_64_single_runs_and_the_closed_form():
     net = Cell()
     V0 = np.asarray(net.pop.V.value.mantissa).copy()
     counts = nd.dyn.sweep(net, {"pop.I_ext": jnp.asarray(currents) * u.pA}, lambda: _count(net))
-    single = [int(_count(Cell(I * u.pA))) for I in currents]
+    # the single runs: one network whose current is a Param (one compiled program)
+    cell = Cell(nd.Param(jnp.asarray(0.0) * u.pA))
+    single = []
+    for I in currents:
+        cell.pop.__dict__["I_ext"].value = jnp.asarray(I, jnp.float32) * u.pA
+        cell.reset_state()
+        single.append(int(_count(cell)))
     np.testing.assert_array_equal(np.asarray(counts), single)
     # closed form of the LIF (R = 100 MOhm, tau 20 ms, 15 mV from rest = reset to
     # threshold, 2 ms dead time): first spike at t1, then one every t1 + 2 ms

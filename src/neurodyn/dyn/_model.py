@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import neurodyn.units as u
-from neurodyn.state import Hidden, random
+from neurodyn.state import Hidden, State, random
 
 from . import _clock
 from ._base import SpikingNeuron, materialize, reset_in_place, resolve_method
@@ -357,7 +357,8 @@ class Model(SpikingNeuron):
     def full_vector_field(self, t, y: dict, I_ext=None) -> dict:
         """The derivatives the population integrates: the model's vector field with the
         synaptic and external inputs and the adaptation current."""
-        extra = self.I_ext if I_ext is None else self.I_ext + I_ext
+        own = self.I_ext.value if isinstance(self.I_ext, State) else self.I_ext  # nd.Param
+        extra = own if I_ext is None else own + I_ext
         first = next(iter(self.variables))
         current = self.input_current(y[first], extra)
         adapt = self.adaptation
@@ -390,7 +391,8 @@ class Model(SpikingNeuron):
         if self.noise is not None:
             v = y_new[self.noise_var]
             xi = random.normal(size=jnp.shape(u.get_mantissa(v)))
-            y_new[self.noise_var] = v + self.noise * dt**0.5 * xi
+            noise = self.noise.value if isinstance(self.noise, State) else self.noise
+            y_new[self.noise_var] = v + noise * dt**0.5 * xi
         if not self.spiking:
             for k in names:
                 getattr(self, k).value = y_new[k]
