@@ -84,6 +84,20 @@ bench-wheelhouse:
 bench-gpu:
 	bash benchmarks/gpu.sh
 
+# NEURON 9 for the dendrite references and benchmark (its own venv)
+$(ENVS)/neuron/.installed:
+	mkdir -p $(ENVS)
+	$(PYTHON) -m venv $(ENVS)/neuron
+	$(ENVS)/neuron/bin/python $(PIP_Q) neuron numpy
+	touch $@
+
+.PHONY: bench-dendrite neuron-references
+neuron-references: $(ENVS)/neuron/.installed
+	$(ENVS)/neuron/bin/python tests/reference/generate_neuron_dendrite.py
+
+bench-dendrite: $(STAMP) $(ENVS)/neuron/.installed
+	$(PY) benchmarks/dendrite.py
+
 # Rebuild the native kernels in place after editing src/neurodyn/event/_native/*.cc
 native: $(STAMP)
 	$(PY) -m pip install --quiet --no-deps -e .
