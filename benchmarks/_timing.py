@@ -111,3 +111,14 @@ def cold(cases: dict[str, Callable[[], object]], repeats: int = 7, evict_mb: int
             fn()
             samples[name].append(time.perf_counter() - t0)
     return {name: (min(s), statistics.median(s)) for name, s in samples.items()}
+
+
+def cpu_model() -> str:
+    """The CPU model name (platform.processor() is empty on many Linux systems)."""
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

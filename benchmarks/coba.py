@@ -73,6 +73,7 @@ import threading
 import time
 
 from _coba_workers import DT_MS, HERE, TAG, worker_main
+from _timing import cpu_model
 
 ENVS = HERE / ".envs"
 # each anchor's own venv (make bench-setup); benchmarks/envs/brian2 is the old location
@@ -403,17 +404,6 @@ def print_table(n: int, t_ms: float, repeats: int, results: dict) -> None:
         bands = {sim: results[sim].get("rate_band_hz") for sim in flags}
         text = ", ".join(f"{s} (band {b[0]:.1f}-{b[1]:.1f} Hz)" for s, b in bands.items() if b)
         print(f"  ! an E rate outside the anchors' spread in some run: {text}")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main() -> None:

@@ -43,6 +43,8 @@ import sys
 import textwrap
 import time
 
+from _timing import cpu_model
+
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 SWC = ROOT / "tests" / "reference" / "neuron" / "n120.swc"
@@ -230,7 +232,7 @@ def main() -> None:
     results: dict = {
         "date": datetime.date.today().isoformat(),
         "host": platform.node(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "load_average": os.getloadavg(),
         "python": sys.version.split()[0],
         "swc": str(SWC.relative_to(ROOT)),
@@ -307,16 +309,6 @@ def _fastest(best: dict | None, new: dict | None) -> dict | None:
         elif k.endswith("_s") and isinstance(v, float) and k in new:
             out[k] = min(v, new[k])
     return out
-
-
-def _cpu_model() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def rows_print(row: dict) -> None:

@@ -44,7 +44,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _timing import cold, interleaved
+from _timing import cold, cpu_model, interleaved
 
 import neurodyn.event as ev
 
@@ -184,17 +184,6 @@ def check(n: int, s: jax.Array, fns: dict[str, object]) -> dict[str, object]:
                 out[f"mean {name} within 5%"] = bool(abs(mean - expected) <= 0.05 * expected)
     print(f"  N={n:>6}: " + ", ".join(parts))
     return out
-
-
-def cpu_model() -> str:
-    """The CPU model name (platform.processor() is empty on many Linux systems)."""
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def fmt(x: float | None, width: int = 11, spec: str = ".3f") -> str:

@@ -48,6 +48,8 @@ import subprocess
 import sys
 import time
 
+from _timing import cpu_model
+
 HERE = pathlib.Path(__file__).resolve().parent
 ANCHORS_PY = HERE / ".envs" / "anchors" / "bin" / "python"
 ANCHOR_SIMS = ("brainpy", "brian2 cython", "brian2 standalone", "nest")
@@ -138,16 +140,6 @@ COLUMNS = (
 
 def host() -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname().split(".")[0]) or "host"
-
-
-def cpu_model() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run_case(name: str, mode: str, raw_dir: pathlib.Path) -> dict:
