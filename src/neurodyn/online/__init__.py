@@ -1,0 +1,57 @@
+"""Online gradient learning with eligibility traces.
+
+The rules run a sequence forward once and carry, instead of the history BPTT stores,
+a trace of how the hidden state depends on the parameters:
+
+- ``"rtrl"``: real-time recurrent learning, exact (memory #hidden x #params);
+- ``"d_rtrl"``: diagonal RTRL: each neuron's own Jacobian block and, per parameter, the
+  paths by which it reaches a neuron directly (a weight ``W[i, j]`` reaches neuron j):
+  traces shaped like the parameters; exact for feed-forward layers;
+- ``"es_d_rtrl"``: D-RTRL with the trace of each weight ``x @ W`` factorised into a
+  presynaptic and a postsynaptic trace (memory O(N_pre + N_post) per layer);
+- ``"eprop"``: e-prop (Bellec et al. 2020): eligibility traces, symmetric or random
+  feedback of the readout error, filtered by the readout's time constant.
+
+The structure (which parameter reaches which neuron, which variables form a neuron) is
+read from the module's own step function by JAX, for any :class:`~neurodyn.state.Module`
+whose ``update(x)`` writes its hidden States and returns the step's output.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> import neurodyn as nd
+    >>> class Leaky(nd.Module):
+    ...     def __init__(self):
+    ...         self.w = nd.Param(jnp.array([[0.5, -0.3], [0.2, 0.4]]))
+    ...         self.h = nd.Hidden(jnp.zeros(2))
+    ...     def update(self, x):
+    ...         self.h.value = 0.9 * self.h.value + jnp.tanh(x @ self.w.value)
+    ...         return self.h.value
+    >>> xs = jnp.ones((5, 2)); ys = jnp.zeros((5, 2))
+    >>> loss = lambda o, y: jnp.sum((o - y) ** 2)
+    >>> g = nd.online.sequence_gradient(Leaky(), loss, xs, ys, algorithm="d_rtrl")
+    >>> g["w"].shape
+    (2, 2)
+"""
+
+from __future__ import annotations
+
+from ._api import ALGORITHMS, prepare, sequence_gradient, stream_gradient
+from ._check import bptt_gradient, check_against_bptt
+from ._learners import DRTRL, ESDRTRL, EProp, OnlineLearner
+from ._plan import Plan
+from ._step import OnlineError
+
+__all__ = [
+    "sequence_gradient",
+    "stream_gradient",
+    "check_against_bptt",
+    "bptt_gradient",
+    "DRTRL",
+    "ESDRTRL",
+    "EProp",
+    "OnlineLearner",
+    "Plan",
+    "prepare",
+    "ALGORITHMS",
+    "OnlineError",
+]

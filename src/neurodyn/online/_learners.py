@@ -1,0 +1,324 @@
+"""Online learners: D-RTRL, ES-D-RTRL and e-prop with any optax optimiser."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ._api import _first_step, make_rule, prepare
+from ._check import check_against_bptt
+from ._step import OnlineError
+
+__all__ = ["OnlineLearner", "DRTRL", "ESDRTRL", "EProp"]
+
+log = logging.getLogger("neurodyn.online")
+
+
+def _optax():
+    try:
+        import optax
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("neurodyn.online learners need optax: pip install optax.") from err
+    return optax
+
+
+class OnlineLearner:
+    """Train a module's Params online: one forward pass, traces instead of a history.
+
+    ``step(x_t, y_t)`` advances the module by one time step (its hidden States are
+    updated as in a plain run), updates the traces and accumulates the gradient of
+    ``loss_fn(output_t, y_t)``; the weights are updated every ``update_every`` steps
+    (None: at :meth:`end_sequence`, which :meth:`fit` calls after each sequence).
+    The optimiser state, traces and accumulated gradient live in the learner. Before
+    the first step the learner logs (logger ``neurodyn.online``; printed with
+    ``verbose=True``) the memory its traces need: :meth:`memory` gives it without
+    running.
+
+    Args:
+        net: any :class:`~neurodyn.state.Module` whose ``update(x)`` writes its hidden
+            States and returns the step's output (``nd.dyn`` networks with ``dt=``).
+        loss_fn: ``loss_fn(output_t, target_t) -> scalar``.
+        optimizer: an ``optax.GradientTransformation``.
+        params: ``{name: Param}`` to train (default: every Param of ``net``).
+        update_every: apply the accumulated gradient every this many steps.
+        dt: run each step in ``nd.dyn.clock(dt, t=i dt, i=i)``.
+        batched: whether States and inputs have a leading batch axis (default: guessed).
+        clip_norm: clip the global norm of each update's gradient.
+        verbose: print the memory report before the first step.
+        **options: rule options (``decay`` for ES-D-RTRL; ``feedback``, ``kappa``,
+            ``readout``, ``seed`` for e-prop).
+    """
+
+    algorithm = "d_rtrl"
+
+    def __init__(
+        self,
+        net,
+        loss_fn,
+        optimizer,
+        params: dict | None = None,
+        *,
+        update_every: int | None = None,
+        dt=None,
+        batched: bool | None = None,
+        clip_norm: float | None = None,
+        verbose: bool = False,
+        **options,
+    ):
+        optax = _optax()
+        if update_every is not None and (int(update_every) != update_every or update_every < 1):
+            raise OnlineError(
+                f"{type(self).__name__}: update_every must be a positive number of steps or "
+                f"None (update at the end of each sequence); got {update_every!r}."
+            )
+        self.net, self.loss_fn, self.optimizer = net, loss_fn, optimizer
+        self.params = params
+        self.update_every = update_every
+        self.dt, self.batched, self.verbose = dt, batched, verbose
+        self.options = options
+        self.clip = None if clip_norm is None else optax.clip_by_global_norm(clip_norm)
+        self._plan = None
+        self.history: list[float] = []
+        self.updates = 0  # weight updates applied
+        self.steps = 0  # time steps taken by step()
+
+    # -- planning ----------------------------------------------------------------------
+    def plan(self, inputs):
+        """Analyse the network for one step's input (what ``net.update`` takes). Returns
+        the :class:`~neurodyn.online.Plan` (``.report()``, ``.trace_bytes()``)."""
+        if self._plan is None:
+            seq = jax.tree_util.tree_map(lambda a: jnp.asarray(a)[None], inputs)
+            self._plan = prepare(self.net, seq, self.algorithm, self.params, self.dt, self.batched)
+            self._rule = make_rule(self._plan, self.loss_fn, **self.options)
+            theta = self._plan.step.theta_leaves()
+            self._opt_state = self.optimizer.init([theta[k] for k in self._rule.td])
+            self._state = None
+            self._compiled = {}
+            report = self._plan.report()
+            log.info(report)
+            if self.verbose:
+                print(report)
+        return self._plan
+
+    def memory(self, inputs) -> int:
+        """Bytes of the traces the learner keeps, for one step's input ``inputs``
+        (nothing is run)."""
+        return self.plan(inputs).trace_bytes()
+
+    # -- the compiled step -------------------------------------------------------------
+    def _fresh_state(self):
+        step = self._plan.step
+        return self._rule.init(step.theta_leaves(), step.add_batch(step.hidden_leaves()))
+
+    def _apply(self, theta, grads, opt_state):
+        optax = _optax()
+        td = self._rule.td
+        g = [grads[k] for k in td]
+        finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(a)) for a in g]))
+        if self.clip is not None:
+            g, _ = self.clip.update(g, self.clip.init(g))
+        vals = [theta[k] for k in td]
+        upd, opt_state = self.optimizer.update(g, opt_state, vals)
+        vals = optax.apply_updates(vals, upd)
+        theta = list(theta)
+        for k, v in zip(td, vals):
+            theta[k] = v
+        return theta, opt_state, finite
+
+    def _one(self, carry, x, y):
+        """One time step inside the compiled functions."""
+        theta, h, c, state, opt_state, i, count, ok = carry
+        state, h, _, value = self._rule.update(state, theta, h, c, x, i, y)
+        count = count + 1
+        if self.update_every is not None:
+            due = count >= self.update_every
+
+            def do(args):
+                theta, state, opt_state = args
+                theta, opt_state, finite = self._apply(theta, state["grad"], opt_state)
+                state = {**state, "grad": [jnp.zeros_like(g) for g in state["grad"]]}
+                return theta, state, opt_state, finite
+
+            def skip(args):
+                theta, state, opt_state = args
+                return theta, state, opt_state, jnp.asarray(True)
+
+            theta, state, opt_state, finite = jax.lax.cond(due, do, skip, (theta, state, opt_state))
+            ok = ok & finite
+            count = jnp.where(due, 0, count)
+        return (theta, h, c, state, opt_state, i + 1, count, ok), value
+
+    def _compile(self, kind):
+        if kind in self._compiled:
+            return self._compiled[kind]
+        if kind == "step":
+
+            def fn(carry, x, y):
+                return self._one(carry, x, y)
+
+        elif kind == "sequence":
+
+            def fn(carry, xs, ys):
+                def body(c, inp):
+                    return self._one(c, inp[0], inp[1])
+
+                carry, losses = jax.lax.scan(body, carry, (xs, ys))
+                return carry, losses
+
+        else:  # "flush": apply what was accumulated
+
+            def fn(theta, state, opt_state):
+                theta, opt_state, finite = self._apply(theta, state["grad"], opt_state)
+                state = {**state, "grad": [jnp.zeros_like(g) for g in state["grad"]]}
+                return theta, state, opt_state, finite
+
+        self._compiled[kind] = jax.jit(fn)
+        return self._compiled[kind]
+
+    def _carry(self):
+        step = self._plan.step
+        if self._state is None:
+            self._state = self._fresh_state()
+            self._i = jnp.int32(0)
+            self._count = jnp.int32(0)
+        return (
+            step.theta_leaves(),
+            step.add_batch(step.hidden_leaves()),
+            step.const_values(),
+            self._state,
+            self._opt_state,
+            self._i,
+            self._count,
+            jnp.asarray(True),
+        )
+
+    def _store(self, carry):
+        theta, h, _, state, opt_state, i, count, ok = carry
+        step = self._plan.step
+        self._write_theta(theta)
+        step.write_hidden(step.remove_batch(h))
+        self._state, self._opt_state, self._i, self._count = state, opt_state, i, count
+        if not bool(ok):
+            raise FloatingPointError(
+                f"{type(self).__name__}: non-finite gradients at update {self.updates}; the "
+                "parameters were updated with them. Lower the learning rate, clip gradients "
+                "(clip_norm=...) or check the network for overflow."
+            )
+
+    def _write_theta(self, theta):
+        step = self._plan.step
+        for p, tree, sl in zip(step.param_states, step.param_trees, step.param_leaf_slices):
+            p.value = jax.tree_util.tree_unflatten(tree, list(theta[sl]))
+
+    # -- public API ------------------------------------------------------------------------
+    def step(self, inputs, targets) -> jax.Array:
+        """One time step: ``inputs`` is what ``net.update`` takes (one step), ``targets``
+        what ``loss_fn`` compares the output with. Returns the step's loss."""
+        self.plan(inputs)
+        xs = jax.tree_util.tree_leaves(inputs)
+        if not self._plan.step.batched:
+            xs = [jnp.asarray(a)[None] for a in xs]
+        carry, value = self._compile("step")(self._carry(), list(xs), targets)
+        self._store(carry)
+        self.steps += 1
+        if self.update_every is not None and self.steps % self.update_every == 0:
+            self.updates += 1
+        return value
+
+    def end_sequence(self) -> None:
+        """Apply the gradient accumulated since the last update; the traces and the
+        network's state are reset for the next sequence (:meth:`reset`)."""
+        if self._plan is None or self._state is None:
+            return
+        step = self._plan.step
+        theta, state, opt_state, finite = self._compile("flush")(
+            step.theta_leaves(), self._state, self._opt_state
+        )
+        self._write_theta(theta)
+        self._opt_state = opt_state
+        self.updates += 1
+        self.reset()
+        if not bool(finite):
+            raise FloatingPointError(
+                f"{type(self).__name__}: non-finite gradients at update {self.updates}; lower "
+                "the learning rate or clip gradients (clip_norm=...)."
+            )
+
+    def reset(self) -> None:
+        """Reset the traces, the accumulated gradient and the network's state
+        (``net.reset_state()`` when it has one)."""
+        if hasattr(self.net, "reset_state"):
+            self.net.reset_state()
+        self._state = None
+
+    def sequence(self, inputs, targets) -> jax.Array:
+        """Stream one sequence ``[T, ...]`` from a reset state in one compiled loop
+        (updates every ``update_every`` steps), then apply what remains. Returns the
+        losses per step ``[T]``."""
+        x0, _ = _first_step(inputs)
+        self.plan(x0)
+        self.reset()
+        xs = jax.tree_util.tree_leaves(inputs)
+        if not self._plan.step.batched:
+            xs = [jnp.asarray(a)[:, None] for a in xs]
+        carry, losses = self._compile("sequence")(self._carry(), list(xs), targets)
+        self._store(carry)
+        if self.update_every is not None:
+            self.updates += int(losses.shape[0]) // self.update_every
+        self.end_sequence()
+        return losses
+
+    def fit(self, batches: Iterable, epochs: int = 1) -> list[float]:
+        """``epochs`` passes over ``batches`` (pairs ``(inputs [T, ...], targets [T, ...])``);
+        returns the mean loss per time step of each epoch."""
+        batches = list(batches)
+        if not batches:
+            raise OnlineError(f"{type(self).__name__}.fit: no batches given.")
+        means = []
+        for _ in range(epochs):
+            losses = [float(jnp.mean(self.sequence(x, y))) for x, y in batches]
+            means.append(sum(losses) / len(losses))
+            self.history.append(means[-1])
+        return means
+
+    def check_against_bptt(self, inputs, targets, **kwargs) -> dict[str, Any]:
+        """:func:`check_against_bptt` with this learner's network, loss and rule."""
+        opts = {**self.options, **kwargs}
+        return check_against_bptt(
+            self.net,
+            self.loss_fn,
+            inputs,
+            targets,
+            algorithm=self.algorithm,
+            params=self.params,
+            dt=self.dt,
+            batched=self.batched,
+            **opts,
+        )
+
+
+class DRTRL(OnlineLearner):
+    """D-RTRL: traces shaped like the parameters (per neuron variable); exact for
+    feed-forward layers, the couplings through recurrent weights left out."""
+
+    algorithm = "d_rtrl"
+
+
+class ESDRTRL(OnlineLearner):
+    """ES-D-RTRL: the trace of each dense weight factorised into a presynaptic and a
+    postsynaptic trace (memory O(N_pre + N_post) per layer); ``decay=`` sets the
+    presynaptic decay (default: the postsynaptic leak at the first step)."""
+
+    algorithm = "es_d_rtrl"
+
+
+class EProp(OnlineLearner):
+    """e-prop (Bellec et al. 2020): ``feedback="symmetric"`` or ``"random"``,
+    ``kappa=`` the readout's decay per step (default: read from the readout's State),
+    ``readout=`` the readout's parameter names (default: found from the structure)."""
+
+    algorithm = "eprop"
