@@ -15,7 +15,18 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"units", "state", "integrate", "event", "dyn", "train", "analysis", "io", "dendrite", "online"}
+_SUBMODULES = {
+    "units",
+    "state",
+    "integrate",
+    "event",
+    "dyn",
+    "train",
+    "analysis",
+    "io",
+    "dendrite",
+    "online",
+}
 _FROM_STATE = {
     "State",
     "Param",
