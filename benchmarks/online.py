@@ -28,7 +28,6 @@ import numpy as np
 from _timing import ROWS, write_json
 
 import neurodyn as nd
-import neurodyn.online  # (nd.online)
 from neurodyn.dyn import surrogate
 from neurodyn.train import checkpointed_for_loop
 

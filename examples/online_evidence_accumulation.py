@@ -26,7 +26,6 @@ import numpy as np
 import optax
 
 import neurodyn as nd
-import neurodyn.online  # (nd.online)
 from neurodyn.dyn import surrogate
 from neurodyn.train import BPTT
 
@@ -55,8 +54,9 @@ def cue_task(rng, batch):
 
 
 class ALIFNet(nd.Module):
-    """Recurrent ALIF neurons (surrogate spikes, detached soft reset) and 2 leaky readout
-    units ``y <- kappa y + z W_out``."""
+    """Recurrent ALIF neurons (Bellec et al. 2020: ``v <- alpha v + I - sg(z) v_th``, half of
+    them with an adaptive threshold; surrogate spikes whose derivative is dampened by 0.3)
+    and 2 leaky readout units ``y <- kappa y + z W_out``."""
 
     def __init__(self, n, batch, seed=0):
         r = np.random.default_rng(seed)
@@ -84,11 +84,12 @@ class ALIFNet(nd.Module):
     def update(self, x):
         z = self.z.value
         cur = x @ self.w_in.value + z @ self.w_rec.value
-        v = self.alpha * self.v.value + (1 - self.alpha) * cur
+        v = self.alpha * self.v.value + cur
         v = v - jax.lax.stop_gradient(z) * self.v_th
         a = self.rho * self.a.value + z
         thr = self.v_th + self.beta * 0.07 * a
-        z_new = self.spike_fn((v - thr) / self.v_th)
+        s = self.spike_fn((v - thr) / self.v_th)
+        z_new = jax.lax.stop_gradient(s) + 0.3 * (s - jax.lax.stop_gradient(s))  # dampened
         self.v.value, self.a.value, self.z.value = v, a, z_new
         self.y.value = self.kappa * self.y.value + z_new @ self.w_out.value
         return self.y.value

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import neurodyn as nd
-import neurodyn.online  # (makes nd.online available until it is a lazy submodule)
 from neurodyn.dyn import surrogate
 
 
