@@ -25,6 +25,7 @@ def _ball_and_stick(g_na=0.12 * S_CM2, g_k=0.036 * S_CM2, g_pas=1e-4 * S_CM2, am
     return cell, soma
 
 
+@pytest.mark.slow  # (about 10 s; make test-slow)
 def test_gradients_of_a_soma_trace_loss_equal_finite_differences():
     with jax.enable_x64(True):
         params = {
@@ -54,6 +55,7 @@ def test_gradients_of_a_soma_trace_loss_equal_finite_differences():
             assert abs(fd) > 1.0  # the loss depends on every density
 
 
+@pytest.mark.slow  # (about 10 s; make test-slow)
 def test_a_batch_of_cells_and_vmap_over_a_parameter_equal_single_runs():
     amps = np.array([0.1, 0.2, 0.3])
     with jax.enable_x64(True):

@@ -252,6 +252,7 @@ def test_gradients_of_a_smooth_graph_equal_finite_differences(method):
     assert grads["nodes.cubali.tau_mem"].unit.dim is (1 / u.ms).dim  # d loss / d tau
 
 
+@pytest.mark.slow  # (about 10 s; make test-slow)
 def test_surrogate_gradients_flow_through_the_braille_spikes():
     model = ndnir.load(
         REF / "braille_noDelay_noBias_subtract.nir",

@@ -20,6 +20,7 @@ def _data(rng, T=30, batch=4):
     return xs, ys
 
 
+@pytest.mark.slow  # (about 10 s; make test-slow)
 def test_es_d_rtrl_equals_d_rtrl_for_linear_postsynaptic_dynamics(nets):
     m = nets.ALIF(rec=True, beta=0.0, batch=4)  # LIF: v' = alpha v + (1-alpha) I - sg(z)
     xs, ys = _data(nets.rng)

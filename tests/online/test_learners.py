@@ -66,6 +66,7 @@ def test_es_d_rtrl_memory_is_linear_in_the_layer_size(nets):
     assert sizes["DRTRL", 64] / sizes["DRTRL", 16] > 10  # ~quadratic
 
 
+@pytest.mark.slow  # (about 10 s; make test-slow)
 def test_check_against_bptt_reports_and_fails_loudly(nets):
     m = nets.ALIF(rec=True)
     xs = jnp.asarray(nets.rng.normal(size=(20, 3)))
