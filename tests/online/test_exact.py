@@ -108,3 +108,20 @@ def test_state_is_left_at_the_end_of_the_sequence(nets):
     m.h.value = jnp.zeros(4)
     outs = nd.for_loop(m.update, xs)
     assert jnp.allclose(loss, jnp.sum((outs - ys) ** 2))
+
+
+@pytest.mark.slow
+def test_stream_gradient_equals_sequence_gradient(nets):
+    # inputs made inside the compiled loop (no [T, ...] array) give the same gradient
+    m = nets.Rate(rec=True)
+    xs, ys = _data(nets.rng, 12, 3, 2)
+    ref = nets.online(m, xs, ys, "es_d_rtrl")
+    saved = m.h.value
+    got = nd.online.stream_gradient(m, nets.mse, lambda i: (xs[i], ys[i]), 12, "es_d_rtrl")
+    m.h.value = saved
+    for k in ref:
+        assert nets.rel_err(got[k], ref[k]) < 1e-12, k
+    compiled = nd.online.stream_gradient(
+        m, nets.mse, lambda i: (xs[i], ys[i]), 12, "es_d_rtrl", compile_only=True
+    )
+    assert compiled.memory_analysis().temp_size_in_bytes > 0

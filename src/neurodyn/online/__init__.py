@@ -13,8 +13,19 @@ a trace of how the hidden state depends on the parameters:
   feedback of the readout error, filtered by the readout's time constant.
 
 The structure (which parameter reaches which neuron, which variables form a neuron) is
-read from the module's own step function by JAX, for any :class:`~neurodyn.state.Module`
-whose ``update(x)`` writes its hidden States and returns the step's output.
+read from the module's own step function by JAX (its jaxpr), for any
+:class:`~neurodyn.state.Module` whose ``update(x)`` writes its hidden States and returns
+the step's output: hand-written cells as well as ``nd.dyn`` networks (dense weights,
+and CSR weights with traces for the existing synapses only). What a rule cannot treat is
+refused with :class:`OnlineError` (a weight that reaches the neurons only through another
+weight, neurons coupled other than element-wise or through a weight, a weight applied to
+the hidden state inside a loop), never approximated silently.
+
+Entry points: :func:`sequence_gradient` (a sequence given as arrays),
+:func:`stream_gradient` (inputs made inside the compiled loop: memory independent of
+the length), the learners :class:`DRTRL`, :class:`ESDRTRL`, :class:`EProp` (optax;
+``step`` per time step, ``fit`` over sequences; they report the memory of their traces
+first) and :func:`check_against_bptt`.
 
 Example:
     >>> import jax.numpy as jnp
