@@ -354,15 +354,7 @@ class NeuronGroup(Model):
             spike = spike & nr if spike.dtype == jnp.bool_ else spike * nr
             if spec.refractory[0] == "condition":
                 self.not_refractory.value = nr & ~hard
-        dtype = self.spike.value.dtype
-        self.spike.value = spike.astype(dtype) if spike.dtype != dtype else spike
-        is_spike = spike if spike.dtype == jnp.bool_ else spike > 0
-        self.t_last_spike.value = u.math.where(
-            is_spike,
-            jnp.broadcast_to(t_q.to_value(u.ms), jnp.shape(is_spike)) * u.ms,
-            self.t_last_spike.value,
-        )
-        return spike
+        return self._store_spikes(spike, t_q)
 
     def _spikes(self, env):
         spec = self._spec

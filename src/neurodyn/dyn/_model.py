@@ -415,6 +415,11 @@ class Model(SpikingNeuron):
             spike = spike & ~refractory if spike.dtype == jnp.bool_ else spike * (~refractory)
         for k in names:
             getattr(self, k).value = y_new[k]
+        return self._store_spikes(spike, t)
+
+    def _store_spikes(self, spike, t):
+        """Write this step's spikes (in the spike State's dtype) and the time of the last
+        spike of every neuron that fired; returns ``spike``."""
         dtype = self.spike.value.dtype
         self.spike.value = spike.astype(dtype) if spike.dtype != dtype else spike
         is_spike = spike if spike.dtype == jnp.bool_ else spike > 0
