@@ -8,7 +8,7 @@ import numpy as np
 import neurodyn.units as u
 from neurodyn.state import Hidden, Memory, random
 
-from . import _clock
+from . import _clock, _shard
 from ._base import Dynamics, param, reset_in_place, size_of
 from ._params import Parameter, check_value
 
@@ -50,7 +50,7 @@ class PoissonGroup(_SpikeSource):
         self.init_state()
 
     def update(self):
-        p = self.rates * _clock.dt()  # dimensionless: a plain array
+        p = _shard.local(self, self.rates) * _clock.dt()  # dimensionless: a plain array
         spk = random.uniform(size=self.spike.value.shape) < p
         self.spike.value = spk
         return spk

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import _shard
 from ._base import Dynamics
 from ._clock import run_clock
 
@@ -55,6 +56,9 @@ class Network(Dynamics):
             module.update()
         for pop in populations:
             pop.integrate_and_fire()
+        ctx = _shard.current()
+        if ctx is not None:  # a run split over devices: the spikes travel here
+            ctx.exchange_point()
         for module in deliveries:
             module.deliver()
         for pop in populations:

@@ -13,6 +13,8 @@ import numpy as np
 from neurodyn.state import State
 from neurodyn.units import Quantity, Unit, UnitMismatchError, as_unit, dimensionless
 
+from . import _shard
+
 __all__ = ["Parameter", "REQUIRED", "check_value", "concrete"]
 
 
@@ -128,11 +130,12 @@ class Parameter:
             return self
         try:
             value = obj.__dict__[self.name]
-            return value.value if isinstance(value, State) else value
         except KeyError:
             raise AttributeError(
                 f"{type(obj).__name__}.{self.name} is not set yet (set in __init__)."
             ) from None
+        value = value.value if isinstance(value, State) else value
+        return _shard.local(obj, value) if _shard._ACTIVE else value
 
     def __set__(self, obj, value):
         obj.__dict__[self.name] = self.convert(value, obj)

@@ -335,9 +335,7 @@ class PoissonInput(Dynamics):
             if isinstance(rate_dt, u.Quantity):
                 rate_dt = rate_dt.to_value(u.one)
             prob = jnp.clip(rate_dt, 0.0, 1.0)
-            counts = jax.random.binomial(
-                random.split_key(), self.num_inputs, prob, shape=shape
-            ).astype(jnp.int32)
+            counts = random.binomial(self.num_inputs, prob, size=shape)
         x = counts * self.weight
         if self.jump:
             return self.output.apply(self.post, x)

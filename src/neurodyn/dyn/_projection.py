@@ -12,6 +12,7 @@ import neurodyn.units as u
 from neurodyn.event import Connectivity
 from neurodyn.state import Module, Param, State
 
+from . import _shard
 from ._delay import Delay, SynapseDelays
 from ._params import concrete
 from ._synapses import COBA, Expon, Output, Synapse
@@ -36,8 +37,10 @@ class Projection(Module):
         conn: a connectivity object (``neurodyn.event``) of shape (pre, post), or a
             builder with ``build(n_pre, n_post, weight)`` such as ``FixedProb``.
         weight: synaptic weight for builders (nS for COBA, pA for CUBA).
-        synapse: a :class:`Synapse` (default :class:`Expon` with 5 ms).
-        output: an :class:`Output` (default :class:`COBA` with E = 0 mV).
+        synapse: a :class:`Synapse` (default :class:`Expon` with 5 ms, or the post's
+            ``default_synapse()`` where it has one, as a dendritic synapse site).
+        output: an :class:`Output` (default :class:`COBA` with E = 0 mV, or the post's
+            ``default_output()``).
         delay: transmission delay (a time >= 0, rounded to whole steps of the run's dt;
             default 0: a spike acts on the synapse in the step it is emitted, and so on
             the postsynaptic state update of the next step, as in Brian2). One delay per
@@ -74,7 +77,8 @@ class Projection(Module):
             raise TypeError(f"Projection: pre must be a population with spikes, got {pre!r}.")
         if not hasattr(post, "add_input"):
             raise TypeError(f"Projection: post must be a neuron population, got {post!r}.")
-        output = output if output is not None else COBA()
+        if output is None:  # a post may name its own (a dendritic synapse site)
+            output = post.default_output() if hasattr(post, "default_output") else COBA()
         weight_param = None
         if hasattr(conn, "build") and not isinstance(conn, Connectivity):
             if weight is None:
@@ -125,7 +129,8 @@ class Projection(Module):
                 f"are in {w_unit.name}."
             )
         else:
-            synapse = synapse if synapse is not None else Expon()
+            if synapse is None:
+                synapse = post.default_synapse() if hasattr(post, "default_synapse") else Expon()
         self.output = output
         self._w_unit = w_unit
         self.stp = copy.copy(stp) if stp is not None else None
@@ -180,6 +185,9 @@ class Projection(Module):
 
     def _conn(self):
         """The connectivity with the trainable weights when there are some."""
+        ctx = _shard.current()
+        if ctx is not None:  # a sharded run: this device's columns
+            return ctx.conn(self)
         return self.conn if self.weights is None else self.conn.with_data(self.weights.value)
 
     def _current(self, V):
@@ -189,6 +197,13 @@ class Projection(Module):
         """``(spikes, events, x)``: the presynaptic spikes that arrive in this step, the
         events they carry (the spikes, or STP's releases) and the input through the
         connectivity (None for kinetic synapses, which filter per presynaptic neuron)."""
+        ctx = _shard.current()
+        if ctx is not None:  # a sharded run: every presynaptic spike, from the exchange
+            spikes = ctx.arriving(self)
+            events = self.stp.update(spikes) if self.stp is not None else spikes
+            if getattr(self.synapse, "pre_aligned", False):
+                return spikes, events, None
+            return spikes, events, events @ self._conn()
         spikes = self.pre.spike.value
         if isinstance(self.delays, SynapseDelays):
             events = self.stp.update(spikes) if self.stp is not None else spikes

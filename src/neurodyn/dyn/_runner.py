@@ -10,6 +10,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec as P
 
 import neurodyn.units as u
 from neurodyn.event import record_spikes
@@ -17,6 +18,7 @@ from neurodyn.state import Memory, State, checkpoint, for_loop, jit
 from neurodyn.state._state import current_trace
 
 from . import _clock
+from . import _shard as _sh
 from ._results import RunResult, SpikeRecord
 
 __all__ = ["run", "Monitor", "SpikeMonitor", "RunResult", "SpikeRecord"]
@@ -146,16 +148,18 @@ class _Compiled:
     rematerialised in the backward pass when ``remat`` (``checkpoint_every``).
     """
 
-    def __init__(self, net, dt, monitors, inner, spike_sum, spike_mons, capacity, remat):
+    def __init__(self, net, dt, monitors, inner, spike_sum, spike_mons, capacity, remat, plan=None):
         self.net, self.dt, self.monitors, self.inner = net, dt, monitors, inner
         self.capacity = dict(capacity)
+        self.plan = plan
+        n_dev = 1 if plan is None else plan.n_dev  # a sharded run: one buffer per device
         summed = [k for k in spike_sum if k in monitors]
         self._acc = {k: Memory(jnp.zeros(jnp.shape(_read(monitors[k])), jnp.int32)) for k in summed}
         self._rec = {
             k: (
-                Memory(jnp.zeros(self.capacity[k], jnp.int32)),
-                Memory(jnp.zeros(self.capacity[k], jnp.int32)),
-                Memory(jnp.zeros((), jnp.int32)),
+                Memory(jnp.zeros(n_dev * self.capacity[k], jnp.int32)),
+                Memory(jnp.zeros(n_dev * self.capacity[k], jnp.int32)),
+                Memory(jnp.zeros(() if plan is None else (n_dev,), jnp.int32)),
             )
             for k in spike_mons
         }
@@ -169,9 +173,11 @@ class _Compiled:
                 self.net.update()
             for name, (idx, steps, count) in self._rec.items():
                 spk = self.spike_mons[name].target.value
-                idx.value, steps.value, count.value = record_spikes(
-                    spk, k, idx.value, steps.value, count.value
+                c = count.value
+                idx.value, steps.value, c_new = record_spikes(
+                    spk, k, idx.value, steps.value, c.reshape(())
                 )
+                count.value = c_new.reshape(c.shape)
 
         def chunk(i):
             # `inner` steps from step i (absolute), recording the monitors at the end
@@ -204,23 +210,56 @@ class _Compiled:
             out = for_loop(block_fn, start + idx * self.inner)  # [blocks, chunks, ...]
             return jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), out)
 
+        if plan is not None:  # split over the devices of a mesh
+            self.run_chunks = self._sharded(segment, plan, summed)
+            return
         # the connectivity and other closed-over arrays become arguments of the compiled
         # program, not constants embedded in it (compile time and memory at scale)
         self.run_chunks = jit(segment, hoist_constants=True)
 
+    def _sharded(self, segment, plan, summed):
+        for k in summed:
+            if id(self.monitors[k].target) in plan.sharded:
+                plan.sharded.add(id(self._acc[k]))
+        for rec in self._rec.values():
+            plan.sharded.update(id(s) for s in rec)
+        extra = [*self._acc.values(), *(s for rec in self._rec.values() for s in rec)]
+        states = plan.states(self.net, extra)
+
+        def spec(k, m):
+            target = self._acc[k] if k in summed else m.target
+            return P(None, *plan.spec(target))
+
+        out_specs = {k: spec(k, m) for k, m in self.monitors.items()}
+        return plan.compile(segment, states, out_specs)
+
     def start_segment(self):
         for _, _, count in self._rec.values():
-            count.value = jnp.zeros((), jnp.int32)
+            count.value = jnp.zeros_like(count.value)
+
+    def _host(self, x):
+        return np.asarray(x if self.plan is None else self.plan.to_host(x))
 
     def overflowing(self) -> dict[str, int]:
-        counts = {k: int(rec[2].value) for k, rec in self._rec.items()}
+        counts = {k: int(self._host(rec[2].value).max()) for k, rec in self._rec.items()}
         return {k: n for k, n in counts.items() if n > self.capacity[k]}
 
     def take_spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         out = {}
         for k, (idx, steps, count) in self._rec.items():
-            n = int(count.value)
-            out[k] = (np.asarray(steps.value)[:n].copy(), np.asarray(idx.value)[:n].copy())
+            if self.plan is None:
+                n = int(count.value)
+                out[k] = (np.asarray(steps.value)[:n].copy(), np.asarray(idx.value)[:n].copy())
+                continue
+            # one buffer per device, local indices: to global ones, in (step, index) order
+            cap, counts = self.capacity[k], self._host(count.value)
+            st, ix = self._host(steps.value), self._host(idx.value)
+            n_loc = int(np.prod(np.shape(self.spike_mons[k].target.value))) // self.plan.n_dev
+            parts_s = [st[d * cap : d * cap + counts[d]] for d in range(len(counts))]
+            parts_i = [ix[d * cap : d * cap + counts[d]] + d * n_loc for d in range(len(counts))]
+            s_all, i_all = np.concatenate(parts_s), np.concatenate(parts_i)
+            order = np.lexsort((i_all, s_all))
+            out[k] = (s_all[order], i_all[order])
         return out
 
 
@@ -232,6 +271,7 @@ def run(
     progress: bool = False,
     n_segments: int | None = None,
     checkpoint_every=None,
+    mesh=None,
 ) -> RunResult:
     """Simulate ``net`` for ``duration`` with time step ``dt``.
 
@@ -253,6 +293,12 @@ def run(
             (gradient checkpointing): memory O(duration / checkpoint_every + the
             monitors) instead of O(duration), for about one more forward pass. It must
             divide ``duration`` and be a multiple of every monitor's period.
+        mesh: a 1-D ``jax.sharding.Mesh`` (e.g. ``jax.make_mesh((4,), ("neurons",))``):
+            split every population over its devices, each projection stored with its
+            postsynaptic neurons, spikes exchanged once per minimum-delay interval
+            (NEST's scheme); the spikes are the same for every device count. Works over
+            several processes too (``python -m neurodyn.launch -n 2 script.py``).
+            Monitors come back whole, as for one device.
 
     Inside ``nd.grad`` (or another transform) the run is differentiable: Params read by
     the network (``nd.Param`` model parameters, ``Projection(trainable=True)`` weights)
@@ -268,6 +314,16 @@ def run(
     total = _steps(duration, dt_ms, "duration")
     mons, smons = _resolve_monitors(net, monitors)
     in_transform = current_trace() is not None
+    host_index = {}
+    if mesh is not None:
+        if in_transform or checkpoint_every is not None:
+            raise ValueError(
+                "nd.run(mesh=...) runs one simulation split over devices; it cannot run "
+                "inside nd.grad, nd.jit or nd.vmap, nor with checkpoint_every. Leave mesh out "
+                "for differentiable runs."
+            )
+        _sh._check_mesh(mesh)
+        mons, smons, host_index = _sharded_monitors(mons, smons)
     if smons and in_transform:
         raise ValueError(
             f"SpikeMonitor {sorted(smons)[0]!r} cannot record inside nd.grad, nd.jit or "
@@ -329,8 +385,12 @@ def run(
     if hasattr(net, "before_run"):
         net.before_run(dt)
 
+    plan = None
+    if mesh is not None:
+        plan = _shard_plan(net, mesh, dt)
+
     def build(capacity):
-        return _Compiled(net, dt, mons, inner, spike_sum, smons, capacity, block > 1)
+        return _Compiled(net, dt, mons, inner, spike_sum, smons, capacity, block > 1, plan)
 
     cache = net.__dict__.setdefault("_nd_compiled", {})
     state_ids = tuple(id(s) for s in net.states().values())  # new States -> recompile
@@ -343,6 +403,7 @@ def run(
         inner,
         block,
         state_ids,
+        None if mesh is None else id(plan),
         versions,
     )
     if in_transform:
@@ -360,6 +421,8 @@ def run(
             compiled = cache[key] = build(capacity)
     per = n_blocks // segments
     start_step = _clock.run_clock(net).count
+    if plan is not None and start_step == 0:
+        plan.reset_exchange()  # (a run from t = 0: nothing in flight)
     t_start = start_step * dt_ms
     bar = _progress_bar(total, dt, progress)
     outs, spikes = [], {k: [] for k in smons}
@@ -386,6 +449,8 @@ def run(
                 cache[key] = compiled
         for k, rec in compiled.take_spikes().items():
             spikes[k].append(rec)
+        if plan is not None:
+            out = plan.to_host(out)
         if first_call is None:
             first_call = time.perf_counter() - t0
         outs.append(out)
@@ -412,10 +477,16 @@ def run(
             data[k] = merged.reshape(-1, step, *merged.shape[1:]).sum(axis=1)
         else:
             data[k] = merged[step - 1 :: step] if step > 1 else merged
+        if k in host_index:  # (a sharded run records whole States)
+            data[k] = data[k][..., host_index[k]]
     for k, m in smons.items():
         steps = np.concatenate([s for s, _ in spikes[k]])
         flat = np.concatenate([i for _, i in spikes[k]])
         shape = tuple(np.shape(m.target.value))
+        if k in host_index:  # a view of a population in a sharded run
+            sl = host_index[k]
+            keep = (flat >= sl.start) & (flat < sl.stop)
+            steps, flat, shape = steps[keep], flat[keep] - sl.start, (sl.stop - sl.start,)
         i = flat if len(shape) == 1 else np.stack(np.unravel_index(flat, shape), axis=1)
         data[k] = SpikeRecord(t=steps * dt_ms * u.ms, i=i, shape=shape)
     n_rows = total // inner
@@ -430,6 +501,49 @@ def run(
         "t_stop_ms": t_start + total * dt_ms,
     }
     return RunResult(times=times, data=data, timing=timing, monitor_times=mon_times)
+
+
+def _shard_plan(net, mesh, dt):
+    """The network's split over ``mesh`` (kept with the network while nothing changes)."""
+    versions = tuple(m.version for m in net.modules().values())
+    state_ids = tuple(id(s) for s in net.states().values())
+    key = (id(mesh), tuple(d.id for d in mesh.devices.flat), float(dt.to_value(u.ms)))
+    cache = net.__dict__.setdefault("_nd_shard_plans", {})
+    entry = cache.get(key)
+    if entry is None or entry[0] != (versions, state_ids):
+        entry = cache[key] = ((versions, state_ids), _sh.ShardPlan(net, mesh, dt))
+    return entry[1]
+
+
+def _sharded_monitors(mons, smons):
+    """Monitors of a sharded run record whole States (views and ``index`` are applied on
+    the host): ``(monitors, spike monitors, {name: index})``."""
+    from ._base import _StateView
+
+    out, sout, index = {}, {}, {}
+    for k, m in mons.items():
+        target, idx = m.target, m.index
+        if isinstance(target, _StateView):
+            if idx is not None:
+                raise ValueError(
+                    f"Monitor {k!r}: in a sharded run give index= on the population, not on "
+                    "a view of it."
+                )
+            target, idx = getattr(target.parent, target.attr), target.index
+        if not isinstance(target, State):
+            raise TypeError(
+                f"Monitor {k!r}: a sharded run (mesh=...) records States only; got "
+                f"{type(target).__name__}. Record the State and compute on the result."
+            )
+        out[k] = Monitor(target, m.every, None)
+        if idx is not None:
+            index[k] = idx
+    for k, m in smons.items():
+        target = m.target
+        if isinstance(target, _StateView):
+            target, index[k] = getattr(target.parent, target.attr), target.index
+        sout[k] = SpikeMonitor(target, m.capacity)
+    return out, sout, index
 
 
 def _under_grad() -> bool:

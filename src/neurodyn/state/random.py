@@ -17,7 +17,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -45,6 +46,8 @@ __all__ = [
     "truncated_normal",
     "rand",
     "randn",
+    "binomial",
+    "element_streams",
 ]
 
 #: The default key State used when no ``key`` is given.
@@ -63,6 +66,34 @@ def split_key(key: Any = None):
     k, sub = jax.random.split(DEFAULT.value)
     DEFAULT.value = k
     return sub
+
+
+_STREAMS: list[Callable[[int], Any]] = []
+
+
+@contextlib.contextmanager
+def element_streams(index_of: Callable[[int], Any]):
+    """Inside this scope every draw of shape ``(..., n)`` takes the values of its last
+    axis's element ``j`` from a stream of its own, keyed by ``index_of(n)[j]`` (folded
+    into the draw's key): the values of an element do not depend on how many other
+    elements are drawn with it. A network split over devices draws this way with the
+    global neuron index, so that 1, 2 or 8 devices give the same numbers."""
+    _STREAMS.append(index_of)
+    try:
+        yield
+    finally:
+        _STREAMS.pop()
+
+
+def _draw(sample: Callable, key, shape: tuple[int, ...]):
+    """``sample(key, shape)``, or per element of the last axis inside
+    :func:`element_streams`."""
+    if not _STREAMS or not shape:
+        return sample(key, shape)
+    index = _STREAMS[-1](shape[-1])
+    keys = jax.vmap(jax.random.fold_in, (None, 0))(key, index)
+    values = jax.vmap(lambda k: sample(k, shape[:-1]))(keys)
+    return jnp.moveaxis(values, 0, -1)
 
 
 def _shape(size) -> tuple[int, ...]:
@@ -94,7 +125,7 @@ def uniform(low=0.0, high=1.0, size: int | Sequence[int] | None = None, key=None
     lo, hi, unit = _unit_pair(low, high, "draw uniform samples between")
     shape = _shape(size) if size is not None else jnp.broadcast_shapes(jnp.shape(lo), jnp.shape(hi))
     dtype = dtype or jnp.result_type(float)
-    u = jax.random.uniform(split_key(key), shape, dtype)
+    u = _draw(lambda k, sh: jax.random.uniform(k, sh, dtype), split_key(key), shape)
     return _finish(lo + (hi - lo) * u, unit)
 
 
@@ -103,14 +134,18 @@ def normal(loc=0.0, scale=1.0, size: int | Sequence[int] | None = None, key=None
     mu, sd, unit = _unit_pair(loc, scale, "draw normal samples with")
     shape = _shape(size) if size is not None else jnp.broadcast_shapes(jnp.shape(mu), jnp.shape(sd))
     dtype = dtype or jnp.result_type(float)
-    z = jax.random.normal(split_key(key), shape, dtype)
+    z = _draw(lambda k, sh: jax.random.normal(k, sh, dtype), split_key(key), shape)
     return _finish(mu + sd * z, unit)
 
 
 def truncated_normal(lower, upper, size=None, loc=0.0, scale=1.0, key=None, dtype=None):
     """Normal samples truncated to ``[lower, upper]`` standard deviations around ``loc``."""
     dtype = dtype or jnp.result_type(float)
-    z = jax.random.truncated_normal(split_key(key), lower, upper, _shape(size), dtype)
+    z = _draw(
+        lambda k, sh: jax.random.truncated_normal(k, lower, upper, sh, dtype),
+        split_key(key),
+        _shape(size),
+    )
     mu, sd, unit = _unit_pair(loc, scale, "draw truncated normal samples with")
     return _finish(mu + sd * z, unit)
 
@@ -118,12 +153,17 @@ def truncated_normal(lower, upper, size=None, loc=0.0, scale=1.0, key=None, dtyp
 def bernoulli(p=0.5, size=None, key=None):
     """Boolean samples, True with probability ``p``."""
     shape = _shape(size) if size is not None else jnp.shape(p)
-    return jax.random.bernoulli(split_key(key), p, shape)
+    if _STREAMS and jnp.ndim(p):  # per-element probabilities: one uniform per element
+        u = _draw(lambda k, sh: jax.random.uniform(k, sh), split_key(key), shape)
+        return u < jnp.broadcast_to(p, shape)
+    return _draw(lambda k, sh: jax.random.bernoulli(k, p, sh), split_key(key), shape)
 
 
 def poisson(lam=1.0, size=None, key=None):
     """Poisson counts with rate ``lam``."""
     shape = _shape(size) if size is not None else jnp.shape(lam)
+    if jnp.ndim(lam) == 0:
+        return _draw(lambda k, sh: jax.random.poisson(k, lam, sh), split_key(key), shape)
     return jax.random.poisson(split_key(key), lam, shape)
 
 
@@ -133,7 +173,7 @@ def _by_inversion(pmf: list[float], size, key):
     for p in pmf[:-1]:
         cdf += p
         thresholds.append(cdf)
-    r = jax.random.uniform(split_key(key), _shape(size))
+    r = _draw(lambda k, sh: jax.random.uniform(k, sh), split_key(key), _shape(size))
     return jnp.sum(r[..., None] > jnp.asarray(thresholds, r.dtype), axis=-1)
 
 
@@ -181,11 +221,23 @@ def binomial_small(n: int, p: float, size=None, key=None):
     return _by_inversion(pmf, size, key)
 
 
+def binomial(n, p, size=None, key=None):
+    """Binomial(n, p) counts (int32); ``p`` may be traced (JAX's sampler)."""
+    shape = _shape(size) if size is not None else jnp.broadcast_shapes(jnp.shape(n), jnp.shape(p))
+    if jnp.ndim(p) or jnp.ndim(n):
+        raise ValueError("binomial: n and p must be scalars here; draw per element with size=.")
+    return _draw(
+        lambda k, sh: jax.random.binomial(k, n, p, shape=sh), split_key(key), shape
+    ).astype(jnp.int32)
+
+
 def randint(low, high=None, size=None, key=None, dtype=jnp.int32):
     """Integers in ``[low, high)`` (or ``[0, low)`` when ``high`` is None)."""
     if high is None:
         low, high = 0, low
-    return jax.random.randint(split_key(key), _shape(size), low, high, dtype)
+    return _draw(
+        lambda k, sh: jax.random.randint(k, sh, low, high, dtype), split_key(key), _shape(size)
+    )
 
 
 def exponential(scale=1.0, size=None, key=None, dtype=None):
@@ -193,7 +245,8 @@ def exponential(scale=1.0, size=None, key=None, dtype=None):
     dtype = dtype or jnp.result_type(float)
     m, _, unit = _unit_pair(scale, scale, "draw exponential samples with")
     shape = _shape(size) if size is not None else jnp.shape(m)
-    return _finish(m * jax.random.exponential(split_key(key), shape, dtype), unit)
+    e = _draw(lambda k, sh: jax.random.exponential(k, sh, dtype), split_key(key), shape)
+    return _finish(m * e, unit)
 
 
 def gamma(a, size=None, key=None, dtype=None):

@@ -1,0 +1,468 @@
+"""One network over the devices of a ``jax.sharding.Mesh``: ``nd.run(..., mesh=mesh)``.
+
+The scheme is NEST's (Morrison et al. 2005; Jordan et al. 2018), on JAX's own runtime
+(``shard_map``; gloo between CPU processes, NCCL between GPUs):
+
+- every population is split over the mesh axis into equal blocks of neurons; each
+  device integrates its own block;
+- each projection is stored on the postsynaptic side: a device holds, for every
+  presynaptic neuron, the synapses onto its own block of postsynaptic neurons (the
+  rows of the CSR restricted to its columns, in the same order, so every sum adds the
+  same terms in the same order whatever the device count);
+- spikes travel between devices once per minimum-delay interval of ``L`` steps: each
+  device writes its neurons' spikes of the interval into a local outbox, and after the
+  threshold test of the interval's last step one ``all_gather`` of the bit-packed
+  outboxes of every population fills a replicated spike history of ``max delay + L``
+  steps, from which each projection reads the spikes that arrive now. A spike emitted
+  in step ``k`` with delay ``d >= L`` steps is needed in step ``k + d``, after the
+  exchange of its interval. With zero delays (``L = 1``) the exchange happens in every
+  step, between the threshold and the synaptic effects (Brian2's order kept);
+- random numbers come from per-neuron streams (the key of each draw folded with the
+  global neuron index), so 1, 2 or 8 devices draw the same numbers.
+
+Every device builds the whole network (same seed, same network), then keeps its part:
+simple and exact, though the build itself is not distributed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+import neurodyn.units as u
+from neurodyn.event import CSR, Connectivity, Dense, FixedFanOut, JitProb
+from neurodyn.state import Memory, State, random
+from neurodyn.state._core import run_pure
+
+from . import _clock
+
+__all__ = ["ShardPlan", "current", "local"]
+
+_ACTIVE: list = []
+
+
+def current():
+    """The shard context of the step being traced, or None outside a sharded run."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
+def local(owner, value):
+    """``value`` (a per-neuron array of ``owner``, or a scalar) for this device's block
+    of neurons inside a sharded run; unchanged elsewhere."""
+    ctx = current()
+    return value if ctx is None else ctx.local(owner, value)
+
+
+def _supported() -> str:
+    return (
+        "neuron populations (LIF, AdEx, HH, NeuronGroup... and views of them), "
+        "PoissonGroup, Projection (CSR, FixedProb, FixedFanOut, Dense or JitProb "
+        "connectivity; homogeneous delays; STP; any synapse and output) and PoissonInput"
+    )
+
+
+def _check_mesh(mesh):
+    if not isinstance(mesh, jax.sharding.Mesh):
+        raise TypeError(
+            f"nd.run(mesh=...): expected a jax.sharding.Mesh, e.g. "
+            f"jax.make_mesh(({jax.device_count()},), ('neurons',)); got {type(mesh).__name__}."
+        )
+    if len(mesh.axis_names) != 1:
+        raise ValueError(
+            f"nd.run(mesh=...): the network is split over one mesh axis (its neurons); got "
+            f"a mesh with axes {mesh.axis_names} of shape {dict(mesh.shape)}. Use a 1-D mesh "
+            f"such as jax.make_mesh(({mesh.size},), ('neurons',))."
+        )
+    return mesh.axis_names[0], int(mesh.size)
+
+
+def _split_csr(conn: CSR, n_dev: int):
+    """Per device: the synapses onto its block of columns, rows and order kept; arrays
+    stacked ``[n_dev, ...]`` and padded to the longest (padding is never visited: it
+    lies beyond ``indptr[-1]``)."""
+    n_pre, n_post = conn.shape
+    nl = n_post // n_dev
+    indices = np.asarray(conn.indices)
+    indptr = np.asarray(conn.indptr)
+    rows = np.repeat(np.arange(n_pre, dtype=np.int32), np.diff(indptr))
+    m, unit = (
+        (conn.data.mantissa, conn.data.unit)
+        if isinstance(conn.data, u.Quantity)
+        else (
+            conn.data,
+            None,
+        )
+    )
+    homo = np.ndim(m) == 0
+    data = None if homo else np.asarray(m)
+    shard = indices // nl
+    parts = []
+    for s in range(n_dev):
+        keep = shard == s
+        ind = indices[keep] - s * nl
+        ptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=n_pre))])
+        parts.append((ind.astype(np.int32), ptr.astype(np.int32), None if homo else data[keep]))
+    width = max(1, max(len(p[0]) for p in parts))
+    ind = np.zeros((n_dev, width), np.int32)
+    ptr = np.stack([p[1] for p in parts])
+    dat = None if homo else np.zeros((n_dev, width), data.dtype)
+    for s, (i, _, d) in enumerate(parts):
+        ind[s, : len(i)] = i
+        if dat is not None:
+            dat[s, : len(i)] = d
+    max_row = int(np.diff(ptr, axis=1).max()) if n_pre else 0
+    return {"indices": ind, "indptr": ptr, "data": dat}, (homo, m if homo else None, unit, max_row)
+
+
+def _as_csr(conn: Connectivity) -> CSR:
+    if isinstance(conn, CSR):
+        return conn
+    if isinstance(conn, JitProb):
+        return conn.to_csr()  # the same matrix, generated from the same seed
+    if isinstance(conn, FixedFanOut):
+        idx = np.asarray(conn.indices)
+        m, unit = _split(conn.weights)
+        n_pre, k = idx.shape
+        data = jnp.asarray(m) if np.ndim(m) == 0 else jnp.asarray(np.asarray(m).reshape(-1))
+        data = data if unit is None else u.Quantity(data, unit)
+        ptr = np.arange(0, n_pre * k + 1, k, dtype=np.int32)
+        return CSR(data, idx.reshape(-1), ptr, conn.shape)
+    raise TypeError(f"unsupported connectivity {type(conn).__name__}")
+
+
+def _split(x):
+    return (x.mantissa, x.unit) if isinstance(x, u.Quantity) else (x, None)
+
+
+class _LocalConn:
+    """How one projection's connectivity is split: host arrays ``[n_dev, ...]`` and the
+    rule that rebuilds the device's own connectivity from its slices."""
+
+    def __init__(self, conn: Connectivity, n_dev: int):
+        self.shape = conn.shape
+        self.nl = conn.shape[1] // n_dev
+        if isinstance(conn, Dense):
+            m, unit = _split(conn.weights)
+            self.kind, self.unit = "dense", unit
+            self.arrays = {"w": np.asarray(m)}
+            self.specs = None  # filled by the plan: P(None, axis)
+            return
+        arrays, (homo, w, unit, max_row) = _split_csr(_as_csr(conn), n_dev)
+        self.kind, self.unit, self.homo, self.w, self.max_row = "csr", unit, homo, w, max_row
+        self.arrays = {k: v for k, v in arrays.items() if v is not None}
+
+    def build(self, parts: dict) -> Connectivity:
+        if self.kind == "dense":
+            w = parts["w"]
+            return Dense(w if self.unit is None else u.Quantity(w, self.unit))
+        data = jnp.asarray(self.w) if self.homo else parts["data"][0]
+        data = data if self.unit is None else u.Quantity(data, self.unit)
+        return CSR.tree_unflatten(
+            ((self.shape[0], self.nl), self.max_row),
+            (data, parts["indices"][0], parts["indptr"][0]),
+        )
+
+
+class ShardPlan:
+    """How a network is split over a mesh (built once per network, mesh and dt)."""
+
+    def __init__(self, net, mesh, dt):
+        from ._delay import Delay, SynapseDelays
+        from ._inputs import PoissonGroup
+        from ._network import Network
+        from ._plastic import PoissonInput
+        from ._projection import Projection
+
+        self.axis, self.n_dev = _check_mesh(mesh)
+        # the same devices with automatic axis types: the States written back after a run
+        # stay usable by ordinary (unsharded) code
+        self.mesh = jax.sharding.Mesh(
+            mesh.devices, mesh.axis_names, axis_types=(jax.sharding.AxisType.Auto,)
+        )
+        if not isinstance(net, Network) or type(net).update is not Network.update:
+            raise TypeError(
+                f"nd.run(mesh=...): {type(net).__name__} is not a Network with the standard "
+                "step order (its own update()); a sharded run needs the Network's slots to "
+                "place the spike exchange. Build it as an nd.Network without overriding update."
+            )
+        inputs, populations, deliveries = net._slots()
+        sources = [m for m in inputs if isinstance(m, PoissonGroup)]
+        others = [m for m in inputs if not isinstance(m, PoissonGroup)]
+        if others:
+            bad = others[0]
+            raise TypeError(
+                f"nd.run(mesh=...): {getattr(bad, 'name', type(bad).__name__)} "
+                f"({type(bad).__name__}) cannot be split over devices yet. Supported: "
+                f"{_supported()}."
+            )
+        self.pops = populations + sources
+        for pop in self.pops:
+            name = getattr(pop, "name", type(pop).__name__)
+            if len(pop.varshape) != 1:
+                raise ValueError(
+                    f"nd.run(mesh=...): population {name} has shape {pop.varshape}; a sharded "
+                    "run splits 1-D populations. Flatten it."
+                )
+            if pop.num % self.n_dev:
+                raise ValueError(
+                    f"nd.run(mesh=...): population {name} has {pop.num} neurons, which "
+                    f"{self.n_dev} devices cannot split evenly. Use a population size divisible "
+                    f"by {self.n_dev} or a mesh whose size divides {pop.num}."
+                )
+            spike = getattr(pop, "spike", None)
+            if spike is not None and jnp.ndim(spike.value) != 1:
+                raise ValueError(
+                    f"nd.run(mesh=...): population {name} is batched (spike shape "
+                    f"{jnp.shape(spike.value)}); a sharded run takes one network. Split "
+                    "batches over another mesh with nd.vmap, or run them one by one."
+                )
+        pop_ids = {id(p) for p in self.pops}
+        self.sharded: set[int] = set()  # ids of States split over the neuron axis
+        for pop in self.pops:
+            self.sharded.update(id(s) for s in pop.states().values())
+        self.conns: dict[int, _LocalConn] = {}
+        self.pre: dict[int, tuple[Any, slice]] = {}
+        self.delay: dict[int, int] = {}
+        for d in deliveries:
+            if isinstance(d, PoissonInput):
+                if d.synapse is not None:
+                    self.sharded.update(id(s) for s in d.synapse.states().values())
+                continue
+            if not isinstance(d, Projection):
+                raise TypeError(
+                    f"nd.run(mesh=...): {getattr(d, 'name', type(d).__name__)} "
+                    f"({type(d).__name__}) cannot be split over devices yet. Supported: "
+                    f"{_supported()}."
+                )
+            if d.stdp is not None or isinstance(d.delays, SynapseDelays) or d.weights is not None:
+                what = (
+                    "STDP"
+                    if d.stdp is not None
+                    else "per-synapse delays"
+                    if d.weights is None
+                    else "trainable weights"
+                )
+                raise TypeError(
+                    f"nd.run(mesh=...): {d.name} has {what}, which a sharded run does not "
+                    f"support yet. Supported: {_supported()}. Run it without mesh=."
+                )
+            pre, sl = d.pre, slice(0, d.pre.num)
+            if hasattr(pre, "parent"):  # a view pop[a:b]
+                pre, sl = pre.parent, pre.index
+            if id(pre) not in pop_ids or id(d.post) not in pop_ids:
+                raise TypeError(
+                    f"nd.run(mesh=...): {d.name} connects modules outside the network's "
+                    "populations; add both ends to the network."
+                )
+            self.pre[id(d)] = (pre, sl)
+            self.delay[id(d)] = int(d.delays.steps) if isinstance(d.delays, Delay) else 0
+            self.conns[id(d)] = _LocalConn(d.conn, self.n_dev)
+            syn = d.synapse
+            if syn is not None and not getattr(syn, "pre_aligned", False):
+                self.sharded.update(id(s) for s in syn.states().values())
+        # the spike exchange: populations whose spikes some projection reads
+        self.exchanged = []
+        for pre, _ in self.pre.values():
+            if all(pre is not p for p in self.exchanged):
+                self.exchanged.append(pre)
+        delays = list(self.delay.values())
+        self.min_delay = min(delays) if delays else 0
+        self.L = max(self.min_delay, 1)
+        self.H = (max(delays) if delays else 0) + self.L
+        self.width = sum(p.num // self.n_dev for p in self.exchanged)
+        self.outbox = Memory(jnp.zeros((self.L, self.width * self.n_dev), bool), name="outbox")
+        self.history = {
+            id(p): Memory(jnp.zeros((self.H, p.num), bool), name=f"history[{p.name}]")
+            for p in self.exchanged
+        }
+        self.sharded.add(id(self.outbox))
+        self.n_local = {id(p): p.num // self.n_dev for p in self.pops}
+        self.dt_ms = float(dt.to_value(u.ms))
+
+    # -- specs and placement ------------------------------------------------------
+    def spec(self, state: State) -> P:
+        if id(state) not in self.sharded:
+            return P()
+        nd_ = jnp.ndim(u.get_mantissa(state.value))
+        return P(*([None] * (nd_ - 1)), self.axis)
+
+    def sharding(self, spec: P) -> NamedSharding:
+        return NamedSharding(self.mesh, spec)
+
+    def put(self, value, spec: P):
+        sharding = self.sharding(spec)
+
+        def one(x):
+            if isinstance(x, jax.Array) and x.sharding == sharding:
+                return x
+            if jax.process_count() > 1:
+                if isinstance(x, jax.Array) and not x.is_fully_addressable:
+                    return jax.device_put(x, sharding)
+                if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+                    data = np.asarray(jax.random.key_data(x))
+                    impl = jax.random.key_impl(x)
+                    arr = jax.make_array_from_callback(
+                        data.shape, NamedSharding(self.mesh, P()), lambda i: data[i]
+                    )
+                    return jax.random.wrap_key_data(arr, impl=impl)
+                host = np.asarray(x)
+                return jax.make_array_from_callback(host.shape, sharding, lambda i: host[i])
+            return jax.device_put(x, sharding)
+
+        return jax.tree_util.tree_map(one, value)
+
+    def to_host(self, tree):
+        """Monitor values as host-addressable arrays (gathered from every process)."""
+        if jax.process_count() == 1:
+            return jax.tree_util.tree_map(lambda x: jax.device_put(x, jax.devices()[0]), tree)
+        from jax.experimental import multihost_utils
+
+        def one(x):
+            if isinstance(x, jax.Array) and not x.is_fully_addressable:
+                return jnp.asarray(multihost_utils.process_allgather(x, tiled=True))
+            return x
+
+        return jax.tree_util.tree_map(one, tree)
+
+    def conn_inputs(self):
+        arrays, specs = {}, {}
+        for key, lc in self.conns.items():
+            arrays[key] = dict(lc.arrays)
+            if lc.kind == "dense":
+                specs[key] = {"w": P(None, self.axis)}
+            else:
+                specs[key] = {k: P(self.axis) for k in lc.arrays}
+        placed = {
+            k: {n: self.put(jnp.asarray(a), specs[k][n]) for n, a in v.items()}
+            for k, v in arrays.items()
+        }
+        return placed, specs
+
+    def reset_exchange(self) -> None:
+        """No spikes in flight (a run from step 0)."""
+        self.outbox.value = jnp.zeros_like(self.outbox.value)
+        for h in self.history.values():
+            h.value = jnp.zeros_like(h.value)
+
+    def states(self, net, extra=()) -> list[State]:
+        out, seen = [], set()
+        for s in [*net.states().values(), random.DEFAULT, self.outbox, *self.history.values()]:
+            if id(s) not in seen:
+                seen.add(id(s))
+                out.append(s)
+        for s in extra:
+            if id(s) not in seen:
+                seen.add(id(s))
+                out.append(s)
+        return out
+
+    def compile(self, fn, states: list[State], out_specs):
+        """A callable ``(start, idx) -> fn's output`` that runs ``fn`` on every device
+        (its States split as :meth:`spec` says) and writes the States back."""
+        specs = [self.spec(s) for s in states]
+        conn_values, conn_specs = self.conn_inputs()
+        axis = self.axis
+
+        def pure(values, conns, start, idx):
+            index = jax.lax.axis_index(axis)
+            ctx = _Context(self, conns, index)
+            _ACTIVE.append(ctx)
+            try:
+                with random.element_streams(lambda n: index * n + jnp.arange(n)):
+                    return run_pure("nd.run(mesh=...)", fn, states, values, states, (start, idx))
+            finally:
+                _ACTIVE.pop()
+
+        program = jax.jit(
+            jax.shard_map(
+                pure,
+                mesh=self.mesh,
+                in_specs=(specs, conn_specs, P(), P()),
+                out_specs=(out_specs, specs),
+                # (the native kernels' outputs carry no varying-axis types; the specs
+                # above are the contract, checked by the 1-vs-N-device tests)
+                check_vma=False,
+            )
+        )
+
+        def call(start, idx):
+            values = [self.put(s.value, sp) for s, sp in zip(states, specs)]
+            out, new = program(values, conn_values, start, idx)
+            for s, v in zip(states, new):
+                s.value = v
+            return out
+
+        def lower(start, idx):
+            values = [self.put(s.value, sp) for s, sp in zip(states, specs)]
+            return program.lower(values, conn_values, start, idx)
+
+        call.lower = lower
+        return call
+
+
+class _Context:
+    """What the step code asks while a sharded run is traced (one per device program)."""
+
+    def __init__(self, plan: ShardPlan, conns: dict, index):
+        self.plan, self.index = plan, index
+        self.conns = {k: plan.conns[k].build(v) for k, v in conns.items()}
+
+    def local(self, owner, value):
+        n_loc = self.plan.n_local.get(id(owner))
+        if n_loc is None:
+            return value
+        m, unit = _split(value)
+        if jnp.ndim(m) == 0 or jnp.shape(m)[-1] != owner.num:
+            return value
+        part = jax.lax.dynamic_slice_in_dim(jnp.asarray(m), self.index * n_loc, n_loc, axis=-1)
+        return part if unit is None else u.Quantity(part, unit)
+
+    def conn(self, proj):
+        return self.conns[id(proj)]
+
+    def arriving(self, proj):
+        """The presynaptic spikes (all neurons of ``proj.pre``) that arrive now."""
+        pre, sl = self.plan.pre[id(proj)]
+        k = _clock.current_clock().i
+        row = (k - self.plan.delay[id(proj)]) % self.plan.H
+        return self.plan.history[id(pre)].value[row][sl]
+
+    def exchange_point(self) -> None:
+        """After the threshold test: this step's spikes into the outbox; at the end of a
+        min-delay interval, one all_gather of the outbox into every history."""
+        plan = self.plan
+        if not plan.exchanged:
+            return
+        k = _clock.current_clock().i
+        L, H, D = plan.L, plan.H, plan.n_dev
+        local = jnp.concatenate([p.spike.value.astype(bool) for p in plan.exchanged])
+        box = plan.outbox.value
+        box = jax.lax.dynamic_update_slice_in_dim(box, local[None], k % L, axis=0)
+        plan.outbox.value = box
+        hists = [plan.history[id(p)].value for p in plan.exchanged]
+        axis, width = plan.axis, plan.width
+
+        def exchange(box, hists):
+            packed = jnp.packbits(box.reshape(-1))
+            every = jax.lax.all_gather(packed, axis)  # [D, bytes]: the one collective
+            bits = jnp.unpackbits(every, axis=1, count=L * width).reshape(D, L, width)
+            rows = (k - (L - 1) + jnp.arange(L)) % H
+            out, off = [], 0
+            for p, h in zip(plan.exchanged, hists):
+                nl = p.num // D
+                block = jnp.transpose(bits[:, :, off : off + nl], (1, 0, 2)).reshape(L, p.num)
+                out.append(h.at[rows].set(block.astype(bool)))
+                off += nl
+            return out
+
+        if L == 1:
+            new = exchange(box, hists)
+        else:
+            new = jax.lax.cond(k % L == L - 1, exchange, lambda b, h: list(h), box, hists)
+        for p, h in zip(plan.exchanged, new):
+            plan.history[id(p)].value = h

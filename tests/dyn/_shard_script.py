@@ -1,0 +1,133 @@
+"""Run in a subprocess by test_shard.py with 4 virtual CPU devices: the same networks on
+no mesh and on meshes of 1, 2 and 4 devices; prints one JSON line of spike-train digests
+and the number of collectives in the compiled program."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+
+import jax
+import numpy as np
+
+import neurodyn as nd
+import neurodyn.units as u
+from neurodyn import event
+from neurodyn.dyn import (
+    COBA,
+    LIF,
+    STP,
+    Expon,
+    Monitor,
+    Normal,
+    PoissonInput,
+    Projection,
+    SpikeMonitor,
+)
+
+
+class Net(nd.Network):
+    """Brette et al.'s COBA network (the benchmark model), with options."""
+
+    def __init__(self, n=4000, conn="csr", delay=None, poisson=False, noise=False, stp=False):
+        n_e = int(0.8 * n)
+        self.N = LIF(
+            n,
+            name="N",
+            tau=20 * u.ms,
+            R=100 * u.Mohm,
+            V_rest=-60 * u.mV,
+            V_reset=-60 * u.mV,
+            V_th=-50 * u.mV,
+            tau_ref=5 * u.ms,
+            I_ext=(100 if poisson else 200) * u.pA,
+            V_initializer=Normal(-55 * u.mV, 2 * u.mV),
+            noise=(1.0 * u.mV / u.ms**0.5) if noise else None,
+        )
+        self.E, self.I = self.N[:n_e], self.N[n_e:]
+        p = 80 / n
+
+        def c(seed, n_pre, w):
+            rule = event.FixedProb(p, seed=seed)
+            if conn == "jit":
+                return {"conn": rule.jit(n_pre, n, weight=w)}
+            return {"conn": rule, "weight": w}
+
+        self.exc = Projection(
+            self.E,
+            self.N,
+            **c(1, n_e, 6 * u.nS),
+            synapse=Expon(5 * u.ms),
+            output=COBA(E=0 * u.mV),
+            delay=delay,
+            stp=STP(U=0.2, tau_d=200 * u.ms, tau_f=600 * u.ms) if stp else None,
+        )
+        self.inh = Projection(
+            self.I,
+            self.N,
+            **c(2, n - n_e, 67 * u.nS),
+            synapse=Expon(10 * u.ms),
+            output=COBA(E=-80 * u.mV),
+            delay=delay,
+        )
+        if poisson:
+            self.ext = PoissonInput(self.N, "V", 100, 5 * u.Hz, 0.5 * u.mV)
+
+
+def digest(t, i) -> str:
+    h = hashlib.sha256()
+    h.update(np.asarray(t.to_value(u.ms)).round(6).tobytes())
+    h.update(np.asarray(i, np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def one(kwargs, devices, t_ms):
+    nd.random.seed(7)
+    net = Net(**kwargs)
+    mesh = (
+        None
+        if devices is None
+        else jax.make_mesh((devices,), ("neurons",), devices=jax.devices()[:devices])
+    )
+    mons = {
+        "s": SpikeMonitor(net.N.spike),
+        "v": Monitor(net.N.V, every=100 * u.ms, index=slice(0, 8)),
+    }
+    res = nd.run(net, t_ms * u.ms, dt=0.1 * u.ms, monitors=mons, mesh=mesh)
+    t, i = res.spikes("s")
+    out = {
+        "spikes": len(t),
+        "digest": digest(t, i),
+        "v": np.asarray(res["v"].mantissa)[-1].tolist(),
+    }
+    if devices is not None:
+        # the collectives of the compiled program (one spike exchange per min-delay block)
+        (compiled,) = net.__dict__["_nd_compiled"].values()
+        lowered = compiled.run_chunks.lower(np.int32(0), np.zeros((1, 1), np.int32))
+        text = lowered.compile().as_text()
+        ops = ("all-gather", "all-reduce", "all-to-all", "collective-permute", "reduce-scatter")
+        out["collectives"] = {op: text.count(f" {op}(") for op in ops}
+        out["block_steps"] = compiled.plan.L
+    return out
+
+
+def main():
+    t_ms = float(sys.argv[1])
+    cases = {
+        "csr": {},
+        "jit": {"conn": "jit"},
+        "poisson_noise": {"poisson": True, "noise": True},
+        "delay_stp": {"delay": 1.5 * u.ms, "stp": True},
+    }
+    report = {}
+    for name, kw in cases.items():
+        report[name] = {str(d): one(kw, d, t_ms) for d in (None, 1, 2, 4)}
+    print("RESULT " + json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
