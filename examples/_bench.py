@@ -6,13 +6,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 
-import numpy as np
 
-import neurodyn as nd
-import neurodyn.units as u
-from neurodyn.dyn import Monitor
+def _devices_flag() -> None:
+    """``--devices N``: N CPU devices in all (per process: N / processes), set before
+    JAX starts its backend (importing neurodyn.dyn does)."""
+    argv = sys.argv[1:]
+    for k, a in enumerate(argv):
+        n = a.split("=", 1)[1] if a.startswith("--devices=") else None
+        if a == "--devices" and k + 1 < len(argv):
+            n = argv[k + 1]
+        if n is not None and n.isdigit() and int(n) > 0:
+            procs = int(os.environ.get("NEURODYN_NUM_PROCESSES", "1"))
+            flag = f"--xla_force_host_platform_device_count={max(1, int(n) // procs)}"
+            os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+
+
+_devices_flag()
+
+import numpy as np  # noqa: E402
+
+import neurodyn as nd  # noqa: E402
+import neurodyn.units as u  # noqa: E402
+from neurodyn.dyn import Monitor  # noqa: E402
 
 
 def parse(description: str, n: int = 4000, t: float = 1000.0, extra=None):
@@ -20,14 +39,38 @@ def parse(description: str, n: int = 4000, t: float = 1000.0, extra=None):
     ap.add_argument("--n", type=int, default=n)
     ap.add_argument("--t", type=float, default=t, help="biological time in ms")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        help="split the network over this many devices (virtual CPU devices here, GPUs "
+        "where there are; with python -m neurodyn.launch -n P: over all P processes)",
+    )
     if extra is not None:
         extra(ap)
-    return ap.parse_args()
+    args = ap.parse_args()
+    if args.devices is not None and args.devices < 1:
+        ap.error(f"--devices must be at least 1, got {args.devices}")
+    return args
+
+
+def _mesh(devices):
+    if devices is None:
+        return None
+    import jax
+
+    if jax.device_count() < devices:
+        raise SystemExit(
+            f"--devices {devices}: only {jax.device_count()} devices here "
+            f"({jax.process_count()} processes); start more processes or ask for fewer."
+        )
+    return jax.make_mesh((devices,), ("neurons",), devices=jax.devices()[:devices])
 
 
 def run_and_report(title: str, make_net, args, dt=0.1 * u.ms, monitors=None):
     """Build ``make_net(n, seed)`` (a network with ``E`` and ``I`` populations or
     views), time it and print its rates; returns (net, result of the first run)."""
+    mesh = _mesh(getattr(args, "devices", None))
     nd.random.seed(args.seed)
     t0 = time.perf_counter()
     net = make_net(args.n, args.seed)
@@ -36,11 +79,11 @@ def run_and_report(title: str, make_net, args, dt=0.1 * u.ms, monitors=None):
     mons = {"E": Monitor(net.E.spike, every=T), "I": Monitor(net.I.spike, every=T)}
     mons.update(monitors or {})
     t0 = time.perf_counter()
-    res = nd.run(net, T, dt=dt, monitors=mons)
+    res = nd.run(net, T, dt=dt, monitors=mons, mesh=mesh)
     first_s = time.perf_counter() - t0
     net.reset_state()
     t0 = time.perf_counter()
-    nd.run(net, T, dt=dt, monitors=mons)
+    nd.run(net, T, dt=dt, monitors=mons, mesh=mesh)
     run_s = time.perf_counter() - t0
     seconds = args.t / 1000
     rate_e = float(np.asarray(res["E"]).sum() / net.E.num / seconds)
@@ -59,7 +102,14 @@ def run_and_report(title: str, make_net, args, dt=0.1 * u.ms, monitors=None):
                 "build_s": round(build_s, 3),
                 "compile_s": round(compile_s, 3),
                 "run_s": round(run_s, 4),
+                **({} if mesh is None else {"devices": int(mesh.size), "processes": _processes()}),
             }
         )
     )
     return net, res
+
+
+def _processes() -> int:
+    import jax
+
+    return jax.process_count()

@@ -1,15 +1,12 @@
-"""Run in a subprocess by test_shard.py with 4 virtual CPU devices: the same networks on
-no mesh and on meshes of 1, 2 and 4 devices; prints one JSON line of spike-train digests
-and the number of collectives in the compiled program."""
+"""Run in a subprocess by test_shard.py with 4 virtual CPU devices (its XLA_FLAGS): the
+same networks on no mesh and on meshes of 1, 2 and 4 devices; prints one JSON line of
+spike-train digests and the number of collectives in the compiled program."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 
 import jax
 import numpy as np

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import jax
 import numpy as np
@@ -139,3 +140,56 @@ def test_monitors_come_back_whole_on_one_device():
     r3 = nd.run(b, 10 * u.ms, dt=0.1 * u.ms, monitors=mons(b), mesh=_mesh())
     r4 = nd.run(a, 10 * u.ms, dt=0.1 * u.ms, monitors=mons(a))
     np.testing.assert_array_equal(np.asarray(r3["v"].mantissa), np.asarray(r4["v"].mantissa))
+
+
+def _result(proc):
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT ") :])
+
+
+def test_two_processes_through_the_launcher_equal_one_process():
+    script = os.path.join(HERE, "_shard_mp_script.py")
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    one = _result(
+        subprocess.run(
+            [sys.executable, script, "1000"], capture_output=True, text=True, env=env, timeout=300
+        )
+    )
+    t0 = time.perf_counter()
+    two = _result(
+        subprocess.run(
+            [sys.executable, "-m", "neurodyn.launch", "-n", "2", "--timeout", "240"]
+            + [script, "1000"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+    )
+    elapsed = time.perf_counter() - t0
+    assert (one["processes"], one["devices"]) == (1, 1)
+    assert (two["processes"], two["devices"]) == (2, 2)
+    assert one["spikes"] > 10_000
+    assert two["spikes"] == one["spikes"] and two["digest"] == one["digest"]
+    assert elapsed < 60, elapsed
+
+
+def test_a_failed_process_stops_the_others(tmp_path):
+    script = tmp_path / "fail.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "if os.environ['NEURODYN_PROCESS_ID'] == '1':\n"
+        "    sys.exit(3)\n"
+        "time.sleep(120)\n"
+    )
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "neurodyn.launch", "-n", "2", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    assert proc.returncode == 3
+    assert "process 1 of 2 exited with code 3" in proc.stderr
+    assert time.perf_counter() - t0 < 60
