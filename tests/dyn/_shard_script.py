@@ -17,6 +17,7 @@ from neurodyn import event
 from neurodyn.dyn import (
     COBA,
     LIF,
+    STDP,
     STP,
     Expon,
     Monitor,
@@ -30,7 +31,9 @@ from neurodyn.dyn import (
 class Net(nd.Network):
     """Brette et al.'s COBA network (the benchmark model), with options."""
 
-    def __init__(self, n=4000, conn="csr", delay=None, poisson=False, noise=False, stp=False):
+    def __init__(
+        self, n=4000, conn="csr", delay=None, poisson=False, noise=False, stp=False, stdp=False
+    ):
         n_e = int(0.8 * n)
         self.N = LIF(
             n,
@@ -54,14 +57,19 @@ class Net(nd.Network):
                 return {"conn": rule.jit(n_pre, n, weight=w)}
             return {"conn": rule, "weight": w}
 
+        exc = c(1, n_e, 6 * u.nS)
+        if stdp:  # per-synapse weights, all 6 nS at first, changed by pair STDP
+            per = lambda rng, k: np.full(k, 6.0, np.float32) * u.nS  # noqa: E731
+            exc = {"conn": event.FixedProb(p, seed=1).build(n_e, n, weight=per)}
         self.exc = Projection(
             self.E,
             self.N,
-            **c(1, n_e, 6 * u.nS),
+            **exc,
             synapse=Expon(5 * u.ms),
             output=COBA(E=0 * u.mV),
             delay=delay,
             stp=STP(U=0.2, tau_d=200 * u.ms, tau_f=600 * u.ms) if stp else None,
+            stdp=STDP(w_max=12 * u.nS) if stdp else None,
         )
         self.inh = Projection(
             self.I,
@@ -101,6 +109,9 @@ def one(kwargs, devices, t_ms):
         "digest": digest(t, i),
         "v": np.asarray(res["v"].mantissa)[-1].tolist(),
     }
+    if net.exc.stdp is not None:  # the learned weights too
+        w = np.asarray(u.get_mantissa(net.exc.stdp.weights.value))
+        out["weights"] = [hashlib.sha256(w.tobytes()).hexdigest()[:16], float(w.mean())]
     if devices is not None:
         # the collectives of the compiled program (one spike exchange per min-delay block)
         (compiled,) = net.__dict__["_nd_compiled"].values()
@@ -119,6 +130,7 @@ def main():
         "jit": {"conn": "jit"},
         "poisson_noise": {"poisson": True, "noise": True},
         "delay_stp": {"delay": 1.5 * u.ms, "stp": True},
+        "stdp": {"stdp": True, "delay": 1 * u.ms},
     }
     report = {}
     for name, kw in cases.items():

@@ -39,7 +39,7 @@ def report():
     return json.loads(line[len("RESULT ") :])
 
 
-CASES = ["csr", "jit", "poisson_noise", "delay_stp"]
+CASES = ["csr", "jit", "poisson_noise", "delay_stp", "stdp"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -51,13 +51,17 @@ def test_same_spikes_on_1_2_4_devices(report, case):
         assert runs[d]["spikes"] == one["spikes"], (case, d)
         assert runs[d]["digest"] == one["digest"], (case, d)
         assert runs[d]["v"] == one["v"], (case, d)
+        assert runs[d].get("weights") == one.get("weights"), (case, d)
 
 
-@pytest.mark.parametrize("case", ["csr", "jit", "delay_stp"])
+@pytest.mark.parametrize("case", ["csr", "jit", "delay_stp", "stdp"])
 def test_deterministic_networks_equal_the_unsharded_run(report, case):
     # without random draws in the loop, the split changes nothing at all
     assert report[case]["4"]["digest"] == report[case]["None"]["digest"]
     assert report[case]["4"]["v"] == report[case]["None"]["v"]
+    assert report[case]["4"].get("weights") == report[case]["None"].get("weights")
+    if case == "stdp":  # and STDP did change the weights
+        assert report[case]["4"]["weights"][1] != 6.0
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -86,16 +90,15 @@ def test_bad_input_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="one mesh axis"):
         nd.run(Odd(), 1 * u.ms, dt=0.1 * u.ms, mesh=mesh2)
 
-    class Stdp(nd.Network):
+    class PerSynapseDelays(nd.Network):
         def __init__(self):
             self.a = LIF(4, name="a")
-            conn = event.FixedProb(0.5, seed=1).build(
-                4, 4, weight=lambda rng, k: np.full(k, 1.0, np.float32) * u.nS
-            )
-            self.p = Projection(self.a, self.a, conn, stdp=nd.dyn.STDP())
+            conn = event.FixedProb(0.5, seed=1).build(4, 4, weight=1 * u.nS)
+            delays = (np.arange(conn.nnz) % 3 + 1) * 0.1 * u.ms
+            self.p = Projection(self.a, self.a, conn, delay=delays)
 
-    with pytest.raises(TypeError, match="STDP"):
-        nd.run(Stdp(), 1 * u.ms, dt=0.1 * u.ms, mesh=_mesh())
+    with pytest.raises(TypeError, match="per-synapse delays"):
+        nd.run(PerSynapseDelays(), 1 * u.ms, dt=0.1 * u.ms, mesh=_mesh())
 
     class WithFunctionMonitor(nd.Network):
         def __init__(self):
@@ -175,6 +178,7 @@ def test_two_processes_through_the_launcher_equal_one_process():
     assert elapsed < 60, elapsed
 
 
+@pytest.mark.slow
 def test_a_failed_process_stops_the_others(tmp_path):
     script = tmp_path / "fail.py"
     script.write_text(

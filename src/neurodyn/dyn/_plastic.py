@@ -10,7 +10,7 @@ import neurodyn.units as u
 from neurodyn.event import CSR, Connectivity, csc_view, update_on_post, update_on_pre
 from neurodyn.state import Hidden, Module, Param, random
 
-from . import _clock
+from . import _clock, _shard
 from ._base import Dynamics, reset_in_place
 from ._params import Parameter, concrete
 from ._synapses import COBA, Expon, Output, VoltageJump
@@ -186,9 +186,26 @@ class STDP(Module):
             raise TypeError("STDP: batched weights; use propagate(conn, spikes).")
         return conn.with_data(self.weights.value)
 
+    def _parts(self, conn: CSR):
+        """``(connectivity, column view, weights State)``: this device's part in a run
+        split over devices, else the projection's own."""
+        ctx = _shard.current()
+        if ctx is None:
+            return conn, self._csc, self.weights
+        c, csc, w = ctx.stdp_parts(self)
+        unit = u.get_unit(self.weights.value)
+        return (
+            c.with_data(
+                u.Quantity(w.value, unit) if isinstance(self.weights.value, u.Quantity) else w.value
+            ),
+            csc,
+            _Units(w, self.weights),
+        )
+
     def propagate(self, conn: CSR, spikes):
         """``spikes @ conn`` with the current (per batch element) weights."""
-        w = self.weights.value
+        conn, _, weights = self._parts(conn)
+        w = weights.value
         if not self.batched:
             return spikes @ conn.with_data(w)
         return jax.vmap(lambda w, s: s @ conn.with_data(w))(w, spikes)
@@ -202,10 +219,11 @@ class STDP(Module):
         x = self.x_pre.value * u.math.exp(-dt / self.tau_pre) + pre_spikes
         y_before = self.y_post.value * u.math.exp(-dt / self.tau_post)
         y = y_before + post_spikes
+        conn, csc, weights = self._parts(conn)
         unit = u.get_unit(self.weights.value)
         lo = None if self.w_min is None else self.w_min.to_value(unit)
         hi = None if self.w_max is None else self.w_max.to_value(unit)
-        A_minus, A_plus, csc = self.A_minus, self.A_plus, self._csc
+        A_minus, A_plus = self.A_minus, self.A_plus
 
         def one(w, pre, post, y_before, x, after):
             c = conn.with_data(w)
@@ -214,14 +232,29 @@ class STDP(Module):
             return c.data
 
         if self.batched:
-            self.weights.value = jax.vmap(one)(
-                self.weights.value, pre_spikes, post_spikes, y_before, x, after
+            weights.value = jax.vmap(one)(
+                weights.value, pre_spikes, post_spikes, y_before, x, after
             )
         else:
-            self.weights.value = one(
-                self.weights.value, pre_spikes, post_spikes, y_before, x, after
-            )
+            weights.value = one(weights.value, pre_spikes, post_spikes, y_before, x, after)
         self.x_pre.value, self.y_post.value = x, y
+
+
+class _Units:
+    """A device's plain weights State read and written with the weights' unit (a run
+    split over devices keeps STDP's weights in the devices' layout)."""
+
+    def __init__(self, state, like):
+        self.state, self.unit = state, u.get_unit(like.value)
+        self.quantity = isinstance(like.value, u.Quantity)
+
+    @property
+    def value(self):
+        return u.Quantity(self.state.value, self.unit) if self.quantity else self.state.value
+
+    @value.setter
+    def value(self, v):
+        self.state.value = u.get_mantissa(v) if self.quantity else v
 
 
 class PoissonInput(Dynamics):

@@ -203,6 +203,8 @@ class Projection(Module):
             events = self.stp.update(spikes) if self.stp is not None else spikes
             if getattr(self.synapse, "pre_aligned", False):
                 return spikes, events, None
+            if self.stdp is not None:
+                return spikes, events, self.stdp.propagate(self.conn, events)
             return spikes, events, events @ self._conn()
         spikes = self.pre.spike.value
         if isinstance(self.delays, SynapseDelays):

@@ -101,12 +101,13 @@ def _split_csr(conn: CSR, n_dev: int):
     homo = np.ndim(m) == 0
     data = None if homo else np.asarray(m)
     shard = indices // nl
-    parts = []
+    parts, kept = [], []
     for s in range(n_dev):
         keep = shard == s
         ind = indices[keep] - s * nl
         ptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=n_pre))])
         parts.append((ind.astype(np.int32), ptr.astype(np.int32), None if homo else data[keep]))
+        kept.append(np.flatnonzero(keep))
     width = max(1, max(len(p[0]) for p in parts))
     ind = np.zeros((n_dev, width), np.int32)
     ptr = np.stack([p[1] for p in parts])
@@ -116,7 +117,27 @@ def _split_csr(conn: CSR, n_dev: int):
         if dat is not None:
             dat[s, : len(i)] = d
     max_row = int(np.diff(ptr, axis=1).max()) if n_pre else 0
-    return {"indices": ind, "indptr": ptr, "data": dat}, (homo, m if homo else None, unit, max_row)
+    meta = (homo, m if homo else None, unit, max_row, kept, width)
+    return {"indices": ind, "indptr": ptr, "data": dat}, meta
+
+
+def _csc_parts(arrays, kept, n_post_local: int):
+    """Per device, the column view (``event.csc_view``) of its part, padded as the CSR."""
+    n_dev, width = arrays["indices"].shape
+    colptr = np.zeros((n_dev, n_post_local + 1), np.int32)
+    perm = np.zeros((n_dev, width), np.int32)
+    rows = np.zeros((n_dev, width), np.int32)
+    for s in range(n_dev):
+        n = len(kept[s])
+        ind = arrays["indices"][s, :n]
+        r = np.repeat(
+            np.arange(arrays["indptr"].shape[1] - 1, dtype=np.int32), np.diff(arrays["indptr"][s])
+        )
+        order = np.argsort(ind, kind="stable").astype(np.int32)
+        colptr[s] = np.concatenate([[0], np.cumsum(np.bincount(ind, minlength=n_post_local))])
+        perm[s, :n] = order
+        rows[s, :n] = r[order]
+    return {"colptr": colptr, "perm": perm, "rows": rows}
 
 
 def _as_csr(conn: Connectivity) -> CSR:
@@ -152,9 +173,32 @@ class _LocalConn:
             self.arrays = {"w": np.asarray(m)}
             self.specs = None  # filled by the plan: P(None, axis)
             return
-        arrays, (homo, w, unit, max_row) = _split_csr(_as_csr(conn), n_dev)
+        arrays, meta = _split_csr(_as_csr(conn), n_dev)
+        homo, w, unit, max_row, self.kept, self.width = meta
         self.kind, self.unit, self.homo, self.w, self.max_row = "csr", unit, homo, w, max_row
         self.arrays = {k: v for k, v in arrays.items() if v is not None}
+        self.csc = None
+
+    def add_column_view(self) -> None:
+        """Also ship each device's column view (for postsynaptic plasticity updates)."""
+        self.csc = _csc_parts(self.arrays, self.kept, self.nl)
+        self.arrays.update({f"csc_{k}": v for k, v in self.csc.items()})
+
+    def to_local(self, w_global):
+        """Per-synapse values in the global CSR order -> ``[n_dev * width]`` in the
+        devices' order (padding zero)."""
+        w = np.asarray(w_global)
+        out = np.zeros((len(self.kept), self.width), w.dtype)
+        for s, k in enumerate(self.kept):
+            out[s, : len(k)] = w[k]
+        return out.reshape(-1)
+
+    def to_global(self, w_local, nnz: int):
+        w = np.asarray(w_local).reshape(len(self.kept), self.width)
+        out = np.zeros(nnz, w.dtype)
+        for s, k in enumerate(self.kept):
+            out[k] = w[s, : len(k)]
+        return out
 
     def build(self, parts: dict) -> Connectivity:
         if self.kind == "dense":
@@ -166,6 +210,11 @@ class _LocalConn:
             ((self.shape[0], self.nl), self.max_row),
             (data, parts["indices"][0], parts["indptr"][0]),
         )
+
+    def build_csc(self, parts: dict):
+        from neurodyn.event import CSCView
+
+        return CSCView(*(parts[f"csc_{k}"][0] for k in ("colptr", "perm", "rows")))
 
 
 class ShardPlan:
@@ -226,6 +275,7 @@ class ShardPlan:
         for pop in self.pops:
             self.sharded.update(id(s) for s in pop.states().values())
         self.conns: dict[int, _LocalConn] = {}
+        self.stdp: dict[int, tuple] = {}  # id(STDP) -> (projection, weights State, unit)
         self.pre: dict[int, tuple[Any, slice]] = {}
         self.delay: dict[int, int] = {}
         for d in deliveries:
@@ -239,14 +289,8 @@ class ShardPlan:
                     f"({type(d).__name__}) cannot be split over devices yet. Supported: "
                     f"{_supported()}."
                 )
-            if d.stdp is not None or isinstance(d.delays, SynapseDelays) or d.weights is not None:
-                what = (
-                    "STDP"
-                    if d.stdp is not None
-                    else "per-synapse delays"
-                    if d.weights is None
-                    else "trainable weights"
-                )
+            if isinstance(d.delays, SynapseDelays) or d.weights is not None:
+                what = "per-synapse delays" if d.weights is None else "trainable weights"
                 raise TypeError(
                     f"nd.run(mesh=...): {d.name} has {what}, which a sharded run does not "
                     f"support yet. Supported: {_supported()}. Run it without mesh=."
@@ -262,6 +306,20 @@ class ShardPlan:
             self.pre[id(d)] = (pre, sl)
             self.delay[id(d)] = int(d.delays.steps) if isinstance(d.delays, Delay) else 0
             self.conns[id(d)] = _LocalConn(d.conn, self.n_dev)
+            if d.stdp is not None:
+                # per-synapse weights in the devices' layout while the run lasts; the
+                # postsynaptic trace is split with its neurons, the presynaptic one is
+                # computed from the exchanged spikes on every device
+                lc = self.conns[id(d)]
+                lc.add_column_view()
+                w0 = d.stdp.weights.value
+                self.stdp[id(d.stdp)] = (
+                    d,
+                    Memory(jnp.asarray(lc.to_local(u.get_mantissa(w0)))),
+                    u.get_unit(w0),
+                )
+                self.sharded.add(id(d.stdp.y_post))
+                self.sharded.add(id(self.stdp[id(d.stdp)][1]))
             syn = d.synapse
             if syn is not None and not getattr(syn, "pre_aligned", False):
                 self.sharded.update(id(s) for s in syn.states().values())
@@ -343,6 +401,19 @@ class ShardPlan:
         }
         return placed, specs
 
+    def _weights_to_devices(self) -> None:
+        for proj, shadow, _ in self.stdp.values():
+            w = u.get_mantissa(proj.stdp.weights.value)
+            shadow.value = jnp.asarray(self.conns[id(proj)].to_local(np.asarray(w)))
+
+    def _weights_from_devices(self) -> None:
+        for proj, shadow, unit in self.stdp.values():
+            lc = self.conns[id(proj)]
+            local = np.asarray(self.to_host(shadow.value))
+            w = lc.to_global(local, proj.conn.nnz)
+            quantity = isinstance(proj.stdp.weights.value, u.Quantity)
+            proj.stdp.weights.value = u.Quantity(w, unit) if quantity else w
+
     def reset_exchange(self) -> None:
         """No spikes in flight (a run from step 0)."""
         self.outbox.value = jnp.zeros_like(self.outbox.value)
@@ -351,7 +422,14 @@ class ShardPlan:
 
     def states(self, net, extra=()) -> list[State]:
         out, seen = [], set()
-        for s in [*net.states().values(), random.DEFAULT, self.outbox, *self.history.values()]:
+        shadows = [w for _, w, _ in self.stdp.values()]
+        for s in [
+            *net.states().values(),
+            random.DEFAULT,
+            self.outbox,
+            *self.history.values(),
+            *shadows,
+        ]:
             if id(s) not in seen:
                 seen.add(id(s))
                 out.append(s)
@@ -391,10 +469,12 @@ class ShardPlan:
         )
 
         def call(start, idx):
+            self._weights_to_devices()
             values = [self.put(s.value, sp) for s, sp in zip(states, specs)]
             out, new = program(values, conn_values, start, idx)
             for s, v in zip(states, new):
                 s.value = v
+            self._weights_from_devices()
             return out
 
         def lower(start, idx):
@@ -411,6 +491,7 @@ class _Context:
     def __init__(self, plan: ShardPlan, conns: dict, index):
         self.plan, self.index = plan, index
         self.conns = {k: plan.conns[k].build(v) for k, v in conns.items()}
+        self._raw = conns
 
     def local(self, owner, value):
         n_loc = self.plan.n_local.get(id(owner))
@@ -424,6 +505,12 @@ class _Context:
 
     def conn(self, proj):
         return self.conns[id(proj)]
+
+    def stdp_parts(self, stdp):
+        """``(local CSR, its column view, this device's weights State)`` of an STDP."""
+        proj, shadow, _ = self.plan.stdp[id(stdp)]
+        lc = self.plan.conns[id(proj)]
+        return self.conns[id(proj)], lc.build_csc(self._raw[id(proj)]), shadow
 
     def arriving(self, proj):
         """The presynaptic spikes (all neurons of ``proj.pre``) that arrive now."""
