@@ -59,6 +59,12 @@ case "${1:-}" in
   # the opt-in Pallas scatter kernel: correctness against the reference, and timings
   PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" \
     timeout 300 "$ENV/bin/python" benchmarks/gpu_kernels.py || echo "gpu_kernels.py failed" >&2
+  # scale-out (#21): the same networks on no mesh and on 1, 2, 4, 8 of the GPUs present;
+  # spike digests must agree across device counts (tests/dyn/test_shard.py does it on CPU)
+  mkdir -p benchmarks/results
+  PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" \
+    timeout 300 "$ENV/bin/python" tests/dyn/_shard_script.py 200 \
+    > "benchmarks/results/$(date +%Y%m%d)-shard-gpu.txt" || echo "_shard_script.py failed" >&2
   PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" \
     timeout "${GPU_BENCH_TIMEOUT:-900}" "$ENV/bin/python" benchmarks/run.py --gpu
   ;;

@@ -45,6 +45,11 @@ __all__ = ["ShardPlan", "current", "local"]
 
 _ACTIVE: list = []
 
+#: An upper bound on the steps between spike exchanges (None: the minimum delay). For
+#: benchmarks that compare with an exchange in every step (1); any value gives the same
+#: spikes.
+MAX_BLOCK_STEPS: int | None = None
+
 
 def current():
     """The shard context of the step being traced, or None outside a sharded run."""
@@ -331,6 +336,8 @@ class ShardPlan:
         delays = list(self.delay.values())
         self.min_delay = min(delays) if delays else 0
         self.L = max(self.min_delay, 1)
+        if MAX_BLOCK_STEPS is not None:
+            self.L = max(1, min(self.L, int(MAX_BLOCK_STEPS)))
         self.H = (max(delays) if delays else 0) + self.L
         self.width = sum(p.num // self.n_dev for p in self.exchanged)
         self.outbox = Memory(jnp.zeros((self.L, self.width * self.n_dev), bool), name="outbox")
