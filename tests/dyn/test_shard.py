@@ -39,7 +39,7 @@ def report():
     return json.loads(line[len("RESULT ") :])
 
 
-CASES = ["csr", "jit", "poisson_noise", "delay_stp", "stdp"]
+CASES = ["csr", "jit", "poisson_noise", "delay_stp", "stdp", "synapse_delays"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -54,7 +54,7 @@ def test_same_spikes_on_1_2_4_devices(report, case):
         assert runs[d].get("weights") == one.get("weights"), (case, d)
 
 
-@pytest.mark.parametrize("case", ["csr", "jit", "delay_stp", "stdp"])
+@pytest.mark.parametrize("case", ["csr", "jit", "delay_stp", "stdp", "synapse_delays"])
 def test_deterministic_networks_equal_the_unsharded_run(report, case):
     # without random draws in the loop, the split changes nothing at all
     assert report[case]["4"]["digest"] == report[case]["None"]["digest"]
@@ -73,6 +73,7 @@ def test_one_collective_per_min_delay_block(report, case):
     # 1.5 ms at 0.1 ms: 15 steps between exchanges; zero delay: every step
     assert report["delay_stp"]["2"]["block_steps"] == 15
     assert report["csr"]["2"]["block_steps"] == 1
+    assert report["synapse_delays"]["2"]["block_steps"] == 10
 
 
 def _mesh(n=1):
@@ -90,15 +91,15 @@ def test_bad_input_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="one mesh axis"):
         nd.run(Odd(), 1 * u.ms, dt=0.1 * u.ms, mesh=mesh2)
 
-    class PerSynapseDelays(nd.Network):
+    class StpWithSynapseDelays(nd.Network):
         def __init__(self):
             self.a = LIF(4, name="a")
             conn = event.FixedProb(0.5, seed=1).build(4, 4, weight=1 * u.nS)
             delays = (np.arange(conn.nnz) % 3 + 1) * 0.1 * u.ms
-            self.p = Projection(self.a, self.a, conn, delay=delays)
+            self.p = Projection(self.a, self.a, conn, delay=delays, stp=nd.dyn.STP())
 
-    with pytest.raises(TypeError, match="per-synapse delays"):
-        nd.run(PerSynapseDelays(), 1 * u.ms, dt=0.1 * u.ms, mesh=_mesh())
+    with pytest.raises(TypeError, match="STP with per-synapse delays"):
+        nd.run(StpWithSynapseDelays(), 1 * u.ms, dt=0.1 * u.ms, mesh=_mesh())
 
     class WithFunctionMonitor(nd.Network):
         def __init__(self):

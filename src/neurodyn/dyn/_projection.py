@@ -199,6 +199,8 @@ class Projection(Module):
         connectivity (None for kinetic synapses, which filter per presynaptic neuron)."""
         ctx = _shard.current()
         if ctx is not None:  # a sharded run: every presynaptic spike, from the exchange
+            if isinstance(self.delays, SynapseDelays):
+                return None, None, ctx.delayed_input(self)
             spikes = ctx.arriving(self)
             events = self.stp.update(spikes) if self.stp is not None else spikes
             if getattr(self.synapse, "pre_aligned", False):

@@ -67,7 +67,8 @@ def _supported() -> str:
     return (
         "neuron populations (LIF, AdEx, HH, NeuronGroup... and views of them), "
         "PoissonGroup, Projection (CSR, FixedProb, FixedFanOut, Dense or JitProb "
-        "connectivity; homogeneous delays; STP; any synapse and output) and PoissonInput"
+        "connectivity; homogeneous or per-synapse delays; STP; STDP; any synapse and "
+        "output) and PoissonInput"
     )
 
 
@@ -279,10 +280,11 @@ class ShardPlan:
         self.sharded: set[int] = set()  # ids of States split over the neuron axis
         for pop in self.pops:
             self.sharded.update(id(s) for s in pop.states().values())
-        self.conns: dict[int, _LocalConn] = {}
+        self.conns: dict[str, _LocalConn] = {}
         self.stdp: dict[int, tuple] = {}  # id(STDP) -> (projection, weights State, unit)
         self.pre: dict[int, tuple[Any, slice]] = {}
-        self.delay: dict[int, int] = {}
+        # id(projection) -> [(delay in steps, key of its connectivity in self.conns)]
+        self.paths: dict[int, list[tuple[int, str]]] = {}
         for d in deliveries:
             if isinstance(d, PoissonInput):
                 if d.synapse is not None:
@@ -294,8 +296,11 @@ class ShardPlan:
                     f"({type(d).__name__}) cannot be split over devices yet. Supported: "
                     f"{_supported()}."
                 )
-            if isinstance(d.delays, SynapseDelays) or d.weights is not None:
-                what = "per-synapse delays" if d.weights is None else "trainable weights"
+            per_synapse = isinstance(d.delays, SynapseDelays)
+            if d.weights is not None or (per_synapse and d.stp is not None):
+                what = (
+                    "trainable weights" if d.weights is not None else "STP with per-synapse delays"
+                )
                 raise TypeError(
                     f"nd.run(mesh=...): {d.name} has {what}, which a sharded run does not "
                     f"support yet. Supported: {_supported()}. Run it without mesh=."
@@ -309,13 +314,21 @@ class ShardPlan:
                     "populations; add both ends to the network."
                 )
             self.pre[id(d)] = (pre, sl)
-            self.delay[id(d)] = int(d.delays.steps) if isinstance(d.delays, Delay) else 0
-            self.conns[id(d)] = _LocalConn(d.conn, self.n_dev)
+            key = str(id(d))
+            if per_synapse:  # one connectivity per distinct delay, each split by columns
+                self.paths[id(d)] = []
+                for g, (steps, csr, _) in enumerate(d.delays.groups):
+                    self.conns[f"{key}:{g}"] = _LocalConn(csr, self.n_dev)
+                    self.paths[id(d)].append((int(steps), f"{key}:{g}"))
+            else:
+                steps = int(d.delays.steps) if isinstance(d.delays, Delay) else 0
+                self.conns[key] = _LocalConn(d.conn, self.n_dev)
+                self.paths[id(d)] = [(steps, key)]
             if d.stdp is not None:
                 # per-synapse weights in the devices' layout while the run lasts; the
                 # postsynaptic trace is split with its neurons, the presynaptic one is
                 # computed from the exchanged spikes on every device
-                lc = self.conns[id(d)]
+                lc = self.conns[key]
                 lc.add_column_view()
                 w0 = d.stdp.weights.value
                 self.stdp[id(d.stdp)] = (
@@ -333,7 +346,7 @@ class ShardPlan:
         for pre, _ in self.pre.values():
             if all(pre is not p for p in self.exchanged):
                 self.exchanged.append(pre)
-        delays = list(self.delay.values())
+        delays = [steps for path in self.paths.values() for steps, _ in path]
         self.min_delay = min(delays) if delays else 0
         self.L = max(self.min_delay, 1)
         if MAX_BLOCK_STEPS is not None:
@@ -411,11 +424,11 @@ class ShardPlan:
     def _weights_to_devices(self) -> None:
         for proj, shadow, _ in self.stdp.values():
             w = u.get_mantissa(proj.stdp.weights.value)
-            shadow.value = jnp.asarray(self.conns[id(proj)].to_local(np.asarray(w)))
+            shadow.value = jnp.asarray(self.conns[str(id(proj))].to_local(np.asarray(w)))
 
     def _weights_from_devices(self) -> None:
         for proj, shadow, unit in self.stdp.values():
-            lc = self.conns[id(proj)]
+            lc = self.conns[str(id(proj))]
             local = np.asarray(self.to_host(shadow.value))
             w = lc.to_global(local, proj.conn.nnz)
             quantity = isinstance(proj.stdp.weights.value, u.Quantity)
@@ -511,20 +524,33 @@ class _Context:
         return part if unit is None else u.Quantity(part, unit)
 
     def conn(self, proj):
-        return self.conns[id(proj)]
+        return self.conns[str(id(proj))]
 
     def stdp_parts(self, stdp):
         """``(local CSR, its column view, this device's weights State)`` of an STDP."""
         proj, shadow, _ = self.plan.stdp[id(stdp)]
-        lc = self.plan.conns[id(proj)]
-        return self.conns[id(proj)], lc.build_csc(self._raw[id(proj)]), shadow
+        key = str(id(proj))
+        return self.conns[key], self.plan.conns[key].build_csc(self._raw[key]), shadow
 
     def arriving(self, proj):
         """The presynaptic spikes (all neurons of ``proj.pre``) that arrive now."""
         pre, sl = self.plan.pre[id(proj)]
         k = _clock.current_clock().i
-        row = (k - self.plan.delay[id(proj)]) % self.plan.H
+        ((steps, _),) = self.plan.paths[id(proj)]
+        row = (k - steps) % self.plan.H
         return self.plan.history[id(pre)].value[row][sl]
+
+    def delayed_input(self, proj):
+        """``Σ_d spikes(t − d) @ conn_d`` over the per-synapse delay groups of ``proj``,
+        in the order of the unsplit run (so the sums are the same)."""
+        pre, sl = self.plan.pre[id(proj)]
+        k = _clock.current_clock().i
+        hist = self.plan.history[id(pre)].value
+        total = None
+        for steps, key in self.plan.paths[id(proj)]:
+            x = hist[(k - steps) % self.plan.H][sl] @ self.conns[key]
+            total = x if total is None else total + x
+        return total
 
     def exchange_point(self) -> None:
         """After the threshold test: this step's spikes into the outbox; at the end of a
