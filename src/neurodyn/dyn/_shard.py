@@ -568,9 +568,12 @@ class _Context:
         axis, width = plan.axis, plan.width
 
         def exchange(box, hists):
-            packed = jnp.packbits(box.reshape(-1))
-            every = jax.lax.all_gather(packed, axis)  # [D, bytes]: the one collective
-            bits = jnp.unpackbits(every, axis=1, count=L * width).reshape(D, L, width)
+            if D == 1:  # nothing to send
+                bits = box[None]
+            else:
+                packed = jnp.packbits(box.reshape(-1))
+                every = jax.lax.all_gather(packed, axis)  # [D, bytes]: the one collective
+                bits = jnp.unpackbits(every, axis=1, count=L * width).reshape(D, L, width)
             rows = (k - (L - 1) + jnp.arange(L)) % H
             out, off = [], 0
             for p, h in zip(plan.exchanged, hists):
