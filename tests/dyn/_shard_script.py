@@ -22,6 +22,7 @@ from neurodyn.dyn import (
     Expon,
     Monitor,
     Normal,
+    PoissonGroup,
     PoissonInput,
     Projection,
     SpikeMonitor,
@@ -96,6 +97,70 @@ class Net(nd.Network):
             self.ext = PoissonInput(self.N, "V", 100, 5 * u.Hz, 0.5 * u.mV)
 
 
+class Mixed(nd.Network):
+    """Separate E and I populations with per-neuron parameters, a PoissonGroup source, a
+    0.5 ms delay, and a NeuronGroup from equation strings driven through a view."""
+
+    def __init__(self):
+        n = 800
+        rng = np.random.default_rng(0)
+        self.N = LIF(
+            n,
+            name="N",
+            tau=rng.uniform(10, 30, n) * u.ms,
+            V_th=rng.uniform(-52, -48, n) * u.mV,
+            R=100 * u.Mohm,
+            V_rest=-60 * u.mV,
+            V_reset=-60 * u.mV,
+            tau_ref=rng.uniform(1, 3, n) * u.ms,
+            I_ext=rng.uniform(150, 250, n) * u.pA,
+            V_initializer=Normal(-55 * u.mV, 2 * u.mV),
+        )
+        self.I = LIF(200, name="I", R=100 * u.Mohm, V_rest=-60 * u.mV, V_reset=-60 * u.mV)
+        self.P = PoissonGroup(400, 20 * u.Hz)
+        self.G = nd.dyn.NeuronGroup(
+            400,
+            "dv/dt = (-v + I)/tau : volt (unless refractory)\nI : volt\ntau : second",
+            threshold="v > 20*mV",
+            reset="v = 10*mV",
+            refractory=2 * u.ms,
+            method="exact",
+        )
+        self.G.I = np.linspace(15, 30, 400) * u.mV
+        self.G.tau = 20 * u.ms
+
+        def proj(pre, post, p, seed, w, tau, e, **kw):
+            rule = event.FixedProb(p, seed=seed)
+            syn, out = Expon(tau * u.ms), COBA(E=e * u.mV)
+            return Projection(pre, post, rule, weight=w * u.nS, synapse=syn, output=out, **kw)
+
+        self.ee = proj(self.N, self.N, 0.05, 1, 2, 5, 0)
+        self.ei = proj(self.N, self.I, 0.1, 2, 3, 5, 0, delay=0.5 * u.ms)
+        self.ie = proj(self.I, self.N, 0.1, 3, 10, 10, -80)
+        self.pe = proj(self.P, self.N, 0.05, 4, 2, 5, 0)
+        self.ng = Projection(
+            self.N[:400],
+            self.G,
+            event.FixedProb(0.05, seed=5),
+            weight=0.5 * u.mV,
+            output=nd.dyn.VoltageJump(target="v"),
+            delay=1 * u.ms,
+        )
+
+
+def mixed(devices, t_ms):
+    nd.random.seed(3)
+    net = Mixed()
+    mesh = (
+        None
+        if devices is None
+        else jax.make_mesh((devices,), ("neurons",), devices=jax.devices()[:devices])
+    )
+    mons = {"n": SpikeMonitor(net.N.spike), "g": SpikeMonitor(net.G.spike)}
+    res = nd.run(net, t_ms * u.ms, dt=0.1 * u.ms, monitors=mons, mesh=mesh)
+    return {k: digest(*res.spikes(k)) for k in mons} | {"spikes": len(res.spikes("n")[0])}
+
+
 def digest(t, i) -> str:
     h = hashlib.sha256()
     h.update(np.asarray(t.to_value(u.ms)).round(6).tobytes())
@@ -156,6 +221,8 @@ def main():
             *(d for d in (1, 2, 4, 8) if d <= jax.device_count()),
         )
         report[name] = {str(d): one(kw, d, round(t, 1)) for d in counts}
+    counts = (1, *(d for d in (2, 4, 8) if d <= jax.device_count()))
+    report["mixed"] = {str(d): mixed(d, round(t_ms * 0.2, 1)) for d in counts}
     print("RESULT " + json.dumps(report))
 
 

@@ -77,6 +77,15 @@ def test_one_collective_per_min_delay_block(report, case):
     assert report["synapse_delays"]["2"]["block_steps"] == 10
 
 
+def test_mixed_network_same_on_1_2_4_devices(report):
+    # separate populations with per-neuron tau, V_th, tau_ref and I_ext, a PoissonGroup
+    # source, delays and a NeuronGroup from strings fed through a view
+    runs = report["mixed"]
+    assert runs["1"]["spikes"] > 100
+    for d in ("2", "4"):
+        assert runs[d] == runs["1"], d
+
+
 def _mesh(n=1):
     return jax.make_mesh((n,), ("neurons",), devices=jax.devices()[:n])
 

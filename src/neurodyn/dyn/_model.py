@@ -22,7 +22,7 @@ import numpy as np
 import neurodyn.units as u
 from neurodyn.state import Hidden, State, random
 
-from . import _clock
+from . import _clock, _shard
 from ._base import SpikingNeuron, materialize, reset_in_place, resolve_method
 from ._init import initialize
 from ._params import REQUIRED, Parameter, concrete
@@ -358,6 +358,7 @@ class Model(SpikingNeuron):
         """The derivatives the population integrates: the model's vector field with the
         synaptic and external inputs and the adaptation current."""
         own = self.I_ext.value if isinstance(self.I_ext, State) else self.I_ext  # nd.Param
+        own = _shard.local(self, own)  # (this device's neurons in a sharded run)
         extra = own if I_ext is None else own + I_ext
         first = next(iter(self.variables))
         current = self.input_current(y[first], extra)
@@ -392,6 +393,7 @@ class Model(SpikingNeuron):
             v = y_new[self.noise_var]
             xi = random.normal(size=jnp.shape(u.get_mantissa(v)))
             noise = self.noise.value if isinstance(self.noise, State) else self.noise
+            noise = _shard.local(self, noise)
             y_new[self.noise_var] = v + noise * dt**0.5 * xi
         if not self.spiking:
             for k in names:
@@ -438,7 +440,7 @@ class Model(SpikingNeuron):
         dt, t = _clock.dt(), _clock.t()
         # whole steps: half a step of margin so that float32 rounding of t never adds or
         # drops a step (Brian2 compares step counts)
-        return (t - self.t_last_spike.value) < self.tau_ref - 0.5 * dt
+        return (t - self.t_last_spike.value) < _shard.local(self, self.tau_ref) - 0.5 * dt
 
     def reset(self) -> None:
         """Apply ``on_spike`` to the neurons that spiked in this step (Brian2's last slot)."""
