@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "nir_roundtrip.py"
-OPTIONAL = ("nir", "h5py", "pynwb", "nwbinspector", "neo", "quantities")
+OPTIONAL = ("nir", "h5py", "pynwb", "nwbinspector", "neo", "quantities", "isal")
 
 
 def test_nir_roundtrip_example(tmp_path, monkeypatch, capsys):

@@ -13,7 +13,7 @@ import pytest
 import neurodyn as nd
 import neurodyn.units as u
 from neurodyn import event
-from neurodyn.dyn import COBA, CUBA, LIF, ArrayInput, Expon, Projection
+from neurodyn.dyn import COBA, CUBA, LIF, ArrayInput, Delta, Expon, Projection
 
 nir = pytest.importorskip("nir")
 from neurodyn.io import nir as ndnir  # noqa: E402
@@ -260,5 +260,163 @@ def test_other_export_errors(tmp_path):
             self.inp = ArrayInput(2, steps=2)
             self.pop = nd.dyn.ExpIF(2)
 
-    with pytest.raises(TypeError, match="is a ExpIF; NIR export supports LIF"):
+    with pytest.raises(TypeError, match="is a ExpIF; NIR export supports LIF") as err:
         ndnir.save(tmp_path / "x.nir", Exp(), dt=DT)
+    for what in ("Expon synapse (NIR's CubaLIF)", "Delta synapse (NIR's LIF)", "IF, LI, CubaLI"):
+        assert what in str(err.value)
+
+
+class DeltaNet(nd.Network):
+    """LIF populations driven through Delta synapses (a current for one step): NIR's LIF."""
+
+    def __init__(self):
+        rng = np.random.default_rng(7)
+        self.inp = ArrayInput(10, steps=T)
+        self.hid = LIF(
+            12,
+            tau=8 * u.ms,
+            V_rest=-65 * u.mV,
+            V_reset=-68 * u.mV,
+            V_th=-55 * u.mV,
+            R=80 * u.Mohm,
+            I_ext=np.linspace(0, 100, 12) * u.pA,
+            V_initializer=np.linspace(-66, -56, 12) * u.mV,
+        )
+        self.out = LIF(4, tau=12 * u.ms, V_th=-60 * u.mV, R=50 * u.Mohm)
+        w_in = rng.uniform(0, 2000, (10, 12)) * u.pA
+        self.p_in = Projection(
+            self.inp, self.hid, event.Dense(w_in), synapse=Delta(), output=CUBA()
+        )
+        rec = event.FixedProb(0.3, seed=1).build(12, 12, weight=-500 * u.pA)
+        # recurrent without a delay: the Delta current is already a step late
+        self.p_rec = Projection(self.hid, self.hid, rec, synapse=Delta(), output=CUBA())
+        w_out = rng.uniform(0, 3000, (12, 4)) * u.pA
+        self.p_out = Projection(
+            self.hid, self.out, event.Dense(w_out), synapse=Delta(), output=CUBA(), delay=0.3 * u.ms
+        )
+
+
+def test_delta_driven_lif_populations_export_as_nir_lif_with_every_spike(tmp_path):
+    net = DeltaNet()
+    path = ndnir.save(tmp_path / "delta.nir", net, dt=DT, outputs=["out"])
+    g = nir.read(path)
+    hid, out = g.nodes["hid"], g.nodes["out"]
+    assert type(hid) is nir.LIF and type(out) is nir.LIF
+    np.testing.assert_allclose(hid.tau, 8e-3, rtol=1e-6)
+    np.testing.assert_allclose(hid.r, 80.0)
+    np.testing.assert_allclose(hid.v_leak, -65 + 80 * np.linspace(0, 100, 12) * 1e-3, rtol=1e-6)
+    np.testing.assert_allclose(hid.v_threshold, -55.0)
+    np.testing.assert_allclose(hid.v_reset, -68.0)
+    np.testing.assert_allclose(hid.metadata["neurodyn"]["v_initial"], np.linspace(-66, -56, 12))
+    np.testing.assert_allclose(out.tau, 12e-3, rtol=1e-6)
+    np.testing.assert_allclose(
+        g.nodes["p_in"].weight, np.asarray(net.p_in.conn.todense().to_value(u.nA)).T, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        g.nodes["p_rec"].weight, np.asarray(net.p_rec.conn.todense().to_value(u.nA)).T, rtol=1e-6
+    )
+    # the Delta current acts one step after the spike: one step of Delay more than the
+    # projection's (the recurrent edge is that step for p_rec)
+    np.testing.assert_allclose(g.nodes["p_in.delay"].delay, 1e-4, rtol=1e-6)
+    np.testing.assert_allclose(g.nodes["p_out.delay"].delay, 4e-4, rtol=1e-6)
+    assert "p_rec.delay" not in g.nodes
+
+    xs = (np.random.default_rng(2).random((T, 10)) < 0.05).astype(np.float32)
+    net.inp.feed(jnp.asarray(xs))
+    res = nd.run(
+        net, T * DT, dt=DT, monitors={"h": net.hid.spike, "o": net.out.spike, "V": net.hid.V}
+    )
+    model = ndnir.load(path, dt=DT, method="exact")
+    node = model.nodes["hid"]
+
+    def step(x):
+        outs = model.step(x)
+        return outs["hid"], outs["out"], node.v.value
+
+    h, o, v = nd.for_loop(nd.jit(step), jnp.asarray(xs))
+    assert np.asarray(res["h"]).sum() > 100 and np.asarray(res["o"]).sum() > 30  # 143, 64
+    np.testing.assert_array_equal(np.asarray(h).astype(bool), np.asarray(res["h"]))
+    np.testing.assert_array_equal(np.asarray(o).astype(bool), np.asarray(res["o"]))
+    np.testing.assert_allclose(np.asarray(v), np.asarray(res["V"].to_value(u.mV)), atol=1e-3)
+
+
+def test_a_population_with_expon_and_delta_inputs_is_refused(tmp_path):
+    class Mixed(nd.Network):
+        def __init__(self):
+            self.inp = ArrayInput(2, steps=5)
+            self.pop = LIF(3)
+            w = event.Dense(np.ones((2, 3)) * u.pA)
+            self.a = Projection(self.inp, self.pop, w, synapse=Expon(5 * u.ms), output=CUBA())
+            self.b = Projection(self.inp, self.pop, w, synapse=Delta(), output=CUBA())
+
+    with pytest.raises(ValueError, match=r"an Expon synapse \(a\) and a Delta synapse \(b\)"):
+        ndnir.save(tmp_path / "x.nir", Mixed(), dt=DT)
+    assert not list(tmp_path.iterdir())
+
+
+def _graph_of_every_neuron():
+    """Input -> Linear -> IF, LI, CubaLI, LIF and CubaLIF side by side (random parameters)."""
+    rng = np.random.default_rng(11)
+    n_in, n = 5, 4
+
+    def pos(lo, hi):
+        return rng.uniform(lo, hi, n).astype(np.float32)
+
+    nodes = {
+        "in": nir.Input(input_type=np.array([n_in])),
+        "IF": nir.IF(r=pos(0.5, 2), v_threshold=pos(0.8, 1.5), v_reset=pos(-0.2, 0.0)),
+        "LI": nir.LI(tau=pos(2e-3, 9e-3), r=pos(0.5, 2), v_leak=pos(-0.1, 0.1)),
+        "CubaLI": nir.CubaLI(
+            tau_syn=pos(2e-3, 5e-3),
+            tau_mem=pos(5e-3, 9e-3),
+            r=pos(0.5, 2),
+            v_leak=pos(-0.1, 0.1),
+            w_in=pos(0.5, 2),
+        ),
+        "LIF": nir.LIF(
+            tau=pos(2e-3, 9e-3),
+            r=pos(5, 20),
+            v_leak=pos(-0.1, 0.1),
+            v_threshold=pos(0.5, 1),
+            v_reset=pos(-0.2, 0.0),
+        ),
+        "CubaLIF": nir.CubaLIF(
+            tau_syn=pos(2e-3, 5e-3),
+            tau_mem=pos(5e-3, 9e-3),
+            r=pos(5, 20),
+            v_leak=pos(-0.1, 0.1),
+            v_threshold=pos(0.3, 0.6),
+            v_reset=pos(-0.2, 0.0),
+            w_in=pos(5, 20),
+        ),
+    }
+    edges = []
+    for kind in ("IF", "LI", "CubaLI", "LIF", "CubaLIF"):
+        nodes[f"w_{kind}"] = nir.Linear(weight=rng.uniform(0, 1, (n, n_in)).astype(np.float32))
+        nodes[f"out_{kind}"] = nir.Output(output_type=np.array([n]))
+        edges += [("in", f"w_{kind}"), (f"w_{kind}", kind), (kind, f"out_{kind}")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+@pytest.mark.parametrize("method", ["euler", "exact"])
+def test_if_li_and_cuba_li_graphs_round_trip_with_every_parameter_and_output(tmp_path, method):
+    """NIR's IF, LI and CubaLI (no neurodyn population has their dynamics) load as a
+    NIRNetwork; saving it keeps every parameter, and the saved graph runs to the same
+    spikes and potentials."""
+    graph = _graph_of_every_neuron()
+    xs = jnp.asarray((np.random.default_rng(3).random((300, 5)) < 0.3).astype(np.float32))
+    first = ndnir.load(graph, dt=DT, method=method)
+    path = ndnir.save(tmp_path / "all.nir", first)
+    back = nir.read(path)  # NIR's type checks
+    for name, node in graph.nodes.items():
+        assert type(back.nodes[name]) is type(node)
+        for key, value in vars(node).items():
+            if isinstance(value, np.ndarray) and key not in ("input_type", "output_type"):
+                np.testing.assert_array_equal(getattr(back.nodes[name], key), value)
+    again = ndnir.load(path, dt=DT, method=method)
+    a = nd.for_loop(nd.jit(ndnir.load(graph, dt=DT, method=method).step), xs)
+    b = nd.for_loop(nd.jit(again.step), xs)
+    for kind in ("IF", "LI", "CubaLI", "LIF", "CubaLIF"):
+        np.testing.assert_array_equal(np.asarray(a[kind]), np.asarray(b[kind]))
+    for kind in ("IF", "LIF", "CubaLIF"):  # spiking nodes that spike
+        assert np.asarray(a[kind]).sum() > 10, kind

@@ -100,24 +100,64 @@ def test_units_and_series_round_trip(tmp_path, run):
     np.testing.assert_allclose(t.to_value(u.ms)[:2], [21.0, 22.0])
 
 
+def _mean_firing_rate(st):
+    """Elephant's mean_firing_rate (Hz) when Elephant is installed, else the same
+    definition with neo alone (spikes / (t_stop - t_start))."""
+    import quantities as pq
+
+    try:
+        from elephant.statistics import mean_firing_rate
+    except ImportError:
+        return len(st) / float((st.t_stop - st.t_start).rescale(pq.s))
+    return float(mean_firing_rate(st).rescale(pq.Hz))
+
+
 def test_to_neo_rates_equal_the_raster_counts(run):
     import quantities as pq
-    from elephant.statistics import mean_firing_rate
 
-    block = nwb.to_neo(run)
+    block = run.to_neo()
     seg = block.segments[0]
     trains = [st for st in seg.spiketrains if st.annotations["population"] == "E"]
     assert len(trains) == 6 and [g.name for g in block.groups] == ["E", "I"]
     expected = np.asarray(run["E"]).sum(axis=0) / (1000 * 1e-4)  # spikes / 0.1 s
     assert expected.max() > 0
+    ours = np.asarray(nd.analysis.firing_rate(run["E"], dt=0.1 * u.ms).to_value(u.Hz))
+    np.testing.assert_allclose(ours, expected, rtol=1e-6)  # (float32 Quantities)
     for k, st in enumerate(trains):
         assert st.annotations["node_id"] == k
         assert float(st.t_start.rescale(pq.ms)) == pytest.approx(20.0)
-        rate = float(mean_firing_rate(st).rescale(pq.Hz))
+        rate = _mean_firing_rate(st)
         assert abs(rate - expected[k]) <= 1e-12 * max(1.0, expected[k])
     v = next(s for s in seg.analogsignals if s.name == "V")
     assert v.units == pq.mV and v.shape == (1000, 6)
     assert float(v.sampling_period.rescale(pq.ms)) == pytest.approx(0.1)
+    np.testing.assert_array_equal(v.magnitude, np.asarray(run["V"].to_value(u.mV)))
+
+
+def test_to_neo_of_a_spike_monitor_gives_the_same_rates(tmp_path):
+    from neurodyn.dyn import SpikeMonitor
+
+    class Net(nd.Network):
+        def __init__(self):
+            self.E = nd.dyn.LIF(6, I_ext=np.linspace(170, 420, 6) * u.pA)
+
+    net = Net()
+    nd.run(net, 5 * u.ms, dt=0.1 * u.ms)
+    res = nd.run(
+        net, 50 * u.ms, dt=0.1 * u.ms, monitors={"r": net.E.spike, "s": SpikeMonitor(net.E.spike)}
+    )
+    block = res.to_neo()
+    by = {
+        (st.annotations["population"], st.annotations["node_id"]): st
+        for st in block.segments[0].spiketrains
+    }
+    expected = np.asarray(res["r"]).sum(axis=0) / 0.05
+    assert expected.max() > 0
+    for k in range(6):
+        a, b = by[("r", k)], by[("s", k)]
+        np.testing.assert_array_equal(a.magnitude, b.magnitude)
+        assert a.t_start == b.t_start and a.t_stop == b.t_stop
+        assert abs(_mean_firing_rate(b) - expected[k]) <= 1e-12 * max(1.0, expected[k])
 
 
 def test_errors(tmp_path, run):
@@ -149,3 +189,126 @@ def test_sparse_spike_monitors_write_like_rasters(tmp_path):
     order = np.lexsort((ids, steps))
     np.testing.assert_allclose(t.to_value(u.ms), 5 + steps[order] * 0.1, rtol=1e-6)
     np.testing.assert_array_equal(i, ids[order])
+
+
+def _long_run(steps=100_000, n=250, seed=0):
+    """A RunResult of ``steps`` x ``n`` float32 values in mV (100 MB by default) and a
+    SpikeMonitor record, made without simulating."""
+    from neurodyn.dyn import RunResult, SpikeRecord
+
+    rng = np.random.default_rng(seed)
+    v = rng.random((steps, n), dtype=np.float32)  # (incompressible: the worst case)
+    spike_steps = np.sort(rng.integers(0, steps, 20_000))
+    rec = SpikeRecord(
+        t=spike_steps * 0.1 * u.ms, i=rng.integers(0, n, spike_steps.size), shape=(n,)
+    )
+    times = (np.arange(1, steps + 1) * 0.1) * u.ms
+    timing = {"dt_ms": 0.1, "t_start_ms": 0.0, "t_stop_ms": steps * 0.1}
+    return RunResult(times=times, data={"V": v * u.mV, "s": rec}, timing=timing), v, rec
+
+
+def test_a_long_series_is_written_in_chunks_without_a_second_copy(tmp_path):
+    """The datasets are filled a chunk (1 MiB) at a time from the run's own arrays: the
+    Python heap (numpy's buffers included) grows by a small fraction of the series."""
+    import tracemalloc
+
+    import h5py
+
+    res, v, rec = _long_run()
+    nwb.write(tmp_path / "warm.nwb", _long_run(100, 4)[0], **META)  # imports, caches
+    tracemalloc.start()
+    nwb.write(tmp_path / "run.nwb", res, threads=2, **META)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 0.1 * v.nbytes, f"peak {peak / 1e6:.1f} MB for a {v.nbytes / 1e6:.0f} MB series"
+    with h5py.File(tmp_path / "run.nwb", "r") as f:
+        d = f["acquisition/V/data"]
+        assert d.dtype == np.float32 and d.compression == "gzip" and d.shuffle
+        assert d.chunks[1] <= 128 and np.prod(d.chunks) * 4 <= 1 << 20
+        for rows in (slice(0, 2500), slice(len(v) - 2500, None)):  # first and edge chunks
+            np.testing.assert_array_equal(d[rows], v[rows])
+        assert f["units/spike_times"].compression == "gzip"
+        steps = np.round(np.asarray(rec.t.to_value(u.ms), float) / 0.1)
+        order = np.lexsort((steps, rec.i))  # by neuron, then time
+        np.testing.assert_array_equal(f["units/spike_times"][()], steps[order] * 0.1 / 1e3)
+        counts = np.bincount(rec.i, minlength=rec.shape[0])
+        np.testing.assert_array_equal(f["units/spike_times_index"][()], np.cumsum(counts))
+
+
+@pytest.mark.parametrize(("gzip_level", "threads"), [(None, 1), (1, 1), (6, 3)])
+def test_every_compression_setting_reads_back_exactly(tmp_path, gzip_level, threads):
+    """Edge chunks, a bool series (uint8 in the file), 3-D values, one thread or several,
+    uncompressed, ISA-L (levels 1-3) or zlib: the values come back as written."""
+    from neurodyn.dyn import RunResult
+
+    rng = np.random.default_rng(1)
+    steps = 3001  # not a multiple of any chunk
+    data = {
+        "V": rng.standard_normal((steps, 130)).astype(np.float32) * u.mV,
+        "flag": rng.random((steps // 2, 3)) < 0.5,  # every 2nd step: a series, not spikes
+        "m": rng.standard_normal((steps, 2, 3)) * u.nS,
+        "raster": rng.random((steps, 5)) < 0.01,
+    }
+    times = (np.arange(1, steps + 1) * 0.1) * u.ms
+    res = RunResult(
+        times=times, data=data, timing={"dt_ms": 0.1}, monitor_times={"flag": times[1::2]}
+    )
+    path = tmp_path / "run.nwb"
+    nwb.write(path, res, gzip_level=gzip_level, threads=threads, **META)
+    assert pynwb.validate(path=str(path)) == []
+    back = nwb.read(path)
+    np.testing.assert_array_equal(back["series"]["V"][1].to_value(u.mV), data["V"].to_value(u.mV))
+    t, flag = back["series"]["flag"]
+    np.testing.assert_array_equal(flag, data["flag"].astype(np.uint8))
+    np.testing.assert_allclose(t.to_value(u.ms)[:2], [0.2, 0.4])
+    np.testing.assert_array_equal(back["series"]["m"][1].to_value(u.nS), data["m"].to_value(u.nS))
+    rows, ids = np.nonzero(data["raster"])
+    order = np.lexsort((ids, rows))
+    t, i = back["spikes"]["raster"]
+    np.testing.assert_array_equal(i, ids[order])
+    np.testing.assert_allclose(t.to_value(u.ms), rows[order] * 0.1, rtol=1e-7)  # (float32)
+    with pynwb.NWBHDF5IO(str(path), "r") as io:  # the file: float64 on the dt grid
+        units = io.read().units
+        for k in range(5):
+            np.testing.assert_array_equal(
+                units.get_unit_spike_times(k), np.flatnonzero(data["raster"][:, k]) * 0.1 / 1e3
+            )
+
+
+def test_to_neo_is_the_run_results_method(run):
+    """One implementation: nwb.to_neo(res) is res.to_neo(), which needs only neo."""
+    a, b = nwb.to_neo(run, populations={"E": "exc"}), run.to_neo(populations={"E": "exc"})
+    sa, sb = a.segments[0].spiketrains, b.segments[0].spiketrains
+    assert len(sa) == len(sb) == 8
+    for x, y in zip(sa, sb):
+        np.testing.assert_array_equal(x.magnitude, y.magnitude)
+        assert x.annotations == y.annotations
+    assert [g.name for g in b.groups] == ["exc", "I"]
+    with pytest.raises(KeyError, match="no monitor"):
+        run.to_neo(monitors=["W"])
+
+
+def test_to_neo_says_which_extra_to_install(run, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "neo", None)
+    with pytest.raises(ImportError, match=r"'neo'.*pip install neurodyn\[io\]"):
+        run.to_neo()
+
+
+def test_without_isal_zlib_compresses_the_same_values(tmp_path, monkeypatch):
+    """ISA-L (the io extra's ``isal``) only makes deflate faster: without it zlib writes
+    the same data."""
+    import sys
+
+    import h5py
+
+    res, v, _ = _long_run(steps=4000, n=50)
+    nwb.write(tmp_path / "isal.nwb", res, **META)
+    monkeypatch.setitem(sys.modules, "isal", None)
+    monkeypatch.setitem(sys.modules, "isal.isal_zlib", None)
+    nwb.write(tmp_path / "zlib.nwb", res, **META)
+    for name in ("isal.nwb", "zlib.nwb"):
+        with h5py.File(tmp_path / name, "r") as f:
+            assert f["acquisition/V/data"].compression_opts == 1
+            np.testing.assert_array_equal(f["acquisition/V/data"][()], v)

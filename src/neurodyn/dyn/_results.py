@@ -225,6 +225,101 @@ class RunResult:
         mon_times = {k: times[step - 1 :: step] for k, step in meta["monitor_times_step"].items()}
         return cls(times=times, data=data, timing=meta["timing"], monitor_times=mon_times)
 
+    def to_neo(self, monitors=None, populations: dict | None = None, name: str = "neurodyn run"):
+        """A ``neo.Block`` of the run, for Elephant and the other neo tools (needs the
+        optional ``neo`` package: ``pip install neurodyn[io]``).
+
+        One Segment: every spike monitor (a :class:`SpikeMonitor`, or a boolean State
+        recorded every step) gives one ``SpikeTrain`` per neuron, its times in ms on the dt
+        grid (start-of-step stamps, as :meth:`spikes`; computed from the step numbers in
+        float64), ``t_start`` / ``t_stop`` the start and end of the run, annotated with
+        ``population`` and ``node_id``, and a ``Group`` per population; every other
+        monitor an ``AnalogSignal`` in its unit (values of a unit ``quantities`` cannot
+        name are given dimensionless, the unit in the ``neurodyn_unit`` annotation).
+
+        Args:
+            monitors: the monitors to convert (default all).
+            populations: ``{spike monitor: population name}`` (default the monitor's
+                name).
+            name: the Block's name.
+
+        Example:
+            >>> import neurodyn as nd
+            >>> import neurodyn.units as u
+            >>> lif = nd.dyn.LIF(2, I_ext=[300, 400] * u.pA)
+            >>> res = nd.run(lif, 50 * u.ms, dt=0.1 * u.ms, monitors={"spike": lif.spike})
+            >>> block = res.to_neo()
+            >>> [len(st) for st in block.segments[0].spiketrains]
+            [3, 5]
+        """
+        try:
+            import neo
+            import quantities as pq
+        except ImportError as err:
+            raise ImportError(
+                f"RunResult.to_neo needs the optional packages 'neo' and 'quantities' ({err}). "
+                "Install the I/O extras: pip install neurodyn[io]"
+            ) from err
+        names = list(self.data) if monitors is None else list(monitors)
+        unknown = [m for m in names if m not in self.data]
+        if unknown:
+            raise KeyError(
+                f"RunResult.to_neo: no monitor {unknown}; recorded: {sorted(self.data)}."
+            )
+        populations = dict(populations or {})
+        dt = _dt_ms(self)
+        block = neo.Block(name=name)
+        seg = neo.Segment(name="run")
+        block.segments.append(seg)
+        spiking = set(_spike_monitor_names(self))
+        for m in names:
+            if m in spiking:
+                steps, idx, s0, s1, n = _spike_steps(self, m, dt)
+                order = np.lexsort((steps, idx))  # by neuron, then time
+                steps, idx = steps[order], idx[order]
+                bounds = np.searchsorted(idx, np.arange(n + 1))
+                pop = str(populations.get(m, m))
+                group = neo.Group(name=pop)
+                for k in range(n):
+                    st = neo.SpikeTrain(
+                        steps[bounds[k] : bounds[k + 1]] * dt * pq.ms,
+                        t_start=s0 * dt * pq.ms,
+                        t_stop=s1 * dt * pq.ms,
+                        name=f"{pop}[{k}]",
+                        population=pop,
+                        node_id=k,
+                    )
+                    seg.spiketrains.append(st)
+                    group.add(st)
+                block.groups.append(group)
+                continue
+            value = self.data[m]
+            unit = value.unit if isinstance(value, u.Quantity) else None
+            data = np.asarray(u.get_mantissa(value))
+            if data.dtype == np.bool_:
+                data = data.astype(np.uint8)
+            note = {}
+            if unit is None or unit.is_dimensionless:
+                units = pq.dimensionless
+            else:
+                try:
+                    units = pq.Quantity(1.0, unit.name).units
+                except Exception:
+                    units, note = pq.dimensionless, {"neurodyn_unit": unit.name}
+            t = np.asarray(self.monitor_times.get(m, self.times).to_value(u.ms), float)
+            steps = np.round(t / dt)
+            period = (steps[1] - steps[0]) * dt if len(steps) > 1 else dt
+            sig = neo.AnalogSignal(
+                data.reshape(data.shape[0], -1),
+                units=units,
+                sampling_period=period * pq.ms,
+                t_start=(steps[0] if len(steps) else 0.0) * dt * pq.ms,
+                name=m,
+                **note,
+            )
+            seg.analogsignals.append(sig)
+        return block
+
     def plot(self, names=None, max_neurons: int = 200, axes=None):
         """A quick look (matplotlib): one panel per monitor (``names``, default all): a
         raster for spikes, traces (up to 10 columns) for values. Returns the axes."""
@@ -261,6 +356,72 @@ class RunResult:
                 ax.set_ylabel(f"{name}{unit}")
         axes[-1].set_xlabel("time (ms)")
         return axes
+
+
+def _dt_ms(res: RunResult) -> float:
+    """The run's step in ms (``timing["dt_ms"]``, else the spacing of ``times``)."""
+    dt = res.timing.get("dt_ms") if isinstance(res.timing, dict) else None
+    if dt:
+        return float(dt)
+    ms = np.asarray(res.times.to_value(u.ms), float)
+    if len(ms) < 2:
+        raise ValueError("The RunResult has one row and no dt in timing; cannot tell dt.")
+    return float(ms[1] - ms[0])
+
+
+def _spike_monitor_names(res: RunResult) -> list[str]:
+    """The monitors of ``res`` that hold spikes: ``SpikeMonitor`` records, and boolean
+    rasters recorded every step."""
+    out = []
+    for k, v in res.data.items():
+        if isinstance(v, SpikeRecord):
+            out.append(k)
+            continue
+        t = res.monitor_times.get(k, res.times)
+        if np.asarray(u.get_mantissa(v)).dtype == np.bool_ and len(t) == len(res.times):
+            out.append(k)
+    return out
+
+
+def _spike_steps(res: RunResult, name: str, dt: float):
+    """``(steps, i, start, stop, n)`` of the unbatched spike monitor ``name``: the step
+    number (int64, counted from the clock's zero) in which each spike happened, sorted by
+    time, the neuron indices, the first and one-past-last step of the run, and the
+    number of neurons. A spike at step ``s`` is stamped ``s * dt`` (the start of the
+    step, as :meth:`RunResult.spikes`); rasters give the steps from their rows, exactly."""
+    rec = res[name]
+    if isinstance(rec, SpikeRecord):
+        if len(rec.shape) != 1:
+            raise ValueError(
+                f"Spike monitor {name!r} recorded a batched run (shape {rec.shape}); take one "
+                "batch element."
+            )
+        timing = res.timing if isinstance(res.timing, dict) else {}
+        if "t_stop_ms" not in timing:
+            raise ValueError(f"{name!r}: the RunResult does not say when the run started.")
+        steps = np.round(np.asarray(rec.t.to_value(u.ms), float) / dt).astype(np.int64)
+        start = int(round(timing["t_start_ms"] / dt))
+        stop = int(round(timing["t_stop_ms"] / dt))
+        return steps, np.asarray(rec.i), start, stop, rec.shape[0]
+    raster = np.asarray(u.get_mantissa(rec))
+    if raster.ndim != 2:
+        raise ValueError(
+            f"Spike monitor {name!r} has shape {raster.shape}: a batched run; take one batch "
+            "element (a RunResult whose monitors are [time, neuron])."
+        )
+    if raster.dtype != np.bool_:
+        raise ValueError(f"{name!r} is not a spike monitor (dtype {raster.dtype}).")
+    timing = res.timing if isinstance(res.timing, dict) else {}
+    if (
+        "t_start_ms" in timing
+        and "t_stop_ms" in timing
+        and (round((timing["t_stop_ms"] - timing["t_start_ms"]) / dt) == len(raster))
+    ):
+        start = int(round(timing["t_start_ms"] / dt))  # (exact for long runs)
+    else:
+        start = int(round(float(res.times[0].to_value(u.ms)) / dt)) - 1  # row 0's step
+    rows, i = np.nonzero(raster)
+    return rows.astype(np.int64) + start, i, start, start + len(raster), raster.shape[1]
 
 
 class _Static:

@@ -1,6 +1,11 @@
 """Export of neurodyn networks to NIR: LIF populations with their CUBA exponential
-synapses become ``CubaLIF`` nodes, Projections ``Linear`` nodes (with ``Delay`` nodes),
-``ArrayInput`` groups ``Input`` nodes. See :func:`neurodyn.io.nir.save`."""
+synapses become ``CubaLIF`` nodes, LIF populations driven through ``Delta`` synapses
+(a current for one step) ``LIF`` nodes, Projections ``Linear`` nodes (with ``Delay``
+nodes), ``ArrayInput`` groups ``Input`` nodes. See :func:`neurodyn.io.nir.save`.
+
+NIR's IF, LI and CubaLI nodes have no neurodyn population (a LIF's threshold is finite
+and it always leaks); graphs with them load as :class:`NIRNetwork` and save back
+unchanged."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import warnings
 import numpy as np
 
 import neurodyn.units as u
-from neurodyn.dyn import CUBA, LIF, ArrayInput, Expon, Network, Projection, SynapseDelays
+from neurodyn.dyn import CUBA, LIF, ArrayInput, Delta, Expon, Network, Projection, SynapseDelays
 from neurodyn.dyn._base import Dynamics, PopulationView
 from neurodyn.dyn._delay import delay_steps
 
@@ -22,7 +27,9 @@ UNITS = {"time": "s", "v": "mV", "r": "Mohm", "current": "nA"}
 
 _WHAT = (
     "NIR export supports LIF populations (nd.dyn.LIF), ArrayInput inputs and Projections "
-    "with a CUBA output and an Expon synapse"
+    "with a CUBA output and an Expon synapse (NIR's CubaLIF) or a Delta synapse (NIR's LIF). "
+    "NIR's other neurons (IF, LI, CubaLI) have no neurodyn population: a graph that holds "
+    "them loads with nir.load and saves back unchanged"
 )
 
 
@@ -64,10 +71,11 @@ def _check_projection(path: str, proj) -> None:
             f"nir.save: projection {path} has a {type(proj.output).__name__} output; NIR's "
             "CubaLIF is current-based: use output=CUBA() (weights in pA)."
         )
-    if type(proj.synapse) is not Expon:
+    if type(proj.synapse) not in (Expon, Delta):
         raise ValueError(
             f"nir.save: projection {path} has a {type(proj.synapse).__name__} synapse; NIR's "
-            "CubaLIF has an exponential synaptic current: use synapse=Expon(tau)."
+            "CubaLIF has an exponential synaptic current (synapse=Expon(tau)) and its LIF a "
+            "current for one step (synapse=Delta())."
         )
     if proj.stp is not None or proj.stdp is not None:
         raise ValueError(f"nir.save: projection {path} has plasticity (STP/STDP), not in NIR.")
@@ -146,7 +154,13 @@ def network_to_nir(net, dt, outputs, nir):
             full = np.zeros((n_pre, w.shape[1]))
             full[rows] = w
             lin = path if len(groups) == 1 else f"{path}.{k}"
-            chains.append({"pre": pre_name, "post": post_name, "d": d, "w": full, "lin": lin})
+            # a Delta synapse's current acts in the step after the spike; NIR's LIF adds
+            # its input in the same step: one more step of delay
+            lag = int(type(proj.synapse) is Delta)
+            chains.append({"pre": pre_name, "post": post_name, "d": d + lag, "w": full, "lin": lin})
+        if type(proj.synapse) is Delta:
+            taus[post_name].append((path, None))
+            continue
         taus[post_name].append((path, _per_neuron(proj.synapse.tau, u.second, pops[post_name].num)))
         g0[post_name] = g0[post_name] + _per_neuron(proj.synapse.g.value, u.nA, proj.post.num)
 
@@ -211,6 +225,30 @@ def network_to_nir(net, dt, outputs, nir):
                 f"nir.save: population {path} receives no projection; every population of a "
                 "NIR graph is driven from the Input nodes through Projections."
             )
+        kinds = {("Delta" if t is None else "Expon"): p for p, t in taus[path]}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"nir.save: population {path} receives an Expon synapse ({kinds['Expon']}) and "
+                f"a Delta synapse ({kinds['Delta']}); a NIR neuron has one kind of input "
+                "(CubaLIF: an exponential current; LIF: the current of one step)."
+            )
+        methods.add(getattr(pop.method, "name", "?"))
+        r = _per_neuron(pop.R, u.Mohm, n)
+        v_rest = _per_neuron(pop.V_rest, u.mV, n)
+        i_ext = _per_neuron(pop.I_ext, u.nA, n)
+        v_leak = (v_rest.astype(float) + r.astype(float) * i_ext).astype(np.float32)
+        meta = {"model": "LIF", "V_rest": v_rest, "I_ext": i_ext}
+        meta["v_initial"] = _per_neuron(pop.V.value, u.mV, n)
+        if "Delta" in kinds:
+            nodes[path] = nir.LIF(
+                tau=_per_neuron(pop.tau, u.second, n),
+                r=r,
+                v_leak=v_leak,
+                v_threshold=_per_neuron(pop.V_th, u.mV, n),
+                v_reset=_per_neuron(pop.V_reset, u.mV, n),
+                metadata={"neurodyn": meta},
+            )
+            continue
         tau_s = taus[path][0][1]
         for proj_path, t in taus[path][1:]:
             if not np.allclose(t, tau_s, rtol=1e-6):
@@ -219,28 +257,16 @@ def network_to_nir(net, dt, outputs, nir):
                     f"constants ({taus[path][0][0]}: {tau_s[0] * 1e3:g} ms, {proj_path}: "
                     f"{t[0] * 1e3:g} ms); NIR's CubaLIF has one synaptic current per neuron."
                 )
-        methods.add(getattr(pop.method, "name", "?"))
-        r = _per_neuron(pop.R, u.Mohm, n)
-        v_rest = _per_neuron(pop.V_rest, u.mV, n)
-        i_ext = _per_neuron(pop.I_ext, u.nA, n)
         w_in = 1.0 / -np.expm1(-dt_s / tau_s.astype(float))
         nodes[path] = nir.CubaLIF(
             tau_syn=tau_s,
             tau_mem=_per_neuron(pop.tau, u.second, n),
             r=r,
-            v_leak=(v_rest.astype(float) + r.astype(float) * i_ext).astype(np.float32),
+            v_leak=v_leak,
             v_threshold=_per_neuron(pop.V_th, u.mV, n),
             v_reset=_per_neuron(pop.V_reset, u.mV, n),
             w_in=w_in.astype(np.float32),
-            metadata={
-                "neurodyn": {
-                    "model": "LIF",
-                    "V_rest": v_rest,
-                    "I_ext": i_ext,
-                    "v_initial": _per_neuron(pop.V.value, u.mV, n),
-                    "i_initial": np.asarray(g0[path], np.float32),
-                }
-            },
+            metadata={"neurodyn": {**meta, "i_initial": np.asarray(g0[path], np.float32)}},
         )
     unused = sorted(set(inputs) - sources)
     if unused:

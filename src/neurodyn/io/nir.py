@@ -41,10 +41,15 @@ cycle carries its source's output of the previous step.
 Export
 ------
 :func:`save` writes a :class:`NIRNetwork` back (current parameter values; the arrays of
-the file for unchanged ones), or a neurodyn :class:`~neurodyn.dyn.Network` of
-``ArrayInput`` groups (Input nodes), ``LIF`` populations and Projections with an ``Expon``
-synapse and a ``CUBA`` output (one ``CubaLIF`` per population; dense, CSR or fan-out
-weights as ``Linear``; homogeneous or per-synapse delays as ``Delay`` nodes). Values are
+the file for unchanged ones; IF, LI, CubaLI and every other node type round trip this
+way), or a neurodyn :class:`~neurodyn.dyn.Network` of ``ArrayInput`` groups (Input
+nodes), ``LIF`` populations and Projections with a ``CUBA`` output and an ``Expon``
+synapse (one ``CubaLIF`` per population) or a ``Delta`` synapse (a current for one step:
+a ``LIF`` node, its Delays one step longer, as the current acts in the step after the
+spike); dense, CSR or fan-out weights as ``Linear``; homogeneous or per-synapse delays as
+``Delay`` nodes. NIR's IF, LI and CubaLI have no neurodyn population (a LIF's threshold
+is finite and it always leaks), and other models (ExpIF, HH, ...) no NIR node: save
+refuses them by name. Values are
 in mV, MOhm, nA and s; ``v_leak = V_rest + R I_ext``; ``w_in = 1 / (1 - exp(-dt / tau_syn))``
 makes a spike of weight ``w`` add ``w`` to ``I`` as neurodyn's synapse does, so the graph
 is for the ``dt`` given. A recurrent projection (one that closes a cycle) needs a delay of
@@ -72,7 +77,7 @@ import neurodyn.units as u
 
 from ._nir_graph import SUPPORTED, NIRNetwork
 from ._nir_nodes import Options
-from ._optional import atomic_write, require
+from ._optional import FileFormatError, atomic_write, open_hdf5, reading, require
 
 __all__ = ["load", "save", "to_nir", "read_graph", "NIRNetwork", "SUPPORTED"]
 
@@ -122,11 +127,15 @@ def read_graph(path):
     from nir.serialization import hdf2dict
 
     path = os.fspath(path)
-    with h5py.File(path, "r") as f:
-        if "node" not in f:
-            raise ValueError(f"{path} is not a NIR file (it has no 'node' group).")
+    with reading(path, "NIR"), open_hdf5(path, "NIR", "neurodyn.io.nir") as f:
+        if "node" not in f or not isinstance(f["node"], h5py.Group):
+            raise FileFormatError(
+                f"{path} is not a NIR file: it has no 'node' group (found {sorted(f)})."
+            )
         raw = hdf2dict(f["node"])
-    unchecked = _graph_from_dict(raw, nir)  # names unsupported node types
+        if not isinstance(raw, dict) or "type" not in raw:
+            raise FileFormatError(f"{path} is not a NIR file: its 'node' group names no type.")
+        unchecked = _graph_from_dict(raw, nir)  # names unsupported node types
     try:
         return nir.read(path), True
     except (ValueError, AssertionError, KeyError, TypeError, NotImplementedError) as err:

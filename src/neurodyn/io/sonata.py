@@ -21,7 +21,7 @@ import numpy as np
 
 import neurodyn.units as u
 
-from ._optional import atomic_write, require
+from ._optional import FileFormatError, atomic_write, open_hdf5, reading, require
 from ._runs import grid_spikes, spike_monitors
 
 __all__ = ["write_spikes", "read_spikes", "SORTING"]
@@ -154,15 +154,16 @@ def read_spikes(path, with_sorting: bool = False) -> dict:
     h5py = require("h5py", "neurodyn.io.sonata.read_spikes")
     path = os.fspath(path)
     out = {}
-    with h5py.File(path, "r") as f:
-        if "spikes" not in f:
-            raise ValueError(
+    with reading(path, "SONATA spike"), open_hdf5(path, "SONATA spike", "read_spikes") as f:
+        if "spikes" not in f or not isinstance(f["spikes"], h5py.Group):
+            raise FileFormatError(
                 f"{path} is not a SONATA spike file: it has no /spikes group (found {sorted(f)})."
             )
         for name, g in f["spikes"].items():
             if not isinstance(g, h5py.Group) or "timestamps" not in g or "node_ids" not in g:
-                raise ValueError(
-                    f"{path}: /spikes/{name} must be a group with timestamps and node_ids."
+                raise FileFormatError(
+                    f"{path} is not a SONATA spike file: /spikes/{name} must be a group with "
+                    "timestamps and node_ids."
                 )
             ts = g["timestamps"]
             unit = ts.attrs.get("units")
@@ -175,6 +176,11 @@ def read_spikes(path, with_sorting: bool = False) -> dict:
             unit = unit.decode() if isinstance(unit, bytes) else str(unit)
             times = u.Quantity(np.asarray(ts[()], np.float64), u.unit(unit))
             ids = np.asarray(g["node_ids"][()]).astype(np.int64)
+            if ids.shape != times.shape:
+                raise FileFormatError(
+                    f"{path} is not a readable SONATA spike file: /spikes/{name} has "
+                    f"{times.shape} timestamps but {ids.shape} node_ids."
+                )
             sorting = _sorting_name(g.attrs.get("sorting", "none"))
             out[name] = (times, ids, sorting) if with_sorting else (times, ids)
     return out
