@@ -94,6 +94,7 @@ $(ENVS)/neuron/.installed:
 .PHONY: bench-dendrite neuron-references
 neuron-references: $(ENVS)/neuron/.installed
 	$(ENVS)/neuron/bin/python tests/reference/generate_neuron_dendrite.py
+	$(ENVS)/neuron/bin/python tests/reference/generate_neuron_dendrite_synapses.py
 
 bench-dendrite: $(STAMP) $(ENVS)/neuron/.installed
 	$(PY) benchmarks/dendrite.py

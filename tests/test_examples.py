@@ -150,3 +150,24 @@ def test_custom_plasticity_changes_the_weights():
     line = [ln for ln in out.splitlines() if "excitatory weights after the runs" in ln][0]
     mean = float(line.split("mean ")[1].split(" nS")[0])
     assert mean != 6.0 and 0.0 <= mean <= 12.0
+
+
+# the dendrite gallery: each example runs its default size in a few seconds of compute
+@pytest.mark.slow
+def test_dendrite_examples_reach_their_numbers():
+    bap = _last_json("dendrite_bap.py")
+    passive = _last_json("dendrite_bap.py", "--passive")
+    # the active dendrites carry the spike further than passive ones
+    assert bap["soma_amplitude_mV"] > 90
+    assert bap["half_amplitude_distance_um"] > 1.4 * passive["half_amplitude_distance_um"]
+    fit = _last_json("dendrite_fit.py")
+    assert max(fit["rel_error"].values()) < 0.05 and fit["loss_last"] < 0.01
+    net = _last_json("dendrite_network.py", "--n", "100", "--t", "300")
+    assert 1 < net["rate_cells_hz"] < 100 and net["cells_fired"] > 50
+    assert net["rate_inh_hz"] > 1
+    syn = _last_json("dendrite_integration.py")
+    soma, t_peak = syn["soma_epsp_mV"], syn["soma_time_to_peak_ms"]
+    assert all(a > b for a, b in zip(soma, soma[1:]))  # smaller and later with distance
+    assert all(a < b for a, b in zip(t_peak, t_peak[1:]))
+    assert syn["local_epsp_mV"][-1] > syn["soma_epsp_mV"][-1]
+    assert syn["ten_inputs_ratio_ampa"] < 0.9 and syn["ten_inputs_ratio_nmda_part"] > 1.2

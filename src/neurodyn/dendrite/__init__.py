@@ -7,6 +7,14 @@ NEURON's ``hh``; :class:`Leak`, its ``pas``) and point processes placed at locat
 (:class:`IClamp`), and steps as NEURON's fixed-step method does (backward Euler or
 Crank-Nicolson for V with an exact O(n) tree solve, then the gates at the new V).
 
+Mechanism parameters may be functions of the path distance from the soma; ``neurodyn.dyn``
+channels and ions (calcium dynamics included) paint as they are (:class:`Channels`).
+Point processes: :class:`IClamp`, :class:`VClamp` (NEURON's ``SEClamp``) and synapses
+(:class:`ExpSyn`, :class:`Exp2Syn`, :class:`AMPA`, :class:`NMDA` with the Mg block), whose
+sites are the postsynaptic side of ``nd.dyn.Projection``; ``cell.detect_spikes`` makes
+the cell a presynaptic source, so cells (``n_cells=`` copies as one population, or
+several morphologies) and point neurons run in one network with delays.
+
 Example:
     >>> import neurodyn as nd
     >>> import neurodyn.units as u
@@ -23,10 +31,22 @@ Example:
 
 from __future__ import annotations
 
-from ._cell import Cell, Location
+from ._cell import Cell, DLambdaWarning, Location
+from ._channels import Channels
 from ._geometry import Geometry, d_lambda_ncomp, discretize
 from ._mechanisms import HH, IClamp, Leak, Mechanism
 from ._morphology import REGIONS, Branch, Morphology
+from ._points import (
+    AMPA,
+    NMDA,
+    Exp2,
+    Exp2Syn,
+    ExpSyn,
+    PointSynapse,
+    SpikeSource,
+    SynapseSite,
+    VClamp,
+)
 from ._solver import TreeSolver
 from ._swc import SWCError, read_swc
 
@@ -38,10 +58,21 @@ __all__ = [
     "read_swc",
     "Cell",
     "Location",
+    "DLambdaWarning",
     "HH",
     "Leak",
     "IClamp",
+    "VClamp",
+    "ExpSyn",
+    "Exp2Syn",
+    "AMPA",
+    "NMDA",
+    "Exp2",
+    "PointSynapse",
+    "SynapseSite",
+    "SpikeSource",
     "Mechanism",
+    "Channels",
     "Geometry",
     "discretize",
     "d_lambda_ncomp",

@@ -4,6 +4,8 @@ numerics (backward Euler or Crank-Nicolson for V, then the gates at the new V)."
 
 from __future__ import annotations
 
+import copy
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,16 +14,25 @@ import jax.numpy as jnp
 import numpy as np
 
 import neurodyn.units as u
-from neurodyn.dyn import Dynamics, _clock
+from neurodyn.dyn import Channel, Dynamics, _clock
 from neurodyn.dyn._init import initialize
 from neurodyn.state import Hidden, Module
 
+from ._channels import Channels
 from ._geometry import d_lambda_ncomp, discretize
 from ._mechanisms import IClamp, Mechanism, _check
 from ._morphology import Morphology
+from ._points import (
+    PointSynapse,
+    SpikeSource,
+    SynapseSite,
+    VClamp,
+    VClampHandle,
+    _at,
+)
 from ._solver import TreeSolver
 
-__all__ = ["Cell", "Location"]
+__all__ = ["Cell", "Location", "DLambdaWarning"]
 
 _METHODS = ("backward_euler", "crank_nicolson")
 
@@ -49,6 +60,34 @@ class _NodeView:
     @property
     def value(self):
         return self.cell.V.value[..., self.node]
+
+
+class _MechView:
+    """A painted mechanism's state variable or current density at one compartment, for
+    monitors (computed from V and the states after each step)."""
+
+    def __init__(self, cell, painted, j: int, var: str | None, ion: str | None):
+        self.cell, self.painted, self.j, self.var, self.ion = cell, painted, j, var, ion
+
+    @property
+    def value(self):
+        p, j = self.painted, self.j
+        if self.var is not None:
+            return getattr(p, self.var).value[..., j]
+        v = self.cell.V.value.to_value(u.mV)[..., p.nodes[j]]
+        k = len(p.nodes)
+        params = {}
+        for name, val in p.mech.params().items():
+            val = jnp.asarray(val)
+            params[name] = val[..., j] if val.ndim and val.shape[-1] == k and k > 1 else val
+            if val.ndim and val.shape[-1] == 1 and k >= 1:
+                params[name] = val[..., 0]
+        states = {name: getattr(p, name).value[..., j] for name in p.mech.states}
+        out = p.mech.currents(v, states, params)
+        if self.ion is None:
+            total = sum(out.values())
+            return u.Quantity(total, u.mA / u.cm**2)
+        return u.Quantity(out[self.ion], u.mA / u.cm**2)
 
 
 class _Painted(Module):
@@ -102,8 +141,12 @@ class Cell(Dynamics):
         morphology: a :class:`Morphology`.
         ncomp: compartments per branch: an int, one int per branch, or ``"d_lambda"``
             (NEURON's d_lambda rule with ``d_lambda`` and ``d_lambda_freq``).
-        cm: specific membrane capacitance (default 1 µF/cm²).
-        Ra: axial resistivity (default 35.4 ohm cm, NEURON's).
+        cm: specific membrane capacitance (default 1 µF/cm²), or a dict by region
+            (``{"soma": 1 * u.uF / u.cm**2, "dendrites": 2 * u.uF / u.cm**2}``: regions,
+            section names or lists of branch indices, applied in order; branches not
+            named get 1 µF/cm²).
+        Ra: axial resistivity (default 35.4 ohm cm, NEURON's), or a dict by region as
+            ``cm`` (a branch's axial resistances use its own, as NEURON's sections).
         temperature: for the mechanisms' Q10 (a Celsius temperature or a plain number in
             degrees C; default 6.3, NEURON's ``celsius``).
         V_initializer: the initial V of every compartment (NEURON's ``v_init``); gates
@@ -113,6 +156,13 @@ class Cell(Dynamics):
         d_lambda, d_lambda_freq: the d_lambda rule's fraction (0.1) and frequency (100 Hz).
         compress: solve the tree in O(log n) rounds (True) or Hines' level order (False:
             the same solution, one round per tree level, slow to compile for big cells).
+        warn_d_lambda: warn (:class:`DLambdaWarning`) when compartments are longer than
+            the d_lambda rule allows (``d_lambda`` of the AC length constant at
+            ``d_lambda_freq``), with the advice to use ``ncomp="d_lambda"``.
+        n_cells: make this a population of ``n_cells`` copies of the cell (V of shape
+            ``(n_cells, compartments)``, computed as one batch): synapse sites and spike
+            sources then have one target / source per cell, for projections. Per-cell
+            parameter values have shape ``(n_cells, 1)``. None (default): one cell.
 
     Example:
         >>> import neurodyn as nd
@@ -142,6 +192,8 @@ class Cell(Dynamics):
         d_lambda: float = 0.1,
         d_lambda_freq=100.0 * u.Hz,
         compress: bool = True,
+        n_cells: int | None = None,
+        warn_d_lambda: bool = True,
         name: str | None = None,
     ):
         if not isinstance(morphology, Morphology):
@@ -150,30 +202,38 @@ class Cell(Dynamics):
                 f"Morphology.ball_and_stick(...)); got {type(morphology).__name__}."
             )
         self.name = name or "Cell"
+        if n_cells is not None and (
+            not isinstance(n_cells, (int, np.integer)) or isinstance(n_cells, bool) or n_cells < 1
+        ):
+            raise ValueError(f"Cell: n_cells must be an int >= 1 or None; got {n_cells!r}.")
+        self.n_cells = None if n_cells is None else int(n_cells)
         self.morphology = morphology
-        self.cm = float(
-            _check(cm, u.uF / u.cm**2, "cm", "Cell", "positive").to_value(u.uF / u.cm**2)
-        )
-        self.Ra = float(_check(Ra, u.ohm * u.cm, "Ra", "Cell", "positive").to_value(u.ohm * u.cm))
+        self.cm, self._cm_b = self._by_region(cm, u.uF / u.cm**2, "cm", 1.0)
+        self.Ra, self._Ra_b = self._by_region(Ra, u.ohm * u.cm, "Ra", 35.4)
         self.temperature_c = _celsius(temperature)
         if method not in _METHODS:
             raise ValueError(f"Cell: method must be one of {_METHODS}; got {method!r}.")
         self.method = method
+        freq = float(
+            _check(d_lambda_freq, u.Hz, "d_lambda_freq", "Cell", "positive").to_value(u.Hz)
+        )
         if isinstance(ncomp, str):
             if ncomp != "d_lambda":
                 raise ValueError(
                     f"Cell: ncomp must be an int, a list or 'd_lambda'; got {ncomp!r}."
                 )
-            freq = float(
-                _check(d_lambda_freq, u.Hz, "d_lambda_freq", "Cell", "positive").to_value(u.Hz)
+            ncomp = d_lambda_ncomp(morphology, self._Ra_b, self._cm_b, float(d_lambda), freq)
+        geo = discretize(morphology, ncomp, self._Ra_b)
+        if warn_d_lambda:
+            _warn_long_compartments(
+                morphology, geo.ncomp, self._Ra_b, self._cm_b, float(d_lambda), freq
             )
-            ncomp = d_lambda_ncomp(morphology, self.Ra, self.cm, float(d_lambda), freq)
-        geo = discretize(morphology, ncomp, self.Ra)
         self.geometry = geo
         solver = TreeSolver(geo.parent, compress=compress)
         self._solver = solver
         pos = solver.position
         self._area = geo.area[solver.order]  # um^2, internal order
+        self._cm_node = self._cm_b[geo.branch[solver.order]]  # uF/cm^2
         g = geo.g_axial[solver.order]  # uS to the parent
         g[-1] = 0.0  # the root
         self._g = g
@@ -189,15 +249,48 @@ class Cell(Dynamics):
             self._kids[i, : len(k)] = k
         self._d_axial = g + np.array([g[k].sum() for k in kids])
         self._membrane = self._area > 0
-        self.varshape = (geo.n_nodes,)
+        self.varshape = (geo.n_nodes,) if n_cells is None else (self.n_cells, geo.n_nodes)
         self._pos = pos
         self._V_init = _check_v(V_initializer)
+        self._distance = _path_distance(morphology, geo)[solver.order]  # um, internal
         self.mechanisms: list[_Painted] = []
         self.clamps: list[tuple[int, IClamp]] = []
+        self.sites: list[SynapseSite] = []
+        self.vclamps: list[tuple[int, VClamp]] = []
         self._detectors: list[tuple[int, float]] = []
+        self._sources: list[SpikeSource] = []
         self._views: dict[int, _NodeView] = {}
         self._batch = None
         self.init_state()
+
+    def _by_region(self, value, unit, name, default):
+        """``(value, per-branch array)`` from one Quantity or a dict ``{region: value}``
+        (regions, section names or lists of branch indices, applied in order; branches
+        not named keep NEURON's default)."""
+        B = self.morphology.n_branches
+        if not isinstance(value, dict):
+            v = float(_check(value, unit, name, "Cell", "positive").to_value(unit))
+            return v, np.full(B, v)
+        out = np.full(B, float(default))
+        regions = self.morphology.regions()
+        for region, val in value.items():
+            v = float(_check(val, unit, f"{name}[{region!r}]", "Cell", "positive").to_value(unit))
+            if isinstance(region, str) and region in regions and regions[region]:
+                branches = regions[region]
+            elif isinstance(region, (list, tuple)):
+                branches = [self.morphology.branch_of(b) for b in region]
+            else:
+                try:
+                    branches = [self.morphology.branch_of(region)]
+                except (KeyError, TypeError, IndexError):
+                    nonempty = [r for r, b in regions.items() if b]
+                    raise KeyError(
+                        f"Cell: {name} is given for {region!r}, which is no region or branch "
+                        f"of this morphology. Regions: {nonempty}; or a section name such as "
+                        f"{self.morphology.names()[:3]}, or a list of branch indices."
+                    ) from None
+            out[branches] = v
+        return (out if np.ptp(out) else float(out[0])), out
 
     # -- structure --------------------------------------------------------------------
 
@@ -245,18 +338,37 @@ class Cell(Dynamics):
         )
         return np.sort(self._pos[nat]), where
 
-    def paint(self, region, mechanism: Mechanism) -> None:
+    def paint(self, region, mechanism: Mechanism, ions=None) -> None:
         """Insert ``mechanism`` in every compartment of ``region`` ("soma", "axon",
         "basal", "apical", "dendrites", "all", a custom<k> region, a section name such as
         "dend[3]", or a list of branch indices). A mechanism of the same kind may not be
-        painted twice on a compartment."""
+        painted twice on a compartment.
+
+        ``neurodyn.dyn`` channels are painted as they are (``cell.paint("soma",
+        nd.dyn.HVACalcium())``, with ``ions=[nd.dyn.Ion("Ca", ...)]`` for the ions they
+        need) or grouped in a :class:`Channels`; channels that share an ion with
+        concentration dynamics go in one call."""
+        if isinstance(mechanism, (Channel, list, tuple)) or ions is not None:
+            try:
+                mechanism = Channels(mechanism, ions or ())
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"Cell.paint({region!r}): {err}") from None
+        if isinstance(mechanism, Channels):
+            mechanism = copy.copy(mechanism)
+            mechanism._mems = {}
+            mechanism.bind_temperature(self.temperature_c)
         if not isinstance(mechanism, Mechanism):
             raise TypeError(
                 f"Cell.paint: expected a mechanism such as D.HH() or D.Leak(); got "
                 f"{type(mechanism).__name__}. Point processes (D.IClamp) go with cell.place."
             )
         nodes, where = self._region_nodes(region)
+        mechanism = mechanism.at_distance(self._distance[nodes])
         for other in self.mechanisms:
+            if isinstance(mechanism, Channels) and isinstance(other.mech, Channels):
+                same = set(other.mech.current_names) & set(mechanism.current_names)
+                if not same:
+                    continue
             if type(other.mech) is type(mechanism):
                 both = np.intersect1d(other.nodes, nodes)
                 if both.size:
@@ -299,17 +411,45 @@ class Cell(Dynamics):
             raise ValueError(f"Cell.{what}: {loc} is not a location of this cell.")
         return loc.node
 
-    def place(self, loc: Location, process: IClamp) -> None:
-        """Place a point process (an :class:`IClamp`) at a location."""
+    def place(self, loc: Location, process):
+        """Place a point process at a location: a current clamp (:class:`IClamp`;
+        returns None), a voltage clamp (:class:`VClamp`; returns a handle whose ``.i``
+        monitors its current) or a synapse (:class:`ExpSyn`, :class:`Exp2Syn`,
+        :class:`AMPA`, :class:`NMDA`; returns its :class:`SynapseSite`, the
+        postsynaptic side of ``nd.dyn.Projection``)."""
         node = self._check_loc(loc, "place")
-        if not isinstance(process, IClamp):
-            raise TypeError(
-                f"Cell.place: expected a point process such as D.IClamp(...); got "
-                f"{type(process).__name__}. Density mechanisms go with cell.paint."
-            )
-        self.clamps.append((node, process))
-        self._clamp_onehot = np.zeros((len(self.clamps), self.geometry.n_nodes))
-        self._clamp_onehot[np.arange(len(self.clamps)), [n for n, _ in self.clamps]] = 1.0
+        if isinstance(process, IClamp):
+            self.clamps.append((node, process))
+            self._clamp_onehot = _onehot([n for n, _ in self.clamps], self.geometry.n_nodes)
+            return None
+        if isinstance(process, PointSynapse):
+            site = SynapseSite(self, loc, process, len(self.sites))
+            self.sites.append(site)
+            self._site_onehot = _onehot([s.node for s in self.sites], self.geometry.n_nodes)
+            return site
+        if isinstance(process, VClamp):
+            self.vclamps.append((node, process))
+            self._vclamp_onehot = _onehot([n for n, _ in self.vclamps], self.geometry.n_nodes)
+            self._init_vclamps(self._batch)
+            return VClampHandle(self, process, len(self.vclamps) - 1, loc)
+        raise TypeError(
+            f"Cell.place: expected a point process (D.IClamp, D.VClamp, D.ExpSyn, D.Exp2Syn, "
+            f"D.AMPA, D.NMDA); got {type(process).__name__}. Density mechanisms go with "
+            "cell.paint."
+        )
+
+    def compartments(self, region) -> np.ndarray:
+        """The indices (on the last axis of ``cell.V``) of a region's compartments
+        (a region name, a section name or a list of branch indices, as for paint)."""
+        return self._region_nodes(region)[0]
+
+    def path_distance(self, loc: Location | None = None):
+        """The path distance from the soma (the middle of the root branch when it is a
+        soma, else its x = 0) of a location's compartment centre, or of every
+        compartment (``loc=None``; in the cell's internal order, as ``cell.V``)."""
+        if loc is None:
+            return u.Quantity(self._distance.copy(), u.um)
+        return u.Quantity(float(self._distance[self._check_loc(loc, "path_distance")]), u.um)
 
     def V_at(self, loc: Location) -> _NodeView:
         """V at a location, for monitors: ``monitors={"v": cell.V_at(soma)}``."""
@@ -318,16 +458,70 @@ class Cell(Dynamics):
             self._views[node] = _NodeView(self, node)
         return self._views[node]
 
-    def detect_spikes(self, loc: Location, threshold=-20.0 * u.mV) -> int:
+    def _painted_at(self, loc, mechanism, what):
+        node = self._check_loc(loc, what)
+        here = [p for p in self.mechanisms if node in p.nodes]
+        names = [p.mech.name for p in here]
+        for p in here:
+            if (
+                p.mech is mechanism
+                or p.mech.name == mechanism
+                or (isinstance(mechanism, type) and isinstance(p.mech, mechanism))
+                or (isinstance(p.mech, Channels) and mechanism in _channel_names(p.mech))
+            ):
+                return p, int(np.flatnonzero(p.nodes == node)[0])
+        raise KeyError(
+            f"Cell.{what}: no mechanism {getattr(mechanism, 'name', mechanism)!r} at {loc}; "
+            f"painted there: {names or 'nothing'}. Give one of these (its name, class or the "
+            "object painted)."
+        )
+
+    def state_at(self, loc: Location, mechanism, name: str) -> _MechView:
+        """A state variable (a gate such as hh's ``"m"``) of a painted mechanism at a
+        location, for monitors: ``monitors={"m": cell.state_at(soma, "hh", "m")}``; for
+        ``neurodyn.dyn`` channels, ``cell.state_at(soma, "ISK", "m")`` (a channel's name)
+        or ``cell.state_at(soma, "Ca", "c")`` (an ion's concentration, mM)."""
+        painted, j = self._painted_at(loc, mechanism, "state_at")
+        if name not in painted.mech.states and f"{mechanism}__{name}" in painted.mech.states:
+            name = f"{mechanism}__{name}"  # a dyn channel's gate or an ion's concentration
+        if name not in painted.mech.states:
+            raise KeyError(
+                f"Cell.state_at: {painted.mech.name} has no state {name!r}; its states: "
+                f"{list(painted.mech.states)}."
+            )
+        return _MechView(self, painted, j, name, None)
+
+    def current_at(self, loc: Location, mechanism, ion: str | None = None) -> _MechView:
+        """The current density (mA/cm², outward positive, as NEURON's ``ina``) of a
+        painted mechanism at a location, for monitors; ``ion`` picks one of its currents
+        (hh: ``"na"``, ``"k"``, ``"leak"``), None gives their sum. Computed from V and
+        the states after each step (NEURON records the value computed at the start of
+        the step: one step earlier)."""
+        painted, j = self._painted_at(loc, mechanism, "current_at")
+        if ion is not None:
+            have = list(painted.mech.current_names)
+            if ion not in have:
+                raise KeyError(
+                    f"Cell.current_at: {painted.mech.name} has no current {ion!r}; its "
+                    f"currents: {have}."
+                )
+        return _MechView(self, painted, j, None, ion)
+
+    def detect_spikes(self, loc: Location, threshold=-20.0 * u.mV) -> SpikeSource:
         """Detect upward crossings of ``threshold`` by V at ``loc``: ``cell.spike`` (bool,
-        one per detector) is True in the steps where V crosses, and ``cell.spike_time``
-        holds the time of the last crossing, linearly interpolated within the step.
-        Returns the detector's index."""
+        one per detector, last axis) is True in the steps where V crosses (at the end of
+        the step, as NEURON's NetCon sees it), and ``cell.spike_time`` holds the time of
+        the last crossing, linearly interpolated within the step.
+
+        Returns a :class:`SpikeSource` (``int(source)`` is the detector's index): the
+        presynaptic side of ``nd.dyn.Projection``, one source per cell."""
         node = self._check_loc(loc, "detect_spikes")
         thr = float(_check(threshold, u.mV, "threshold", "Cell.detect_spikes").to_value(u.mV))
         self._detectors.append((node, thr))
         self._init_detectors(self._batch)
-        return len(self._detectors) - 1
+        source = SpikeSource(self, len(self._detectors) - 1, loc)
+        self._sources.append(source)
+        return source
 
     # -- States -----------------------------------------------------------------------
 
@@ -339,13 +533,19 @@ class Cell(Dynamics):
         for painted in getattr(self, "mechanisms", []):
             painted.init(v, self.temperature_c)
         self._init_detectors(batch_size)
+        self._init_vclamps(batch_size)
+
+    def _init_vclamps(self, batch_size):
+        if not getattr(self, "vclamps", None):
+            return
+        lead = self.varshape[:-1] if batch_size is None else (batch_size, *self.varshape[:-1])
+        self.vclamp_i = Hidden(jnp.zeros((*lead, len(self.vclamps))) * u.nA)
 
     def _init_detectors(self, batch_size):
         if not getattr(self, "_detectors", None):
             return
-        shape = (
-            (len(self._detectors),) if batch_size is None else (batch_size, len(self._detectors))
-        )
+        lead = self.varshape[:-1] if batch_size is None else (batch_size, *self.varshape[:-1])
+        shape = (*lead, len(self._detectors))
         self.spike = Hidden(jnp.zeros(shape, bool))
         self.spike_time = Hidden(jnp.full(shape, -1e7) * u.ms)
 
@@ -365,6 +565,8 @@ class Cell(Dynamics):
         if self._detectors:
             self.spike.value = jnp.zeros_like(self.spike.value)
             self.spike_time.value = jnp.full(self.spike.value.shape, -1e7) * u.ms
+        if self.vclamps:
+            self.vclamp_i.value = jnp.zeros_like(self.vclamp_i.value.mantissa) * u.nA
 
     # -- one step ---------------------------------------------------------------------
 
@@ -399,6 +601,14 @@ class Cell(Dynamics):
                 [jnp.broadcast_to(c.current(t_mid), batch) for _, c in self.clamps], -1
             )
             rhs = rhs + amps @ self._const(self._clamp_onehot)
+        if self.sites:
+            rhs, g_ion = self._site_currents(v, rhs, g_ion)
+        if self.vclamps:
+            on, vc, gs = self._vclamp_command(t + 0.5 * dt, batch)
+            vnodes = v[..., [n for n, _ in self.vclamps]]
+            onehot = self._const(self._vclamp_onehot)
+            rhs = rhs + (on * gs * (vc - vnodes)) @ onehot
+            g_ion = g_ion + (on * gs) @ onehot
         g = self._const(self._g)
         flow = g * (v[..., self._par] - v)  # from the parent into each node
         inflow = flow - jnp.sum(
@@ -406,7 +616,7 @@ class Cell(Dynamics):
         )
         rhs = rhs + inflow
         cj = (2.0 if self.method == "crank_nicolson" else 1.0) / dt
-        cap = self._const(self.cm * self._area * 1e-5 * cj)  # uF/cm2 x um2 / ms -> uS
+        cap = self._const(self._cm_node * self._area * 1e-5 * cj)  # uF/cm2 um2 / ms -> uS
         diag = cap + g_ion + self._const(self._d_axial)
         dv = self._solver.solve(diag, -g, rhs)  # (batch axes broadcast)
         v_new = v + (2.0 * dv if self.method == "crank_nicolson" else dv)
@@ -416,6 +626,9 @@ class Cell(Dynamics):
                 for k, val in new.items():
                     getattr(painted, k).value = val
         self.V.value = u.Quantity(v_new, u.mV)
+        if self.vclamps:
+            vnew_nodes = v_new[..., [n for n, _ in self.vclamps]]
+            self.vclamp_i.value = u.Quantity(on * gs * (vc - vnew_nodes), u.nA)
         if not self._detectors:
             return None
         nodes = np.array([n for n, _ in self._detectors])
@@ -430,6 +643,39 @@ class Cell(Dynamics):
         )
         return spike
 
+    def _site_currents(self, v, rhs, g_ion):
+        """The synapses' currents into the cell and their conductances (NEURON's
+        difference quotient), added to ``rhs`` and ``g_ion`` at their nodes."""
+        pop = self.n_cells is not None
+        cur, cond = [], []
+        for site in self.sites:
+            vl = _at(v, site.node, pop)
+            out = site.current_in(vl)
+            if out is None:
+                i, di = jnp.zeros_like(vl), jnp.zeros_like(vl)
+            else:
+                i, di = out
+                i, di = jnp.broadcast_arrays(i, di)
+                i, di = jnp.broadcast_to(i, vl.shape), jnp.broadcast_to(di, vl.shape)
+            if not pop:
+                i, di = i[..., 0], di[..., 0]
+            cur.append(i)
+            cond.append(di)
+        onehot = self._const(self._site_onehot)
+        rhs = rhs + jnp.stack(cur, -1) @ onehot
+        g_ion = g_ion - jnp.stack(cond, -1) @ onehot  # dI_in/dV < 0: a conductance
+        return rhs, g_ion
+
+    def _vclamp_command(self, t_mid, batch):
+        ons, vcs, gss = [], [], []
+        for _, clamp in self.vclamps:
+            on, vc = clamp.command(t_mid)
+            ons.append(jnp.broadcast_to(on, batch))
+            vcs.append(jnp.broadcast_to(vc, batch))
+            gss.append(jnp.broadcast_to(clamp.conductance(), batch))
+        on = jnp.stack(ons, -1).astype(jnp.result_type(float))
+        return on, jnp.stack(vcs, -1), jnp.stack(gss, -1)
+
     def reset(self) -> None:
         """Nothing to reset after a spike (the slot of a Network's schedule)."""
 
@@ -439,8 +685,68 @@ class Cell(Dynamics):
     def __repr__(self) -> str:
         return (
             f"Cell({self.morphology.n_branches} branches, {self.n_compartments} compartments, "
-            f"{len(self.mechanisms)} painted mechanisms, {len(self.clamps)} point processes)"
+            f"{len(self.mechanisms)} painted mechanisms, "
+            f"{len(self.clamps) + len(self.vclamps) + len(self.sites)} point processes"
+            f"{'' if self.n_cells is None else f', {self.n_cells} cells'})"
         )
+
+
+class DLambdaWarning(UserWarning):
+    """Compartments longer than the d_lambda rule allows."""
+
+
+def _warn_long_compartments(morph, ncomp, Ra, cm, d_lambda, freq) -> None:
+    need = np.asarray(d_lambda_ncomp(morph, Ra, cm, d_lambda, freq))
+    short = np.flatnonzero(np.asarray(ncomp) < need)
+    if not short.size:
+        return
+    worst = int(short[np.argmax(need[short] / np.asarray(ncomp)[short])])
+    b = morph.branches[worst]
+    warnings.warn(
+        f"Cell: {short.size} of {morph.n_branches} branches have compartments longer than "
+        f"the d_lambda rule allows ({d_lambda:g} of the length constant at {freq:g} Hz); "
+        f"e.g. {b.name} (L = {b.length:.4g} um) has {int(ncomp[worst])} compartments and "
+        f"needs {int(need[worst])}. Use ncomp='d_lambda' (NEURON's rule), more compartments, "
+        "or warn_d_lambda=False if the coarse grid is intended.",
+        DLambdaWarning,
+        stacklevel=3,
+    )
+
+
+def _path_distance(morph: Morphology, geo) -> np.ndarray:
+    """Path distance (um) of every node (natural order) from the origin: the middle of
+    the root branch if it is a soma, else the root's x = 0."""
+    root = morph.branches[0]
+    x0 = 0.5 if root.type == 1 else 0.0
+
+    def along(b, x):
+        return (abs(x - x0) * morph.branches[0].length) if b == 0 else start[b] + x * lengths[b]
+
+    lengths = [b.length for b in morph.branches]
+    start = np.zeros(morph.n_branches)
+    for b in morph.branches[1:]:
+        start[b.index] = along(b.parent, b.parent_x)
+    out = np.zeros(geo.n_nodes)
+    for i in range(geo.n_nodes):
+        b, sg = int(geo.branch[i]), int(geo.seg[i])
+        if i == 0:
+            x = 0.0
+        elif sg < 0:
+            x = 1.0
+        else:
+            x = (sg + 0.5) / int(geo.ncomp[b])
+        out[i] = along(b, x)
+    return out
+
+
+def _channel_names(mech) -> set:
+    return set(mech.current_names) | {ion.name for ion in mech.ions}
+
+
+def _onehot(nodes, n_nodes) -> np.ndarray:
+    out = np.zeros((len(nodes), n_nodes))
+    out[np.arange(len(nodes)), nodes] = 1.0
+    return out
 
 
 def _celsius(temperature) -> float:

@@ -79,14 +79,20 @@ def _segments(arc, diam, nseg: int, Ra: float):
     return area, rleft, rright
 
 
-def d_lambda_ncomp(morph: Morphology, Ra: float, cm: float, d_lambda=0.1, freq=100.0):
+def _per_branch(x, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(x, np.float64), (n,))
+
+
+def d_lambda_ncomp(morph: Morphology, Ra, cm, d_lambda=0.1, freq=100.0):
     """Compartments per branch by NEURON's d_lambda rule (``fixnseg.hoc``): the odd
     number of segments no longer than ``d_lambda`` times the AC length constant at
-    ``freq`` (Hz); ``Ra`` in ohm cm, ``cm`` in uF/cm^2."""
+    ``freq`` (Hz); ``Ra`` in ohm cm, ``cm`` in uF/cm^2 (one value, or one per branch)."""
     out = []
+    Ra, cm = _per_branch(Ra, morph.n_branches), _per_branch(cm, morph.n_branches)
     for b in morph.branches:
         lam = float(np.sum(np.diff(b.arc) / np.sqrt(b.diam[:-1] + b.diam[1:])))
-        lam *= math.sqrt(2) * 1e-5 * math.sqrt(4 * math.pi * freq * Ra * cm)
+        k = b.index
+        lam *= math.sqrt(2) * 1e-5 * math.sqrt(4 * math.pi * freq * Ra[k] * cm[k])
         lam_f = b.length / lam
         out.append(int((b.length / (d_lambda * lam_f) + 0.9) / 2) * 2 + 1)
     return out
@@ -136,9 +142,10 @@ class Geometry:
         return self.node(branch, x)
 
 
-def discretize(morph: Morphology, ncomp, Ra: float) -> Geometry:
+def discretize(morph: Morphology, ncomp, Ra) -> Geometry:
     """Nodes, areas and axial conductances of ``morph`` with ``ncomp`` compartments per
-    branch (an int or one per branch) and axial resistivity ``Ra`` (ohm cm)."""
+    branch (an int or one per branch) and axial resistivity ``Ra`` (ohm cm; one value or
+    one per branch: a branch's half segments use its own, as NEURON's ``ri``)."""
     B = morph.n_branches
     if isinstance(ncomp, (int, np.integer)) and not isinstance(ncomp, bool):
         ncomp = [int(ncomp)] * B
@@ -147,6 +154,7 @@ def discretize(morph: Morphology, ncomp, Ra: float) -> Geometry:
         raise ValueError(
             f"ncomp must be an int >= 1 or one per branch ({B} values >= 1); got {ncomp}."
         )
+    Ra_b = _per_branch(Ra, B)
     first = 1 + np.concatenate([[0], np.cumsum(ncomp + 1)[:-1]])
     N = 1 + int(np.sum(ncomp + 1))
     parent = np.full(N, -1, np.int64)
@@ -158,7 +166,7 @@ def discretize(morph: Morphology, ncomp, Ra: float) -> Geometry:
     geo = Geometry(parent, area, g, branch, seg, first, ncomp, attach)
     for b in morph.branches:
         n = int(ncomp[b.index])
-        a, rl, rr = _segments(b.arc, b.diam, n, Ra)
+        a, rl, rr = _segments(b.arc, b.diam, n, float(Ra_b[b.index]))
         f = int(first[b.index])
         attach[b.index] = 0 if b.parent < 0 else geo.node_exact(b.parent, b.parent_x)
         nodes = np.arange(f, f + n + 1)

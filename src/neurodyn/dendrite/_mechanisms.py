@@ -35,8 +35,12 @@ def _value(p, unit):
     return v.to_value(unit)
 
 
-def _check(value, unit, name: str, owner: str, rule: str | None = None):
-    """A parameter checked for its dimension (and, when concrete, its sign)."""
+def _check(value, unit, name: str, owner: str, rule: str | None = None, fn: bool = False):
+    """A parameter checked for its dimension (and, when concrete, its sign). With
+    ``fn=True`` a function of the path distance from the soma is kept, to be evaluated
+    (and checked) when the mechanism is painted."""
+    if fn and callable(value) and not isinstance(value, (State, u.Quantity)):
+        return _Distance(value, unit, name, owner, rule)
     v = value.value if isinstance(value, State) else value
     if not isinstance(v, u.Quantity) or v.unit.dim is not u.as_unit(unit).dim:
         got = v.unit.name if isinstance(v, u.Quantity) else f"the plain value {v!r}"
@@ -58,6 +62,35 @@ def _check(value, unit, name: str, owner: str, rule: str | None = None):
     return value
 
 
+class _Distance:
+    """A parameter given as a function of the path distance from the soma (a Quantity
+    in µm, one value per compartment), evaluated when the mechanism is painted."""
+
+    def __init__(self, fn, unit, name, owner, rule):
+        self.fn, self.unit, self.name, self.owner, self.rule = fn, unit, name, owner, rule
+
+    def evaluate(self, distance_um: np.ndarray):
+        d = u.Quantity(np.asarray(distance_um, np.float64), u.um)
+        try:
+            out = self.fn(d)
+        except Exception as err:
+            raise type(err)(
+                f"{self.owner}: {self.name}=f(distance) failed on the distances (a Quantity "
+                f"in um, shape {d.shape}): {err}"
+            ) from err
+        out = _check(out, self.unit, f"{self.name}(distance)", self.owner, self.rule)
+        shape = np.shape(out.mantissa)
+        if shape not in ((), d.shape):
+            raise ValueError(
+                f"{self.owner}: {self.name}=f(distance) must return one value or one per "
+                f"compartment (shape {d.shape}); got shape {shape}."
+            )
+        return out
+
+    def __repr__(self) -> str:
+        return f"f(distance) -> {u.as_unit(self.unit).name}"
+
+
 class Mechanism:
     """A density mechanism: ``states``, ``parameters`` (name -> unit), and the methods
     :meth:`steady_state`, :meth:`current` and :meth:`advance` on plain arrays."""
@@ -68,7 +101,30 @@ class Mechanism:
 
     def params(self) -> dict:
         """Plain values of the parameters in their units (States read now)."""
-        return {k: _value(getattr(self, k), unit) for k, unit in self.parameters.items()}
+        out = {}
+        for k, unit in self.parameters.items():
+            val = getattr(self, k)
+            if isinstance(val, _Distance):
+                raise TypeError(
+                    f"{type(self).__name__}: {k} is a function of the distance; paint the "
+                    "mechanism on a cell (cell.paint) to evaluate it."
+                )
+            out[k] = _value(val, unit)
+        return out
+
+    def at_distance(self, distance_um) -> Mechanism:
+        """A copy with the parameters given as functions of the path distance evaluated
+        at ``distance_um`` (one per compartment it is painted on)."""
+        import copy
+
+        if not any(isinstance(getattr(self, k), _Distance) for k in self.parameters):
+            return self
+        new = copy.copy(self)
+        for k in self.parameters:
+            val = getattr(self, k)
+            if isinstance(val, _Distance):
+                setattr(new, k, val.evaluate(distance_um))
+        return new
 
     def steady_state(self, v, p, temperature_c) -> dict:
         return {}
@@ -79,6 +135,13 @@ class Mechanism:
 
     def advance(self, v, s: dict, p: dict, dt, temperature_c) -> dict:
         return s
+
+    #: the names of the currents :meth:`currents` returns
+    current_names: tuple[str, ...] = ("i",)
+
+    def currents(self, v, s: dict, p: dict) -> dict:
+        """The current densities (mA/cm²) by name (``current_names``)."""
+        return {"i": self.current(v, s, p)[0]}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.parameters)
@@ -91,14 +154,19 @@ class Leak(Mechanism):
     Args:
         g: conductance density (default 0.001 S/cm², as ``g_pas``).
         E: reversal potential (default -70 mV, as ``e_pas``).
+
+    Any parameter of a painted mechanism may also be a function of the path distance
+    from the soma (a Quantity in µm, one value per compartment), evaluated at each
+    compartment's centre when painted: ``Leak(g=lambda d: 1e-4 * u.S / u.cm**2 *
+    (1 + d / (300 * u.um)))``.
     """
 
     name = "pas"
     parameters = {"g": _S_CM2, "E": u.mV}
 
     def __init__(self, g=0.001 * _S_CM2, E=-70.0 * u.mV):
-        self.g = _check(g, _S_CM2, "g", "Leak", "nonnegative")
-        self.E = _check(E, u.mV, "E", "Leak")
+        self.g = _check(g, _S_CM2, "g", "Leak", "nonnegative", fn=True)
+        self.E = _check(E, u.mV, "E", "Leak", fn=True)
 
     def current(self, v, s, p):
         return p["g"] * (v - p["E"]), p["g"] + 0.0 * v
@@ -135,7 +203,8 @@ class HH(Mechanism):
     voltage step, as NEURON's fixed step does.
 
     Args:
-        g_Na, g_K, g_L: maximal conductance densities (defaults 0.12, 0.036, 0.0003 S/cm²).
+        g_Na, g_K, g_L: maximal conductance densities (defaults 0.12, 0.036, 0.0003 S/cm²);
+            any parameter may be a function of the path distance (see :class:`Leak`).
         E_Na, E_K, E_L: reversal potentials (defaults 50, -77, -54.3 mV).
         table: use NEURON's rate table (``usetable_hh = 1``, NEURON's default: the rates
             at every mV from -100 to 100 mV, linearly interpolated, clamped outside)
@@ -164,9 +233,9 @@ class HH(Mechanism):
         table: bool = False,
     ):
         for k in ("g_Na", "g_K", "g_L"):
-            setattr(self, k, _check(locals()[k], _S_CM2, k, "HH", "nonnegative"))
+            setattr(self, k, _check(locals()[k], _S_CM2, k, "HH", "nonnegative", fn=True))
         for k in ("E_Na", "E_K", "E_L"):
-            setattr(self, k, _check(locals()[k], u.mV, k, "HH"))
+            setattr(self, k, _check(locals()[k], u.mV, k, "HH", fn=True))
         if not isinstance(table, bool):
             raise TypeError(f"HH: table must be True or False; got {table!r}.")
         self.table = table
@@ -197,6 +266,16 @@ class HH(Mechanism):
     def steady_state(self, v, p, temperature_c):
         mi, _, hi, _, ni, _ = self._rates(v, temperature_c)
         return {"m": mi, "h": hi, "n": ni}
+
+    current_names = ("na", "k", "leak")
+
+    def currents(self, v, s, p):
+        m, h, n = s["m"], s["h"], s["n"]
+        return {
+            "na": p["g_Na"] * m * m * m * h * (v - p["E_Na"]),
+            "k": p["g_K"] * n * n * n * n * (v - p["E_K"]),
+            "leak": p["g_L"] * (v - p["E_L"]),
+        }
 
     def current(self, v, s, p):
         m, h, n = s["m"], s["h"], s["n"]
