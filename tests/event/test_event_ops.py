@@ -414,3 +414,16 @@ def test_fanout_event_driven_reference_equals_dense(homo, rate):
         out = _ops._ref_fanout_scatter(conn._w(), conn.indices, spikes, homo=homo, n_post=n_post)
         want = np.asarray(spikes, np.float32) @ dense
         np.testing.assert_allclose(np.asarray(out), want, rtol=1e-4, atol=1e-4)
+
+
+def test_sizes_beyond_int32_are_refused_not_truncated():
+    from neurodyn.event import CSR, FixedFanOut, JitProb
+
+    big = 2**31  # one past the int32 range of the kernels' indices
+    with pytest.raises(ValueError, match=r"JitProb: n_post = 2147483648 exceeds the int32"):
+        JitProb(10, big, 0.1)
+    with pytest.raises(ValueError, match=r"CSR: n_post = 2147483648 exceeds"):
+        CSR(1.0, np.zeros(1, np.int32), np.array([0, 1], np.int32), (1, big))
+    with pytest.raises(ValueError, match=r"FixedFanOut: n_post = 2147483648"):
+        FixedFanOut(np.zeros((2, 1), np.int32), 1.0, big)
+    JitProb(10, 2**31 - 1, 0.5)  # the largest size is fine

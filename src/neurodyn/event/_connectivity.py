@@ -30,6 +30,21 @@ def _split_unit(x):
     return x, dimensionless
 
 
+_INDEX_LIMIT = 2**31 - 1  # indices, row pointers and sizes are int32 in every kernel
+
+
+def _check_size(kind: str, n_pre: int, n_post: int, nnz: int | None = None) -> None:
+    """Refuse sizes the int32 indices of the kernels cannot address (instead of
+    truncating them in the native code)."""
+    for what, n in (("n_pre", n_pre), ("n_post", n_post), ("synapses", nnz)):
+        if n is not None and n > _INDEX_LIMIT:
+            raise ValueError(
+                f"{kind}: {what} = {n} exceeds the int32 index range of the event kernels "
+                f"({_INDEX_LIMIT}). Split the population (or the projection) into parts of "
+                "at most 2**31 - 1 neurons and synapses."
+            )
+
+
 def _is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
@@ -130,6 +145,7 @@ class CSR(Connectivity):
 
     def __init__(self, data, indices, indptr, shape: tuple[int, int]):
         shape = (int(shape[0]), int(shape[1]))
+        _check_size("CSR", *shape, int(jnp.shape(indices)[0]))
         m, _ = _split_unit(data)
         indices = jnp.asarray(indices, jnp.int32) if _is_concrete(indices) else indices
         indptr = jnp.asarray(indptr, jnp.int32) if _is_concrete(indptr) else indptr
@@ -285,6 +301,7 @@ class FixedFanOut(Connectivity):
         indices = jnp.asarray(indices, jnp.int32) if _is_concrete(indices) else indices
         if indices.ndim != 2:
             raise ValueError(f"FixedFanOut indices must be [n_pre, k], got {indices.shape}.")
+        _check_size("FixedFanOut", indices.shape[0], int(n_post), int(np.prod(indices.shape)))
         if _is_concrete(indices) and indices.size:
             host = np.asarray(indices)  # numpy: also inside a jit trace that closes over it
             lo, hi = int(host.min()), int(host.max())
@@ -450,6 +467,7 @@ class JitProb(Connectivity):
         if bunit is not dimensionless and unit is not dimensionless:
             bm = Quantity(bm, bunit).to_value(unit)
         self.shape = (int(n_pre), int(n_post))
+        _check_size("JitProb", *self.shape)
         self.p = float(p)
         self.seed = int(seed) & 0xFFFFFFFF
         self.dist = kind
