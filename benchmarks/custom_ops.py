@@ -12,6 +12,11 @@ one), compile excluded.
   built-in update  event.update_on_pre(conn, s, -A * trace, w_min=0, w_max=1)
   user update      @update_op(on="pre") body ``clip(syn.w - A * post.trace, 0, 1)``
 
+  user STDP, 4 ops / 1 op   the presynaptic pathway of text STDP with per-synapse
+                   event-driven traces (``apre``, ``apost`` decayed from ``lastupdate``,
+                   ``w`` clipped, ``lastupdate = t``): four single-field update_ops against
+                   one update_op of the four fields (what equation strings compile to)
+
 Also the per-call overhead of a user op inside a compiled loop (100 neurons, no spikes).
 The built-in homogeneous-weight scatter may use a helper thread; these cases have one
 weight per synapse. ``NEURODYN_NATIVE_THREADS=1`` keeps the built-ins on one core.
@@ -44,6 +49,57 @@ def user_matvec(pre, post, syn, p):
 @ev.update_op(on="pre")
 def user_depress(pre, post, syn, p):
     return jnp.clip(syn.w - p.A * post.trace, 0.0, 1.0)
+
+
+STDP_FIELDS = ("w", "apre", "apost", "lastupdate")
+
+
+def _stdp(syn, p) -> dict:
+    decay = jnp.exp(-(p.t - syn.lastupdate) / p.tau)
+    apost = syn.apost * decay
+    return {
+        "w": jnp.clip(syn.w - p.A * apost, 0.0, 1.0),
+        "apre": syn.apre * decay + 1.0,
+        "apost": apost,
+        "lastupdate": p.t + 0.0 * syn.lastupdate,
+    }
+
+
+@ev.update_op(on="pre", target=STDP_FIELDS)
+def stdp_fused(pre, post, syn, p):
+    return _stdp(syn, p)
+
+
+def _one_field(name):
+    def body(pre, post, syn, p):
+        return _stdp(syn, p)[name]
+
+    body.__name__ = f"stdp_{name}"
+    return ev.update_op(on="pre", target=name)(body)
+
+
+STDP_SINGLE = {k: _one_field(k) for k in STDP_FIELDS}
+
+
+def stdp_cases(conn, s) -> dict:
+    """The presynaptic pathway of text STDP, 20 steps: 4 single-field ops or 1 fused op."""
+    nnz = conn.indices.shape[0]
+    init = {k: jnp.zeros(nnz, jnp.float32) for k in STDP_FIELDS}
+    init["w"] = conn.data
+
+    def params(i):
+        return {"t": i * 1e-4, "tau": 0.02, "A": 0.001}
+
+    def single(i, f):
+        return {k: op(s[i], conn, syn=f, params=params(i)) for k, op in STDP_SINGLE.items()}
+
+    def fused(i, f):
+        return stdp_fused(s[i], conn, syn=f, params=params(i))
+
+    def loop(step):
+        return jax.jit(lambda: jax.lax.fori_loop(0, STEPS, step, init))
+
+    return {"user STDP, 4 ops": loop(single), "user STDP, 1 op": loop(fused)}
 
 
 def cases(n, conn, trace, s) -> dict:
@@ -117,6 +173,10 @@ def main() -> None:
             s = jnp.asarray(rng.random((STEPS, n)) < rate)
 
             fns = cases(n, conn, trace, s)
+            fns.update(stdp_cases(conn, s))
+            a, b = fns["user STDP, 4 ops"](), fns["user STDP, 1 op"]()
+            for k in STDP_FIELDS:
+                np.testing.assert_allclose(np.asarray(a[k]), np.asarray(b[k]), rtol=1e-6)
             np.testing.assert_allclose(
                 np.asarray(fns["user scatter"]()), np.asarray(fns["built-in CSR"]()), rtol=1e-4
             )
@@ -142,6 +202,13 @@ def main() -> None:
                 f"N = {n}, {rate:.0%} spikes, plasticity per step",
                 {k: per_step[k] for k in ("built-in update", "user update")},
                 "built-in update",
+                n=n,
+                rate=rate,
+            )
+            report(
+                f"N = {n}, {rate:.0%} spikes, text-STDP presynaptic pathway per step",
+                {k: per_step[k] for k in ("user STDP, 4 ops", "user STDP, 1 op")},
+                "user STDP, 4 ops",
                 n=n,
                 rate=rate,
             )

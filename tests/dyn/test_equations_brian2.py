@@ -195,3 +195,76 @@ def test_jump_network_from_strings_gives_brian2s_spike_train():
         )
         res = nd.run(net, float(ref["t_ms"]) * u.ms, dt=0.1 * u.ms, monitors={"s": G.spike})
     assert_same_spike_train(res["s"], ref, at_least=5000)
+
+
+EXTRAS = json.loads((REF / "brian2_equations_extras.json").read_text())
+
+
+@pytest.mark.parametrize("backend", ["event", "dense"])
+def test_every_on_pre_runs_before_any_on_post_as_in_brian2(backend):
+    # x is doubled by the on_post of the first Synapses and incremented by the on_pre of
+    # the second; at 2 ms both act and Brian2 gives (x + 1) * 2, not 2 x + 1
+    ref = EXTRAS["order"]
+    net = nd.Network()
+    net.P = nd.dyn.SpikeTimeGroup(1, [0] * len(ref["P_ms"]), ref["P_ms"] * u.ms)
+    net.Q = nd.dyn.SpikeTimeGroup(1, [0] * len(ref["Q_ms"]), ref["Q_ms"] * u.ms)
+    net.N = NeuronGroup(1, "x : 1", threshold="False")
+    net.N.x = ref["x0"]
+    net.first = Synapses(net.N, net.Q, event.AllToAll(), on_post="x_pre *= 2", backend=backend)
+    net.second = Synapses(net.P, net.N, event.AllToAll(), on_pre="x_post += 1", backend=backend)
+    xs = []
+    for _ in range(5):
+        nd.run(net, 1 * u.ms, dt=0.1 * u.ms)
+        xs.append(float(np.asarray(net.N.x.value)[0]))
+    assert xs == ref["x_each_ms"]
+
+
+def test_run_regularly_gives_brian2s_values():
+    ref = EXTRAS["run_regularly"]
+    G = NeuronGroup(3, "dv/dt = -v / tau : volt\nk : 1", method="exact",
+                    namespace=dict(tau=ref["tau_ms"] * u.ms))  # fmt: skip
+    G.k = np.asarray(ref["k"])
+    G.run_regularly("v += k*mV", dt=ref["every_ms"] * u.ms)
+    res = nd.run(G, 10 * u.ms, dt=0.1 * u.ms, monitors={"v": G.v})
+    v = np.asarray(res["v"].to_value(u.mV))[9::10]  # after each ms
+    np.testing.assert_allclose(v, np.asarray(ref["v_mV_each_ms"]), rtol=1e-5, atol=1e-6)
+
+
+def test_linked_variables_follow_their_source_as_in_brian2():
+    ref = EXTRAS["linked"]
+    net = nd.Network()
+    net.H = NeuronGroup(2, "dy/dt = 0*volt/second : volt")
+    net.H.y = np.asarray(ref["y_mV"][0]) * u.mV
+    net.G = NeuronGroup(4, "dv/dt = (x - v) / tau : volt\nx : volt (linked)", method="exact",
+                        namespace=dict(tau=ref["tau_ms"] * u.ms))  # fmt: skip
+    net.G.x = nd.dyn.linked_var(net.H, "y", index=ref["index"])
+    vs = []
+    for k in range(10):
+        if k == 5:
+            net.H.y = np.asarray(ref["y_mV"][1]) * u.mV
+        nd.run(net, 1 * u.ms, dt=0.1 * u.ms)
+        vs.append(np.asarray(net.G.v.value.to_value(u.mV)))
+    np.testing.assert_allclose(np.asarray(vs), np.asarray(ref["v_mV_each_ms"]), rtol=1e-5)
+
+
+def test_run_regularly_and_linked_variables_refuse_bad_input():
+    G = NeuronGroup(3, "dv/dt = -v / (10*ms) : volt\nx : volt (linked)")
+    with pytest.raises(u.UnitMismatchError, match="run_regularly `v = 1`: v is in V but `1` is in"):
+        G.run_regularly("v = 1")
+    with pytest.raises(EquationError, match="writes x, a linked variable"):
+        G.run_regularly("x = 1*mV")
+    with pytest.raises(ValueError, match="when must be 'start'"):
+        G.run_regularly("v = 0*mV", when="end")
+    H = NeuronGroup(2, "y : volt\nz : 1")
+    with pytest.raises(ValueError, match="has 2 neurons and NeuronGroup 3; give index="):
+        G.x = nd.dyn.linked_var(H, "y")
+    with pytest.raises(u.UnitMismatchError, match="another dimension"):
+        G.x = nd.dyn.linked_var(H, "z", index=[0, 1, 1])
+    with pytest.raises(TypeError, match="set it with .*linked_var"):
+        G.x = 1 * u.mV
+    with pytest.raises(RuntimeError, match="was not linked"):
+        nd.run(G, 1 * u.ms, dt=0.1 * u.ms)
+    G2 = NeuronGroup(1, "dv/dt = -v / (10*ms) : volt")
+    G2.run_regularly("v += 1*mV", dt=0.25 * u.ms)
+    with pytest.raises(ValueError, match="not a multiple of the simulation's dt"):
+        nd.run(G2, 1 * u.ms, dt=0.1 * u.ms)

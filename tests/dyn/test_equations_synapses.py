@@ -217,9 +217,9 @@ def test_values_indices_and_errors():
         Synapses(G, G, event.FixedProb(0.5), "dx/dt = -x**2/ms : 1 (event-driven)")
     with pytest.raises(EquationError, match="flag \\(unless refractory\\)"):
         Synapses(G, G, event.FixedProb(0.5), "dx/dt = -x/ms : 1 (unless refractory)")
-    with pytest.raises(TypeError, match="one delay per synapse is supported"):
+    with pytest.raises(TypeError, match="a delay applies to on_pre"):
         Synapses(
-            G, G, event.FixedProb(0.5, seed=1), "w : 1", on_pre="w += 1", delay=np.ones(S.N) * u.ms
+            G, G, event.FixedProb(0.5, seed=1), "w : 1", on_post="w += 1", delay=np.ones(S.N) * u.ms
         )
     with pytest.raises(TypeError, match="give delay=... to Synapses"):
         S.delay = 2 * u.ms

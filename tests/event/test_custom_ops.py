@@ -365,3 +365,229 @@ def test_a_body_with_unit_constants_is_checked_at_its_first_call():
 
     with pytest.raises(KeyError, match=r"reads post.v, but the call gives post=\{\}"):
         needs_v(jnp.array([True, False]), conn, syn={"w": conn.data})
+
+
+# ------------------------------------------------------------------ several fields at once
+def _multi_rule(on, backend, form="dict"):
+    @event.update_op(on=on, target=("w", "x", "seen"), backend=backend)
+    def rule(pre, post, syn, p):
+        x = syn.x * jnp.exp(-p.k) + 1.0  # a per-synapse trace that decays, then jumps
+        w = jnp.clip(syn.w + p.A * x * pre.a - p.B * post.y, 0.0, 2.0)  # reads the new x
+        seen = p.t + 0.0 * pre.a  # a target the body does not read
+        return {"seen": seen, "x": x, "w": w} if form == "dict" else (w, x, seen)
+
+    return rule
+
+
+def _multi_dense(on, s, rows, cols, w, x, seen, a, y, A, B, k, t):
+    hit = s[rows] if on == "pre" else s[cols]
+    x_new = x * np.exp(-k) + 1.0
+    w_new = np.clip(w + A * x_new * a[rows] - B * y[cols], 0.0, 2.0)
+    return (
+        np.where(hit, w_new, w),
+        np.where(hit, x_new, x),
+        np.where(hit, t, seen),
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("on", ["pre", "post"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_update_of_several_fields_equals_dense_formulas(backend, on, dtype):
+    rng = np.random.default_rng(7)
+    with jax.enable_x64(dtype == np.float64):
+        conn, _, _ = _csr(rng, 20, 15, 0.3, dtype)
+        nnz = conn.indices.shape[0]
+        n = 20 if on == "pre" else 15
+        rows = np.repeat(np.arange(20), np.diff(np.asarray(conn.indptr)))
+        cols = np.asarray(conn.indices)
+        a, y = rng.random(20).astype(dtype), rng.random(15).astype(dtype)
+        w0, x0 = np.asarray(conn.data), rng.random(nnz).astype(dtype)
+        seen0 = np.full(nnz, -1.0, dtype)
+        rules = {form: _multi_rule(on, backend, form) for form in ("dict", "tuple")}
+        for spiking in ("some", "none", "all"):
+            s = {"some": rng.random(n) < 0.4, "none": np.zeros(n, bool), "all": np.ones(n, bool)}
+            s = s[spiking]
+            for form in ("dict", "tuple"):
+                new = rules[form](
+                    jnp.asarray(s),
+                    conn,
+                    pre={"a": a},
+                    post={"y": y},
+                    syn={"w": w0, "x": x0, "seen": seen0},
+                    params={"A": 0.3, "B": 0.2, "k": 0.5, "t": 7.0},
+                )
+                assert set(new) == {"w", "x", "seen"}
+                expect = _multi_dense(on, s, rows, cols, w0, x0, seen0, a, y, 0.3, 0.2, 0.5, 7.0)
+                for key, ref in zip(("w", "x", "seen"), expect):
+                    assert new[key].dtype == dtype
+                    np.testing.assert_allclose(
+                        np.asarray(new[key]), ref, rtol=1e-6 if dtype == np.float32 else 1e-13
+                    )
+
+
+@pytest.mark.slow
+def test_an_update_of_several_fields_has_gradients_and_jvp():
+    rng = np.random.default_rng(8)
+    with jax.enable_x64(True):
+        conn, _, _ = _csr(rng, 12, 10, 0.4, np.float64)
+        nnz = conn.indices.shape[0]
+        rows = np.repeat(np.arange(12), np.diff(np.asarray(conn.indptr)))
+        cols = np.asarray(conn.indices)
+        s = jnp.asarray(rng.random(12) < 0.5)
+        hit = np.asarray(s)[rows]
+        a, y = jnp.asarray(rng.random(12)), jnp.asarray(rng.random(10))
+        w0, x0 = jnp.asarray(rng.uniform(0.2, 1.0, nnz)), jnp.asarray(rng.random(nnz))
+        seen0 = jnp.zeros(nnz)
+        rule = _multi_rule("pre", "event")
+
+        def ours(w, x, y, A):
+            new = rule(
+                s,
+                conn,
+                pre={"a": a},
+                post={"y": y},
+                syn={"w": w, "x": x, "seen": seen0},
+                params={"A": A, "B": 0.2, "k": 0.5, "t": 1.0},
+            )
+            return jnp.sum(jnp.sin(new["w"])) + jnp.sum(new["x"] ** 2)
+
+        def dense(w, x, y, A):
+            x_new = x * jnp.exp(-0.5) + 1.0
+            w_new = jnp.clip(w + A * x_new * a[rows] - 0.2 * y[cols], 0.0, 2.0)
+            return jnp.sum(jnp.sin(jnp.where(hit, w_new, w))) + jnp.sum(
+                jnp.where(hit, x_new, x) ** 2
+            )
+
+        ours, dense = jax.jit(ours), jax.jit(dense)
+        args = (w0, x0, y, 0.3)
+        for g1, g2 in zip(
+            jax.grad(ours, (0, 1, 2, 3))(*args), jax.grad(dense, (0, 1, 2, 3))(*args)
+        ):
+            np.testing.assert_allclose(np.asarray(g1), np.asarray(g2), rtol=1e-10, atol=1e-12)
+        v = jnp.asarray(rng.standard_normal(nnz))
+        _, t = jax.jvp(lambda x: ours(w0, x, y, 0.3), (x0,), (v,))
+        h = 1e-6
+        fd = (ours(w0, x0 + h * v, y, 0.3) - ours(w0, x0 - h * v, y, 0.3)) / (2 * h)
+        np.testing.assert_allclose(float(t), float(fd), rtol=1e-7)
+
+
+def test_an_update_of_several_fields_vmapped_over_spikes_equals_a_loop():
+    rng = np.random.default_rng(8)
+    conn, _, _ = _csr(rng, 12, 10, 0.4)
+    nnz = conn.indices.shape[0]
+    a, y = jnp.asarray(rng.random(12)), jnp.asarray(rng.random(10))
+    w0, x0 = jnp.asarray(rng.uniform(0.2, 1.0, nnz)), jnp.asarray(rng.random(nnz))
+    seen0 = jnp.zeros(nnz)
+    rule = _multi_rule("pre", "event")
+    spikes = jnp.asarray(rng.random((4, 12)) < 0.5)
+
+    def one(sp):
+        return rule(
+            sp,
+            conn,
+            pre={"a": a},
+            post={"y": y},
+            syn={"w": w0, "x": x0, "seen": seen0},
+            params={"A": 0.3, "B": 0.2, "k": 0.5, "t": 1.0},
+        )
+
+    batched = jax.vmap(one)(spikes)
+    for i in range(4):
+        single = one(spikes[i])
+        for key in ("w", "x", "seen"):
+            np.testing.assert_allclose(np.asarray(batched[key][i]), np.asarray(single[key]))
+
+
+def test_an_update_of_several_fields_checks_each_targets_unit():
+    conn = event.CSR.from_dense(jnp.array([[1.0, 0.5], [0.0, 2.0]]) * u.nS)
+
+    @event.update_op(on="pre", target=("w", "x"))
+    def rule(pre, post, syn, p):
+        x = syn.x + 1.0
+        return {"w": p.A * x, "x": x}
+
+    new = rule(
+        jnp.array([True, False]),
+        conn,
+        syn={"w": conn.data, "x": jnp.zeros(3)},
+        params={"A": 100.0 * u.pS},
+    )
+    np.testing.assert_allclose(new["w"].to_value(u.nS), [0.1, 0.1, 2.0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(new["x"]), [1.0, 1.0, 0.0])
+    with pytest.raises(u.UnitMismatchError, match=r"value for 'w' is in .*syn\['w'\] is in"):
+        rule(
+            jnp.array([True, False]),
+            conn,
+            syn={"w": conn.data, "x": jnp.zeros(3)},
+            params={"A": 0.1 * u.mV},
+        )
+
+
+def test_bodies_of_several_fields_that_are_refused():
+    with pytest.raises(TypeError, match=r"returns values for \['w'\], but the targets are"):
+
+        @event.update_op(target=("w", "x"))
+        def missing(pre, post, syn, p):
+            return {"w": syn.w}
+
+    with pytest.raises(TypeError, match="a tuple of 2 values .* it returns 3 values"):
+
+        @event.update_op(target=("w", "x"))
+        def too_many(pre, post, syn, p):
+            return syn.w, syn.x, syn.w
+
+    with pytest.raises(TypeError, match="must return one scalar; it returns a dict"):
+
+        @event.update_op(target="w")
+        def one_target(pre, post, syn, p):
+            return {"w": syn.w}
+
+    conn = event.CSR.from_dense(jnp.ones((2, 2)))
+
+    @event.update_op(target=("w", "x"))
+    def fine(pre, post, syn, p):
+        return syn.w, syn.w
+
+    with pytest.raises(KeyError, match=r"updates syn\['x'\], which the call does not give"):
+        fine(jnp.array([True, False]), conn, syn={"w": conn.data})
+
+
+@pytest.mark.skipif(not _numba.usable(), reason="numba not installed")
+def test_a_scatter_then_an_update_of_several_fields_runs_in_place_in_a_loop():
+    # the update waits for the scatter that reads the old weights (after=): XLA then
+    # updates the per-synapse arrays in place, with no O(nnz) copy per step
+    rng = np.random.default_rng(9)
+    conn, _, _ = _csr(rng, 300, 200, 0.2)
+    nnz = conn.indices.shape[0]
+
+    @event.scatter_op
+    def drive(pre, post, syn, p):
+        return syn.w
+
+    rule = _multi_rule("pre", "event")
+    spikes = jnp.asarray(rng.random((20, 300)) < 0.05)
+
+    def run(w, x, seen):
+        def step(carry, s):
+            w, x, seen, g = carry
+            out = drive(s, conn, syn={"w": w})
+            new = rule(
+                s,
+                conn,
+                pre={"a": jnp.ones(300)},
+                post={"y": g},
+                syn={"w": w, "x": x, "seen": seen},
+                params={"A": 0.01, "B": 0.01, "k": 0.1, "t": 0.0},
+                after=out,
+            )
+            return (new["w"], new["x"], new["seen"], g * 0.9 + out), None
+
+        return jax.lax.scan(step, (w, x, seen, jnp.zeros(200)), spikes)[0]
+
+    args = (conn.data, jnp.zeros(nnz), jnp.zeros(nnz))
+    hlo = jax.jit(run).lower(*args).compile().as_text()
+    assert f"f32[{nnz}]{{0}} copy(" not in hlo.split("ENTRY")[0]  # none inside the loop
+    fast = jax.jit(run)(*args)
+    ref = jax.jit(lambda *a: run(*a))(*args)
+    np.testing.assert_allclose(np.asarray(fast[0]), np.asarray(ref[0]))

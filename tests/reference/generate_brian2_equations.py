@@ -2,7 +2,8 @@
 tests/dyn/test_equations_brian2.py.
 
 Run with the Brian2 environment, from the repository root:
-``benchmarks/.envs/brian2/bin/python tests/reference/generate_brian2_equations.py``.
+``benchmarks/.envs/brian2/bin/python tests/reference/generate_brian2_equations.py
+[extras]`` (``extras``: only the last file below).
 Writes ``tests/reference/brian2_equations.json`` (~60 kB):
 
 - ``equations``: for each of the strings in ``EQUATIONS`` (COBA, CUBA, HH, AdEx,
@@ -25,6 +26,11 @@ the same trains can be given to neurodyn: 200 inputs at 15 Hz for 4 s onto one
 conductance-based LIF (method euler), ``gmax = 0.05`` (five times the example's, for the
 fifth of its inputs), initial weights uniform in [0, gmax]; the input spikes (step,
 neuron), the initial and final weights, the postsynaptic spike steps.
+
+And ``tests/reference/brian2_equations_extras.json`` (~1 kB): small cases of the
+features added later, each a few numbers: ``order`` (every ``on_pre`` pathway runs
+before any ``on_post``, see :func:`order_run`), ``run_regularly`` (:func:`regularly_run`),
+``linked`` variables (:func:`linked_run`).
 """
 
 from __future__ import annotations
@@ -121,6 +127,91 @@ def stdp_run():
         brian2=b2.__version__,
     )
     return len(steps), len(post_steps)
+
+
+OUT_EXTRAS = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "brian2_equations_extras.json"
+)
+
+
+def order_run():
+    """Brian2 runs every ``on_pre`` pathway of the network before any ``on_post`` one
+    (slot "synapses", order -1 / +1), whatever the order in which the Synapses were
+    made. ``x`` of one neuron is doubled by the ``on_post`` of a first Synapses (its
+    postsynaptic side a spike generator Q, at 2 and 3.5 ms) and incremented by the
+    ``on_pre`` of a second (a spike generator P at 1, 2 and 3 ms): at 2 ms both act, and
+    Brian2 gives (x + 1) * 2. Returns x after each ms of 5."""
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    b2.defaultclock.dt = 0.1 * b2.ms
+    P = b2.SpikeGeneratorGroup(1, [0, 0, 0], [1.0, 2.0, 3.0] * b2.ms)
+    Q = b2.SpikeGeneratorGroup(1, [0, 0], [2.0, 3.5] * b2.ms)
+    N = b2.NeuronGroup(1, "x : 1", threshold="False")
+    N.x = 1
+    first = b2.Synapses(N, Q, on_post="x_pre *= 2")
+    first.connect()
+    second = b2.Synapses(P, N, on_pre="x_post += 1")
+    second.connect()
+    net = b2.Network(P, Q, N, first, second)
+    xs = []
+    for _ in range(5):
+        net.run(1 * b2.ms)
+        xs.append(float(N.x[0]))
+    return {"P_ms": [1.0, 2.0, 3.0], "Q_ms": [2.0, 3.5], "x0": 1.0, "x_each_ms": xs}
+
+
+def regularly_run():
+    """``run_regularly`` every 2 ms (slot "start": before the state update) on a
+    decaying v: ``v += k*mV``, k = 1, 2, 3; v after each ms of 10."""
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    b2.defaultclock.dt = 0.1 * b2.ms
+    G = b2.NeuronGroup(3, "dv/dt = -v / tau : volt\nk : 1", method="exact",
+                       namespace={"tau": 10 * b2.ms})  # fmt: skip
+    G.k = [1.0, 2.0, 3.0]
+    G.run_regularly("v += k*mV", dt=2 * b2.ms)
+    net = b2.Network(G)
+    vs = []
+    for _ in range(10):
+        net.run(1 * b2.ms)
+        vs.append(np.asarray(G.v / b2.mV).tolist())
+    return {"tau_ms": 10.0, "k": [1.0, 2.0, 3.0], "every_ms": 2.0, "v_mV_each_ms": vs}
+
+
+def linked_run():
+    """``x : volt (linked)`` of 4 neurons linked to y of a group of 2 (index 0, 0, 1, 1);
+    ``dv/dt = (x - v)/tau`` (exact); y is set to (10, 20) mV, then after 5 ms to (30, 5)
+    mV: the link follows. v after each ms of 10."""
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    b2.defaultclock.dt = 0.1 * b2.ms
+    H = b2.NeuronGroup(2, "dy/dt = 0*volt/second : volt")
+    H.y = [10.0, 20.0] * b2.mV
+    G = b2.NeuronGroup(4, "dv/dt = (x - v) / tau : volt\nx : volt (linked)", method="exact",
+                       namespace={"tau": 10 * b2.ms})  # fmt: skip
+    G.x = b2.linked_var(H, "y", index=[0, 0, 1, 1])
+    net = b2.Network(H, G)
+    vs = []
+    for k in range(10):
+        if k == 5:
+            H.y = [30.0, 5.0] * b2.mV
+        net.run(1 * b2.ms)
+        vs.append(np.asarray(G.v / b2.mV).tolist())
+    return {
+        "tau_ms": 10.0,
+        "index": [0, 0, 1, 1],
+        "y_mV": [[10.0, 20.0], [30.0, 5.0]],
+        "v_mV_each_ms": vs,
+    }
+
+
+def extras_run():
+    out = {"brian2": b2.__version__, "order": order_run()}
+    out["run_regularly"] = regularly_run()
+    out["linked"] = linked_run()
+    with open(OUT_EXTRAS, "w") as f:
+        json.dump(out, f, indent=1)
+    print(f"wrote {OUT_EXTRAS}: {', '.join(k for k in out if k != 'brian2')}")
 
 
 EQUATIONS = {
@@ -390,7 +481,7 @@ def lif_spikes(form):
     return {"step": steps.tolist(), "index": np.asarray(mon.i).astype(int).tolist()}
 
 
-if __name__ == "__main__":
+def main() -> None:
     equations = {name: describe(b2.Equations(text)) for name, text in EQUATIONS.items()}
     invalid = {}
     for name, text in INVALID.items():
@@ -426,3 +517,11 @@ if __name__ == "__main__":
         + ", ".join(f"{k} {len(v['step'])} spikes" for k, v in lif.items())
     )
     print(f"wrote {OUT_STDP}: {n_in} input spikes, {n_post} postsynaptic spikes")
+    extras_run()
+
+
+if __name__ == "__main__":
+    import sys
+
+    # ``extras``: only brian2_equations_extras.json (order of pathways, ...)
+    extras_run() if sys.argv[1:] == ["extras"] else main()

@@ -45,7 +45,7 @@ from ._channels import (
 from ._clock import Clock, clock, current_clock, dt, t
 from ._delay import Delay, SynapseDelays
 from ._equations import EquationError, Equations
-from ._groups import NeuronGroup
+from ._groups import NeuronGroup, linked_var
 from ._hh import HH, ConductanceNeuron, HHTraub, MorrisLecar, WangBuzsaki
 from ._if import (
     GIF,
@@ -104,6 +104,7 @@ __all__ = [
     "Equations",
     "EquationError",
     "NeuronGroup",
+    "linked_var",
     "Synapses",
     "ArrayInput",
     "ATypePotassium",

@@ -117,10 +117,16 @@ class Compiler:
     ``env[key]`` at run time) or ``("sub", Expression)`` (a subexpression, inlined:
     Brian2 computes it from the current values wherever it is used). A compiled
     expression is a ``Const`` or a function ``f(env)``; ``env`` is a dict of arrays, with
-    ``"__shape__"`` for the random functions."""
+    ``"__shape__"`` for the random functions.
 
-    def __init__(self, resolve: Callable):
+    ``randoms``: a list to which each ``rand()`` / ``randn()`` call appends ``(key,
+    kind)``; the call then reads ``env[key]`` (numbers drawn by the caller, one
+    independent draw per call, as Brian2's), for code that runs where no random numbers
+    can be drawn (the bodies of event operators)."""
+
+    def __init__(self, resolve: Callable, randoms: list | None = None):
         self.resolve = resolve
+        self.randoms = randoms
         self._subs: dict[str, object] = {}
 
     def compile(self, expr):
@@ -201,6 +207,10 @@ class Compiler:
     def _call(self, node):
         name = node.func.id
         args = [self._node(a) for a in node.args]
+        if self.randoms is not None and name in ("rand", "randn"):
+            key = f"{name}__{len(self.randoms)}"
+            self.randoms.append((key, name))
+            return lambda env: env[key]
         if name == "rand":
             return lambda env: random.uniform(size=env["__shape__"])
         if name == "randn":

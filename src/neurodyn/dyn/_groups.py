@@ -27,9 +27,39 @@ from ._base import SpikingNeuron, materialize
 from ._init import initialize
 from ._model import Model, heaviside
 from ._params import Parameter
-from ._strmodel import GroupSpec, apply_statements
+from ._strmodel import GroupSpec, apply_statements, check_statements
 
-__all__ = ["NeuronGroup"]
+__all__ = ["NeuronGroup", "linked_var"]
+
+
+class LinkedVar:
+    """The target of a linked variable: ``name`` of ``group`` (a population or a view),
+    optionally through ``index`` (one source neuron per neuron of the linking group)."""
+
+    def __init__(self, group, name: str, index=None):
+        if not isinstance(name, str):
+            raise TypeError(f"linked_var: name must be a variable name (a str); got {name!r}.")
+        self.group, self.name = group, name
+        self.index = None if index is None else np.asarray(index, np.int32)
+
+
+def linked_var(group, name: str, index=None) -> LinkedVar:
+    r"""A link to variable ``name`` of ``group``, as Brian2's ``linked_var``: ``G.x =
+    linked_var(H, "y")`` for ``x : volt (linked)`` in G's equations. G reads H's current
+    value of y whenever it needs x (x is read-only). ``index`` gives, for each neuron of
+    G, the neuron of H it reads (needed when the sizes differ).
+
+    Example:
+        >>> import neurodyn as nd
+        >>> import neurodyn.units as u
+        >>> H = nd.dyn.NeuronGroup(2, "y : volt")
+        >>> H.y = [1.0, 2.0] * u.mV
+        >>> G = nd.dyn.NeuronGroup(4, "dv/dt = (x - v) / (1*ms) : volt\nx : volt (linked)")
+        >>> G.x = nd.dyn.linked_var(H, "y", index=[0, 0, 1, 1])
+        >>> [round(float(x), 3) for x in G.si_values()["x"] * 1e3]
+        [1.0, 1.0, 2.0, 2.0]
+    """
+    return LinkedVar(group, name, index)
 
 
 class _SubexpressionView:
@@ -57,7 +87,8 @@ class NeuronGroup(Model):
             while it holds). Variables marked ``(unless refractory)`` are held, and
             synaptic writes to them are dropped, while refractory.
         method: ``"exact"`` (linear equations), ``"exponential_euler"``, ``"euler"``,
-            ``"heun"`` (Brian2's stochastic Heun), ``"rk2"``, ``"rk4"``; default: ``exact``
+            ``"heun"`` (Brian2's stochastic Heun), ``"milstein"`` (Brian2's derivative-free
+            Milstein, diagonal noise), ``"rk2"``, ``"rk4"``; default: ``exact``
             when the equations are linear, else ``euler`` (``heun`` for multiplicative
             noise), as Brian2.
         namespace: values of the external names (a dict); default: the caller's
@@ -120,6 +151,8 @@ class NeuronGroup(Model):
         spec = self._spec
         SpikingNeuron.__init__(self, N, name or "NeuronGroup")
         object.__setattr__(self, "_views", {})
+        object.__setattr__(self, "_links", {})
+        object.__setattr__(self, "_regular", [])
         self._initializers = {}
         self._state_values = {}
         unknown = [k for k in initial if k.removesuffix("_initializer") not in spec.eqs]
@@ -157,6 +190,8 @@ class NeuronGroup(Model):
         spec = getattr(type(self), "_spec", None)
         if spec is None or isinstance(value, State) or name.startswith("_"):
             return super().__setattr__(name, value)
+        if name in spec.linked:
+            return self._link(name, value)
         if name in spec.eqs.subexpr_names:
             raise AttributeError(
                 f"{self.name}: {name} is a subexpression ({spec.eqs[name]}); it is computed "
@@ -179,6 +214,121 @@ class NeuronGroup(Model):
                 views[name] = _SubexpressionView(self, name)
             return views[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _link(self, name, value):
+        from ._synside import Side
+
+        e = self._spec.eqs[name]
+        where = f"{self.name}.{name}"
+        if not isinstance(value, LinkedVar):
+            raise TypeError(
+                f"{where} is a linked variable; set it with {where} = nd.dyn.linked_var(group, "
+                f"'variable'), not {type(value).__name__}."
+            )
+        side = Side(value.group, "source", where)
+        found = side.lookup(value.name)
+        if found is None:
+            raise TypeError(f"{where}: the group {side.root.name} has no variable {value.name!r}.")
+        if found[0] is not e.dim:
+            raise u.UnitMismatchError(
+                f"{where} is in {e.unit.name}, but {side.root.name}.{value.name} has another "
+                "dimension; link a variable of the same dimension."
+            )
+        n = self.num
+        if value.index is None and side.n != n:
+            raise ValueError(
+                f"{where}: {side.root.name}.{value.name} has {side.n} neurons and "
+                f"{self.name} {n}; give index= (one source neuron per neuron)."
+            )
+        if value.index is not None and (
+            value.index.shape != (n,) or value.index.min() < 0 or value.index.max() >= side.n
+        ):
+            raise ValueError(
+                f"{where}: index must give one neuron of {side.root.name} (0..{side.n - 1}) "
+                f"per neuron of {self.name} ({n}); got shape {value.index.shape}."
+            )
+        self._links[name] = (side, value.name, value.index)
+
+    def _linked_si(self, name):
+        link = self._links.get(name)
+        if link is None:
+            raise RuntimeError(
+                f"{self.name}.{name} is a linked variable that was not linked; set "
+                f"{self.name}.{name} = nd.dyn.linked_var(group, 'variable') before running."
+            )
+        side, var, index = link
+        v = side.read_si(var)
+        return v if index is None else jnp.take(v, jnp.asarray(index), axis=-1)
+
+    def run_regularly(self, code: str, dt=None, when: str = "start") -> None:
+        """Run statements (``"v = v_rest"``, ``"I = rand() * nA"``) on every neuron every
+        ``dt`` (a multiple of the simulation's dt; default every step), as Brian2's
+        ``run_regularly``: in the ``start`` slot, before the state update, at t = 0,
+        dt, 2 dt, ... Names and units are checked now.
+
+        Example:
+            >>> import neurodyn as nd
+            >>> import neurodyn.units as u
+            >>> G = nd.dyn.NeuronGroup(1, "dv/dt = -v / (10*ms) : volt")
+            >>> G.run_regularly("v += 1*mV", dt=1 * u.ms)
+            >>> res = nd.run(G, 2 * u.ms, dt=0.1 * u.ms, monitors={"v": G.v})
+            >>> round(float(res["v"][-1, 0].to_value(u.mV)), 4)  # (e^-0.1 + 1) e^-0.1
+            1.7236
+        """
+        from ._equations import parse_statements
+
+        spec = self._spec
+        where = f"{self.name}: run_regularly"
+        if when != "start":
+            raise ValueError(
+                f"{where}: when must be 'start' (before the state update); got {when!r}."
+            )
+        every = None
+        if dt is not None:
+            if not isinstance(dt, u.Quantity) or dt.unit.dim is not u.second.dim:
+                raise u.UnitMismatchError(
+                    f"{where}: dt must be a time (e.g. 1 * u.ms); got {dt!r}."
+                )
+            every = float(dt.to_value(u.second))
+            if not every > 0:
+                raise ValueError(f"{where}: dt must be positive; got {dt}.")
+        ns = spec.ns
+        spec.ns = ns.with_frame(sys._getframe(1))  # external names where it is written
+        try:
+            stmts = parse_statements(code, where)
+            check_statements(stmts, spec._lookup, spec._writable, where, spec._lit)
+            from ._codegen import Compiler
+
+            compiler = Compiler(spec._resolve)
+            compiled = [(st.var, st.op, compiler.function(st.expr)) for st in stmts]
+        finally:
+            spec.ns = ns
+        targets = tuple(dict.fromkeys(st.var for st in stmts))
+        for k in targets:
+            if k in spec.float_params:
+                self.writable(k, where)  # a parameter written by code becomes a State
+        self._regular.append((compiled, targets, every, where))
+
+    def _run_regularly(self, t_q, dt_q):
+        spec = self._spec
+        dt, t = float(dt_q.to_value(u.second)), t_q.to_value(u.second)
+        for compiled, targets, every, where in self._regular:
+            env = self.si_values()
+            env.update(spec.specials(self, env, t, dt))
+            shape = env["__shape__"]
+            new = apply_statements(compiled, dict(env), shape, spec.cast)
+            do = None
+            if every is not None:
+                k = int(round(every / dt))
+                if k < 1 or abs(every - k * dt) > 1e-9 * every:
+                    raise ValueError(
+                        f"{where}: dt = {every * 1e3:g} ms is not a multiple of the "
+                        f"simulation's dt ({dt * 1e3:g} ms); give a multiple."
+                    )
+                do = (env["t_in_timesteps"] % k) == 0
+            for name in targets:
+                value = new[name] if do is None else jnp.where(do, new[name], env[name])
+                getattr(self, name).value = spec.from_si(name, value, shape)
 
     def _set_state(self, name, value):
         e = self._spec.eqs[name]
@@ -268,6 +418,8 @@ class NeuronGroup(Model):
             env[k] = spec.to_si(k, getattr(self, k).value)
         for k in spec.float_params:
             env[k] = spec.to_si(k, getattr(self, k))
+        for k in spec.linked:
+            env[k] = self._linked_si(k)
         if self.spiking:
             env["__lastspike_ms"] = self.t_last_spike.value.mantissa
             env["lastspike"] = env["__lastspike_ms"] * 1e-3
@@ -327,6 +479,8 @@ class NeuronGroup(Model):
     def integrate_and_fire(self, I_ext=None):
         spec = self._spec
         dt_q, t_q = _clock.dt(), _clock.t()
+        if self._regular:  # Brian2's "start" slot: before the state update
+            self._run_regularly(t_q, dt_q)
         dt = float(dt_q.to_value(u.second))
         t = t_q.to_value(u.second)
         env = self.si_values()

@@ -22,7 +22,9 @@ class Network(Dynamics):
        spikes of this step;
     3. synaptic effects of the spikes that arrive in this step: every ``Projection`` and
        ``PoissonInput`` (``deliver``): synaptic variables jump, ``VoltageJump`` adds to
-       V, STDP updates weights;
+       V, STDP updates weights; then the postsynaptic pathways of the modules that have
+       one (``deliver_post``: the ``on_post`` code of string ``Synapses``), so that, as
+       in Brian2, every ``on_pre`` pathway runs before any ``on_post`` one;
     4. reset of the neurons that spiked (``reset``).
 
     A spike therefore acts on conductances in the step it is emitted (plus its delay)
@@ -61,6 +63,9 @@ class Network(Dynamics):
             ctx.exchange_point()
         for module in deliveries:
             module.deliver()
+        for module in deliveries:  # Brian2: every on_pre pathway before any on_post
+            if hasattr(module, "deliver_post"):
+                module.deliver_post()
         for pop in populations:
             pop.reset()
 

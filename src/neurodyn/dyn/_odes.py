@@ -29,6 +29,7 @@ METHODS = {
     "exp_euler": "exp_euler",
     "euler": "euler",
     "heun": "heun",
+    "milstein": "milstein",
     "rk2": "rk2",
     "midpoint": "rk2",
     "rk4": "rk4",
@@ -65,6 +66,10 @@ class OdeSystem:
             if why_not_linear:
                 break
         self.why_not_linear = why_not_linear
+        # Brian2's milstein needs diagonal noise: one xi per equation, each in one equation
+        self.noise_of = {k: sorted(r & set(noise)) for k, r in reads.items()}
+        used = [n for k in self.names for n in self.noise_of[k]]
+        diagonal = all(len(v) <= 1 for v in self.noise_of.values()) and len(used) == len(set(used))
         mult = False
         for k, tr in trees.items():
             if noise and degree(tr, set(noise), subtree, exponent) > 1:
@@ -85,7 +90,7 @@ class OdeSystem:
             if key is None:
                 raise ValueError(
                     f"{owner}: unknown method {m!r}; use 'exact', 'exponential_euler', 'euler', "
-                    "'heun', 'rk2' or 'rk4'."
+                    "'heun', 'milstein', 'rk2' or 'rk4'."
                 )
             reason = None
             if key == "exact" and why_not_linear:
@@ -94,10 +99,15 @@ class OdeSystem:
                     f"step, and {why_not_linear}. Use method='exponential_euler' (equations "
                     "linear in their own variable), 'euler' or 'rk4'"
                 )
-            elif noise and key not in ("euler", "heun"):
+            elif noise and key not in ("euler", "heun", "milstein"):
                 reason = (
                     f"method {m!r} cannot integrate noise (xi); use method='euler' (additive "
-                    "noise) or 'heun'"
+                    "noise), 'heun' or 'milstein'"
+                )
+            elif noise and key == "milstein" and not diagonal:
+                reason = (
+                    "method 'milstein' needs diagonal noise (each equation with at most one "
+                    "xi, each xi in one equation: write xi_1, xi_2, ...); use method='heun'"
                 )
             elif noise and key == "euler" and mult:
                 reason = (
@@ -194,12 +204,43 @@ class OdeSystem:
             ds = self.field(env, t + dt, support, nr, xi)
             ds0 = self.field(env, t + dt, support, nr)
             return {k: y[k] + dt * d0[k] + 0.5 * (g_dw[k] + dt * (ds[k] - ds0[k])) for k in y}
-        if m in ("euler", "heun"):  # Brian2's heun has an Euler drift
+        if m == "milstein" and xi:
+            return self._milstein(env, y, t, dt, nr, xi)
+        if m in ("euler", "heun", "milstein"):  # Brian2's heun has an Euler drift
             d = f(t, y)
             return {k: y[k] + dt * d[k] for k in y}
         from neurodyn.integrate import get_method
 
         return get_method(m).step(f, y, t, dt)
+
+    def _milstein(self, env, y, t, dt, nr, xi):
+        """Brian2's derivative-free Milstein step (diagonal noise)::
+
+            x_s = x + dt f(x) + sqrt(dt) g(x)
+            x' = x + dt f(x) + g(x) dW + (g(x_s) - g(x)) dW^2 / (2 sqrt(dt))
+
+        with ``dW = xi dt`` of the variable's noise; ``g`` is the coefficient of xi (the
+        field is linear in it: the field at xi = 1 minus the field at xi = 0). Like
+        Brian2's, it converges (strong order 1) to the Stratonovich solution."""
+        ones = {n: 1.0 for n in self.noise_names}
+        sq = math.sqrt(dt)
+
+        def f_g(y):
+            f0 = self.field(env, t, y, nr)
+            f1 = self.field(env, t, y, nr, ones)
+            return f0, {k: f1[k] - f0[k] for k in y}
+
+        f0, g = f_g(y)
+        support = {k: y[k] + dt * f0[k] + sq * g[k] for k in y}
+        _, g_s = f_g(support)
+        out = {}
+        for k in y:
+            if not self.noise_of.get(k):
+                out[k] = y[k] + dt * f0[k]
+                continue
+            dw = xi[self.noise_of[k][0]] * dt
+            out[k] = y[k] + dt * f0[k] + g[k] * dw + (g_s[k] - g[k]) * dw * dw / (2 * sq)
+        return out
 
     def _constant_step(self, y, dt):
         """Constant-coefficient variables: ``x e^{A dt} + B dt phi1(A dt)``, the factors

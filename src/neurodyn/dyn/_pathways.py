@@ -4,8 +4,9 @@ event operators.
 Statements run in order, as Brian2's: the values of the synaptic variables are carried
 symbolically from statement to statement (a function of the values at the start of the
 pathway, with the event-driven variables first advanced exactly from their last update
-to ``t``), and written once, by one :func:`neurodyn.event.update_op` per variable, for
-the synapses of the neurons that spiked. A write to a postsynaptic variable (``g_post +=
+to ``t``), and written once, by one :func:`neurodyn.event.update_op` of several targets
+(all the synaptic variables the pathway changes, in one pass over the synapses of the
+neurons that spiked). A write to a postsynaptic variable (``g_post +=
 w``) is one :func:`neurodyn.event.scatter_op` on presynaptic events (a
 :func:`~neurodyn.event.gather_op` for ``x_pre += ...`` on postsynaptic events); the other
 combinations go through a masked computation over all synapses (``dense``), which is
@@ -120,8 +121,9 @@ class Pathway:
     with target kind ``"syn"``, ``"pre"`` or ``"post"``; ``decays`` gives the exact
     advance of each event-driven variable to ``t`` (with the keys it reads)."""
 
-    def __init__(self, owner, side, stmts, decays: dict, backend: str):
+    def __init__(self, owner, side, stmts, decays: dict, backend: str, csc=None):
         self.owner, self.side, self.backend = owner, side, backend
+        self.csc = csc  # the column view of the structure, for updates on post
         self.steps = []
         pending: dict = {}
         reads: dict = {}
@@ -149,8 +151,16 @@ class Pathway:
     def _flush(self, pending, reads):
         if not pending:
             return
-        ops = {k: self._op("update", "syn", "=", fn, k) for k, fn in pending.items()}
-        self.steps.append(("flush", dict(pending), ops))
+        op = None
+        if self.backend != "dense":
+            fns = dict(pending)
+
+            def values(env):
+                return {k: fn(env) for k, fn in fns.items()}
+
+            name = f"{self.owner}.on_{self.side}"
+            op = update_op(on=self.side, target=tuple(fns))(_body(values, name))
+        self.steps.append(("flush", dict(pending), op))
         pending.clear()
         reads.clear()
 
@@ -158,8 +168,6 @@ class Pathway:
         if self.backend == "dense":
             return None
         name = f"{self.owner}.on_{self.side}.{base}"
-        if what == "update":
-            return update_op(on=self.side, target=base)(_body(fn, name))
         if op in ("+=", "-=") and kind == "post" and self.side == "pre":
             return scatter_op(_body(fn, name))
         if op in ("+=", "-=") and kind == "pre" and self.side == "post":
@@ -174,41 +182,49 @@ class Pathway:
                 out[step[1]].add(step[2])
         return out
 
-    def run(self, events, conn, syn, pre, post, params, pre_idx, post_idx, masks):
+    def run(
+        self, events, conn, syn, pre, post, params, pre_idx, post_idx, masks, per_synapse=False
+    ):
         """One pathway on one simulation's ``events``: returns the new ``(syn, pre,
         post)`` dicts of SI arrays. ``masks[kind]``: where writes to a ``(unless
-        refractory)`` variable are dropped (refractory neurons), or None."""
+        refractory)`` variable are dropped (refractory neurons), or None.
+        ``per_synapse``: ``events`` flags synapses, not neurons (per-synapse delays: the
+        spikes that arrive now at each synapse); then every step is the masked
+        computation over all synapses."""
         syn, pre, post = dict(syn), dict(pre), dict(post)
         groups = {"pre": pre, "post": post}
         hit_idx = pre_idx if self.side == "pre" else post_idx
+        hit = events if per_synapse else jnp.take(events, hit_idx)
+        after = None
         for step in self.steps:
             if step[0] == "flush":
-                _, pending, ops = step
-                new = {}
-                for k, fn in pending.items():
-                    op = ops[k]
-                    old = syn[k]
-                    if op is None:
-                        env = DenseEnv(syn, pre, post, params, pre_idx, post_idx)
+                _, pending, op = step
+                if op is None or per_synapse:  # the masked computation over all synapses
+                    env = DenseEnv(syn, pre, post, params, pre_idx, post_idx)
+                    new = {}
+                    for k, fn in pending.items():
+                        old = syn[k]
                         vals = jnp.broadcast_to(fn(env), jnp.shape(old))
-                        hit = jnp.take(events, hit_idx)
                         new[k] = jnp.where(hit, vals.astype(old.dtype), old)
-                    else:
-                        new[k] = op(events, conn, **_fields(op, syn, pre, post, params, k))
+                else:  # one pass over the synapses of the spiking neurons
+                    fields = _fields(op, syn, pre, post, params, tuple(pending))
+                    # after the ops that read the old values: then in place, no copy
+                    new = op(events, conn, **fields, csc=self.csc, after=after)
+                after = None
                 syn.update(new)
                 continue
             _, kind, base, op, fn, event_op = step
             target = groups[kind]
             old = target[base]
             n = old.shape[-1]
-            if event_op is not None:
+            if event_op is not None and not per_synapse:
                 x = event_op(events, conn, **_fields(event_op, syn, pre, post, params))
                 x = jnp.asarray(x, old.dtype)
+                after = x if after is None else after + x[..., :1]
                 new = old + x if op == "+=" else old - x
             else:
                 env = DenseEnv(syn, pre, post, params, pre_idx, post_idx)
                 vals = jnp.broadcast_to(fn(env), jnp.shape(hit_idx)).astype(old.dtype)
-                hit = jnp.take(events, hit_idx)
                 idx = pre_idx if kind == "pre" else post_idx
                 where = jnp.where(hit, idx, n)
                 if op in ("+=", "-="):
@@ -231,7 +247,7 @@ def _read(name):
     return lambda env: env[name]
 
 
-def _fields(op, syn, pre, post, params, target=None):
+def _fields(op, syn, pre, post, params, targets=()):
     f = op.body.fields
     out = {
         "pre": {k: pre[k] for k in f["pre"]},
@@ -239,16 +255,19 @@ def _fields(op, syn, pre, post, params, target=None):
         "syn": {k: syn[k] for k in f["syn"]},
         "params": {k: params[k] for k in f["p"]},
     }
-    if target is not None:
-        out["syn"][target] = syn[target]
+    for k in targets:
+        out["syn"][k] = syn[k]
     return out
 
 
-def run_batched(path, events, conn, syn, pre, post, params, pre_idx, post_idx, masks):
+def run_batched(
+    path, events, conn, syn, pre, post, params, pre_idx, post_idx, masks, per_synapse=False
+):
     """:meth:`Pathway.run` over a leading batch axis (one lane at a time per op)."""
 
     def one(ev, s, a, b, m):
-        return path.run(ev, conn, s, a, b, params, pre_idx, post_idx, {**masks, **m})
+        m = {**masks, **m}
+        return path.run(ev, conn, s, a, b, params, pre_idx, post_idx, m, per_synapse)
 
     m = {k: v for k, v in masks.items() if not k.endswith("_vars") and v is not None}
     return jax.vmap(one)(events, syn, pre, post, m)

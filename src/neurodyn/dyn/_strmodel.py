@@ -33,7 +33,7 @@ __all__ = ["GroupSpec", "Namespace", "apply_statements", "si_scale", "check_stat
 
 _NG_FLAGS = {
     DIFFERENTIAL: ("unless refractory",),
-    PARAMETER: ("constant", "shared"),
+    PARAMETER: ("constant", "shared", "linked"),
     "subexpression": ("shared", "constant over dt"),
 }
 
@@ -221,8 +221,11 @@ class GroupSpec:
         self.N = int(N)
         self.ns = Namespace(model.constants, namespace, caller, owner)
         eqs = model
-        self.float_params = [k for k in eqs.parameter_names if eqs[k].var_type == "float"]
-        self.state_params = [k for k in eqs.parameter_names if eqs[k].var_type != "float"]
+        # linked variables read another group's variable (G.x = linked_var(H, "y"))
+        self.linked = [k for k in eqs.parameter_names if "linked" in eqs[k].flags]
+        params = [k for k in eqs.parameter_names if k not in self.linked]
+        self.float_params = [k for k in params if eqs[k].var_type == "float"]
+        self.state_params = [k for k in params if eqs[k].var_type != "float"]
         self.unless_refractory = tuple(
             k for k in eqs.diff_eq_names if "unless refractory" in eqs[k].flags
         )
@@ -329,6 +332,11 @@ class GroupSpec:
             raise EquationError(
                 f"{self.owner}: `{st.code}` writes {var}, which is not a variable of the model "
                 f"({', '.join(self.eqs.names)})."
+            )
+        if var in self.linked:
+            raise EquationError(
+                f"{self.owner}: `{st.code}` writes {var}, a linked variable (read-only: it "
+                "reads another group's variable); write the variable it is linked to."
             )
         e = self.eqs[var]
         return (e.dim, e.var_type)

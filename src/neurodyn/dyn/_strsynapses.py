@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import neurodyn.units as u
-from neurodyn.state import Hidden, State
+from neurodyn.event import csc_view
+from neurodyn.state import Hidden, State, random
 
 from . import _clock
 from ._base import Dynamics
@@ -56,9 +57,12 @@ class Synapses(Dynamics):
             ``(summed)`` variables (``I_syn_post = g*(E - v_post) : amp (summed)``, set
             every step from the sum over the synapses of each postsynaptic neuron).
         on_pre, on_post: statements run for the synapses of the neurons that spiked
-            (``"ge_post += w"``; ``"apre += Apre; w = clip(w + apost, 0, wmax)"``).
-        delay: transmission delay of ``on_pre`` (one time, or one per synapse for
-            pathways that only add to postsynaptic variables).
+            (``"ge_post += w"``; ``"apre += Apre; w = clip(w + apost, 0, wmax)"``);
+            ``rand()`` and ``randn()`` give one independent draw per call and synapse
+            (drawn for every synapse each step the pathway runs: O(synapses)).
+        delay: transmission delay of ``on_pre``: one time, or one per synapse (event-driven
+            for pathways that only add to postsynaptic variables, else the pathway runs
+            as a masked computation over all synapses each step).
         method: integration method of the clock-driven equations.
         namespace: values of external names (default: the caller's variables).
         backend: ``"event"`` (event-driven operators) or ``"dense"`` (the masked
@@ -71,11 +75,13 @@ class Synapses(Dynamics):
 
     A pathway that only adds constant-per-synapse values to postsynaptic variables
     (``ge += w_e``, ``g_post += w`` with ``w`` never written) is ``spikes @ conn`` on the
-    native kernels; per-synapse delays are supported for those. Other pathways run on
-    :func:`~neurodyn.event.update_op` / :func:`~neurodyn.event.scatter_op` (or, with
-    ``backend="dense"``, a masked computation over all synapses, faster for small
-    networks). Within a step, the ``on_pre`` and ``on_post`` pathways of one Synapses run
-    one after the other (Brian2 runs every ``on_pre`` before every ``on_post``).
+    native kernels (also with per-synapse delays: one CSR per delay). Other pathways run on
+    :func:`~neurodyn.event.update_op` / :func:`~neurodyn.event.scatter_op`: one update of
+    all the synaptic variables the pathway changes, in place, plus one scatter per
+    postsynaptic write (or, with ``backend="dense"``, a masked computation over all
+    synapses, faster for small networks). Within a step, the ``on_pre`` and ``on_post``
+    pathways of one Synapses run one after the other, and in a Network every ``on_pre``
+    pathway runs before any ``on_post`` one (Brian2's order).
 
     Example:
         >>> import neurodyn as nd
@@ -152,6 +158,9 @@ class Synapses(Dynamics):
         self._compiler = Compiler(self._resolve)
         self._decays = {k: self._decay(k) for k in self.event_driven}
         self.paths = {}
+        # rand() / randn() in a pathway: drawn for every synapse before the pathway runs
+        # and read as synaptic fields (one independent draw per call in the code)
+        self._randoms: dict[str, list] = {}
         written: set[str] = set()
         for side, code in (("pre", on_pre), ("post", on_post)):
             if code is None:
@@ -159,16 +168,22 @@ class Synapses(Dynamics):
             stmts = parse_statements(code, f"{owner}: on_{side}")
             check_statements(stmts, self._lookup, self._writable, f"{owner}: on_{side}", self._lit)
             compiled = []
+            randoms = self._randoms[side] = []
+            compiler = Compiler(self._resolve, randoms)
             for st in stmts:
                 kind, base = self._target(st.var)
                 if kind == "syn":
                     written.add(base)
                 else:
                     (self.source if kind == "pre" else self.target).state(base, owner)
-                keys = self._keys(st.expr)
-                compiled.append((kind, base, st.op, self._compiler.function(st.expr), keys))
+                n_before = len(randoms)
+                fn = compiler.function(st.expr)
+                keys = self._keys(st.expr, randoms=True) | {k for k, _ in randoms[n_before:]}
+                compiled.append((kind, base, st.op, fn, keys))
             decays = {k: self._decays[k] for k in self.event_driven}
-            self.paths[side] = (Pathway(owner, side, compiled, decays, backend), compiled)
+            csc = csc_view(self.conn) if side == "post" and backend == "event" else None
+            path = Pathway(owner, side, compiled, decays, backend, csc)
+            self.paths[side] = (path, compiled)
         self._written = written | set(self.event_driven) | set(self.clock_driven)
         self.system = None
         if self.clock_driven:
@@ -186,13 +201,13 @@ class Synapses(Dynamics):
         if delay is not None:
             delay = delay if isinstance(delay, u.Quantity) else u.Quantity(delay)
             if jnp.ndim(delay.mantissa) > 0:
-                if self._fast is None:
-                    raise TypeError(
-                        f"{owner}: one delay per synapse is supported when on_pre only adds to "
-                        "postsynaptic variables (e.g. 'g_post += w'); give one delay."
-                    )
-                data = self._fast_data(self._fast[0][2], static=True)
-                csr = self.conn.with_data(data)
+                if "pre" not in self.paths:
+                    raise TypeError(f"{owner}: a delay applies to on_pre; give on_pre code.")
+                if self._fast is not None:  # spikes @ conn per delay: event-driven
+                    data = self._fast_data(self._fast[0][2], static=True)
+                    csr = self.conn.with_data(data)
+                else:  # the synapses whose spike arrives now, then the pathway over them
+                    csr = self.conn
                 self.delays = SynapseDelays(delay, csr, name=owner)
             else:
                 self.delays = Delay(delay, name=owner)
@@ -301,15 +316,18 @@ class Synapses(Dynamics):
         e = self.eqs.get(name)
         return e.expr.tree if e is not None and e.kind == SUBEXPRESSION else None
 
-    def _keys(self, expr):
-        """The environment keys an expression reads (through subexpressions)."""
+    def _keys(self, expr, randoms=False):
+        """The environment keys an expression reads (through subexpressions); with
+        ``randoms``, rand() and randn() are allowed (pathway code: drawn by the caller)."""
         out = set()
         for n in deps(expr.tree, self._subtree):
             if n.endswith("()"):
+                if randoms and n in ("rand()", "randn()"):
+                    continue
                 if n in ("rand()", "randn()", "poisson()"):
                     raise EquationError(
-                        f"{self.name}: `{expr.code}`: random numbers are not supported in "
-                        "synaptic code yet."
+                        f"{self.name}: `{expr.code}`: random numbers here are not supported "
+                        "(rand() and randn() are, in on_pre / on_post code)."
                     )
                 continue
             r = self._resolve(n)
@@ -393,6 +411,8 @@ class Synapses(Dynamics):
         if "pre" not in self.paths or self.event_driven:
             return None
         out = []
+        if self._randoms.get("pre"):
+            return None
         for kind, base, op, fn, keys in self.paths["pre"][1]:
             if kind != "post" or op not in ("+=", "-="):
                 return None
@@ -557,13 +577,21 @@ class Synapses(Dynamics):
         post = {env_group(k)[1] for k in keys if env_group(k)[0] == "post"}
         return sorted(pre), sorted(post)
 
+    def update(self):
+        """Both pathways of this step: ``on_pre``, then ``on_post`` (a Network runs every
+        ``on_pre`` of its synapses before any ``on_post``, as Brian2)."""
+        self.deliver()
+        self.deliver_post()
+
     def deliver(self):
-        """The pathways of this step (Brian2's ``synapses`` slot): ``on_pre`` for the
-        presynaptic spikes that arrive now, then ``on_post``."""
+        """The ``on_pre`` pathway for the presynaptic spikes that arrive now (Brian2's
+        ``synapses`` slot, order -1)."""
         if "pre" in self.paths:
             spikes = self.source.spikes()
-            if isinstance(self.delays, SynapseDelays):
+            if isinstance(self.delays, SynapseDelays) and self._fast is not None:
                 self._fast_delayed(spikes)
+            elif isinstance(self.delays, SynapseDelays):
+                self._pathway("pre", self._arriving(spikes), per_synapse=True)
             else:
                 if self.delays is not None:
                     spikes = self.delays(spikes)
@@ -571,10 +599,12 @@ class Synapses(Dynamics):
                     self._fast_run(spikes)
                 else:
                     self._pathway("pre", spikes)
+
+    def deliver_post(self):
+        """The ``on_post`` pathway for this step's postsynaptic spikes (Brian2's
+        ``synapses`` slot, order +1: after every ``on_pre`` of the network)."""
         if "post" in self.paths:
             self._pathway("post", self.target.spikes())
-
-    update = deliver
 
     def _write_post(self, base, delta):
         side = self.target
@@ -599,7 +629,24 @@ class Synapses(Dynamics):
         if rest:
             raise TypeError(f"{self.name}: per-synapse delays take one on_pre statement.")
 
-    def _pathway(self, side, events):
+    def _arriving(self, spikes):
+        """Store this step's presynaptic spikes in the delay line; the synapses (CSR
+        order) whose spike arrives now (O(synapses) per step)."""
+        d = self.delays
+        if d.steps is None:
+            raise RuntimeError(f"{self.name}: call before_run(dt) first (nd.run does it).")
+        length = d.buffer.value.shape[0]
+        i = d.cursor.value
+        buf = d.buffer.value.at[i].set(spikes.astype(d._dtype))
+        d.buffer.value, d.cursor.value = buf, (i + 1) % length
+        hit = jnp.zeros((*jnp.shape(spikes)[:-1], self.N), bool)
+        for steps, _, members in d.groups:
+            rows = jnp.asarray(self.i[members])
+            past = jnp.take(buf[(i - steps) % length], rows, axis=-1)
+            hit = hit.at[..., jnp.asarray(members)].set(past != 0)
+        return hit
+
+    def _pathway(self, side, events, per_synapse=False):
         path, compiled = self.paths[side]
         keys = set()
         for _, _, _, _, k in compiled:
@@ -613,6 +660,9 @@ class Synapses(Dynamics):
         syn = {k: self._si(k) for k in (*self.params, *self.eqs.diff_eq_names)}
         if self.event_driven:
             syn["lastupdate"] = self._si("lastupdate")
+        shape = (*jnp.shape(events)[:-1], self.N)
+        for key, kind in self._randoms.get(side, ()):
+            syn[key] = (random.uniform if kind == "rand" else random.normal)(size=shape)
         pre = self._side_values(self.source, pre_names)
         post = self._side_values(self.target, post_names)
         mpre, vpre = self.source.refractory()
@@ -621,9 +671,9 @@ class Synapses(Dynamics):
         params = self._params()
         args = (self.conn, syn, pre, post, params, self._pre_idx, self._post_idx, masks)
         if events.ndim == 2:
-            syn_new, pre_new, post_new = run_batched(path, events, *args)
+            syn_new, pre_new, post_new = run_batched(path, events, *args, per_synapse)
         else:
-            syn_new, pre_new, post_new = path.run(events, *args)
+            syn_new, pre_new, post_new = path.run(events, *args, per_synapse)
         for k in syn:
             if syn_new[k] is not syn[k]:
                 state = getattr(self, k)

@@ -3,8 +3,10 @@ units, and its vectorised form.
 
 A body is ``body(pre, post, syn, p)``: four namespaces of scalars (``pre.v`` is one
 presynaptic value, ``syn.w`` one synapse's value, ``p.g`` one parameter) returning a
-scalar. It is traced once to a jaxpr at definition, to find the fields it reads and to
-refuse what a per-synapse body may not do (indexing, loops, random numbers, ...).
+scalar, or, for an update of several synapse fields (``targets``), a dict ``{target:
+value}`` or a tuple of values in target order. It is traced once to a jaxpr at
+definition, to find the fields it reads and to refuse what a per-synapse body may not do
+(indexing, loops, random numbers, ...).
 """
 
 from __future__ import annotations
@@ -101,10 +103,12 @@ def check_jaxpr(jaxpr, op: str) -> None:
 
 
 class Body:
-    """A checked body: ``fields[group]`` lists the fields it reads, in first-read order."""
+    """A checked body: ``fields[group]`` lists the fields it reads, in first-read order.
+    ``targets``: None for a body of one value, else the names of its several values."""
 
-    def __init__(self, fn: Callable, op: str):
-        self.fn, self.op = fn, op
+    def __init__(self, fn: Callable, op: str, targets: tuple | None = None):
+        self.fn, self.op, self.targets = fn, op, targets
+        self.n_out = 1 if targets is None else len(targets)
         self.fields = None  # {group: field names}, once known
         try:
             self._record([_Recorder(g) for g in GROUPS])
@@ -114,9 +118,35 @@ class Body:
             return
         self._check([jnp.float32] * sum(len(v) for v in self.fields.values()), None)
 
+    def outputs(self, out) -> list:
+        """The body's value(s) as a list in target order (one for a one-value body)."""
+        if self.targets is None:
+            if isinstance(out, (dict, tuple, list)):
+                raise TypeError(
+                    f"{self.op}: the body must return one scalar; it returns a "
+                    f"{type(out).__name__}. Several fields: update_op(target=('w', 'x'))."
+                )
+            return [out]
+        if isinstance(out, dict):
+            missing = [k for k in self.targets if k not in out]
+            extra = [k for k in out if k not in self.targets]
+            if missing or extra:
+                raise TypeError(
+                    f"{self.op}: the body returns values for {sorted(out)}, but the targets are "
+                    f"{list(self.targets)}; return one value per target (dict keys = targets)."
+                )
+            return [out[k] for k in self.targets]
+        if isinstance(out, (tuple, list)) and len(out) == self.n_out:
+            return list(out)
+        got = f"{len(out)} values" if isinstance(out, (tuple, list)) else type(out).__name__
+        raise TypeError(
+            f"{self.op}: the body must return a dict {{target: value}} or a tuple of "
+            f"{self.n_out} values (targets {list(self.targets)}); it returns {got}."
+        )
+
     def _record(self, namespaces) -> None:
         try:
-            self.fn(*namespaces)
+            out = self.fn(*namespaces)
         except (jax.errors.ConcretizationTypeError, u.UnitMismatchError, KeyError):
             raise
         except (TypeError, AttributeError, IndexError) as err:
@@ -125,6 +155,7 @@ class Body:
                 f"{err}). A body takes (pre, post, syn, p), reads scalar fields such as "
                 "syn.w and returns a scalar; it may not index or loop."
             ) from None
+        self.outputs(out)
         self.fields = {g: tuple(r.names) for g, r in zip(GROUPS, namespaces)}
 
     def _check(self, dtypes, units) -> None:
@@ -132,7 +163,7 @@ class Body:
             if units is None:
                 closed = jax.make_jaxpr(self._flat)(*(d(1.0) for d in dtypes))
             else:
-                closed = self.scalar_jaxpr(units, self.out_unit(units), dtypes)
+                closed = self.scalar_jaxpr(units, self.out_units(units), dtypes)
         except jax.errors.TracerBoolConversionError:
             raise TypeError(
                 f"{self.op}: the body branches in Python on a value (`if`, `and`, `or`, ...); "
@@ -140,8 +171,9 @@ class Body:
             ) from None
         check_jaxpr(closed.jaxpr, self.op)
         outs = closed.out_avals
-        if len(outs) != 1 or outs[0].shape != ():
-            raise TypeError(f"{self.op}: the body must return one scalar; it returns {outs}.")
+        if len(outs) != self.n_out or any(o.shape != () for o in outs):
+            want = "one scalar" if self.targets is None else f"{self.n_out} scalars"
+            raise TypeError(f"{self.op}: the body must return {want}; it returns {outs}.")
 
     def ensure(self, units: dict) -> None:
         """Find the fields and check the body now that the call gives the fields' units
@@ -154,7 +186,7 @@ class Body:
     def _flat(self, *scalars):
         it = iter(scalars)
         groups = [Fields(g, {k: next(it) for k in self.fields[g]}, self.op) for g in GROUPS]
-        return u.get_mantissa(self.fn(*groups))
+        return [u.get_mantissa(x) for x in self.outputs(self.fn(*groups))]
 
     def _groups(self, units: dict, flat):
         it = iter(flat)
@@ -167,40 +199,42 @@ class Body:
             groups.append(Fields(g, vals, self.op))
         return groups
 
-    def out_unit(self, units: dict):
-        """The unit of the body's value for fields of these units (``units[group][name]``,
-        None for plain numbers); a unit error in the body is raised here, naming the op."""
+    def out_units(self, units: dict) -> tuple:
+        """The units of the body's values (one per target) for fields of these units
+        (``units[group][name]``, None for plain numbers); a unit error in the body is
+        raised here, naming the op."""
         n = sum(len(v) for v in self.fields.values())
         try:
-            out = self.fn(*self._groups(units, [jnp.float32(1.0)] * n))
+            outs = self.outputs(self.fn(*self._groups(units, [jnp.float32(1.0)] * n)))
         except u.UnitMismatchError as err:
             raise u.UnitMismatchError(f"{self.op}: the body's units do not agree: {err}") from None
-        return out.unit if isinstance(out, u.Quantity) else None
+        return tuple(x.unit if isinstance(x, u.Quantity) else None for x in outs)
 
-    def _scalar(self, units: dict, out_unit):
+    def _scalar(self, units: dict, out_units: tuple):
         def scalar(*flat):
-            out = self.fn(*self._groups(units, flat))
-            if out_unit is None:
-                return u.get_mantissa(out)
-            return out.to(out_unit).mantissa
+            outs = self.outputs(self.fn(*self._groups(units, flat)))
+            return [
+                u.get_mantissa(x) if unit is None else x.to(unit).mantissa
+                for x, unit in zip(outs, out_units)
+            ]
 
         return scalar
 
-    def scalar_jaxpr(self, units: dict, out_unit, dtypes):
+    def scalar_jaxpr(self, units: dict, out_units: tuple, dtypes):
         """The jaxpr of the body on scalar mantissas of these dtypes (unit conversions
-        included), for code generation."""
+        included; one output per target), for code generation."""
         args = [jnp.zeros((), d) for d in dtypes]
-        return jax.make_jaxpr(self._scalar(units, out_unit))(*args)
+        return jax.make_jaxpr(self._scalar(units, out_units))(*args)
 
-    def vectorised(self, values: dict, units: dict, out_unit):
-        """The body's mantissa (in ``out_unit``) over broadcast arrays: ``values[group]
-        [name]`` are mantissas in the units ``units[group][name]``; the body computes with
-        Quantities, so unit conversions inside it are done."""
+    def vectorised(self, values: dict, units: dict, out_units: tuple) -> list:
+        """The body's mantissas (in ``out_units``, one array per target) over broadcast
+        arrays: ``values[group][name]`` are mantissas in the units ``units[group][name]``;
+        the body computes with Quantities, so unit conversions inside it are done."""
 
-        scalar = self._scalar(units, out_unit)
+        scalar = self._scalar(units, out_units)
         flat = [values[g][k] for g in GROUPS for k in self.fields[g]]
         if not flat:
-            return jnp.asarray(scalar())
+            return [jnp.asarray(x) for x in scalar()]
         shape = np.broadcast_shapes(*(jnp.shape(x) for x in flat))
         flat = [jnp.broadcast_to(x, shape).reshape(-1) for x in flat]
-        return jax.vmap(scalar)(*flat).reshape(shape)
+        return [x.reshape(shape) for x in jax.vmap(scalar)(*flat)]

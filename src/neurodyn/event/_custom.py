@@ -60,7 +60,7 @@ class _Static:
     __slots__ = (
         "body",
         "units",
-        "out_unit",
+        "out_units",
         "layout",
         "n_pre",
         "n_post",
@@ -78,7 +78,7 @@ class _Static:
         return (
             id(self.body),
             units,
-            str(self.out_unit),
+            tuple(str(x) for x in self.out_units),
             tuple(self.layout[g] for g in GROUPS),
             self.n_pre,
             self.n_post,
@@ -113,9 +113,10 @@ def _dtype(events, groups):
     return jnp.result_type(*floats) if floats else jnp.result_type(float)
 
 
-def _vals(st, pre, post, syn, p):
+def _vals(st, pre, post, syn, p) -> list:
+    """The body's values (one array per output) on broadcast field arrays."""
     vals = {"pre": pre, "post": post, "syn": syn, "p": p}
-    return st.body.vectorised(vals, st.units, st.out_unit)
+    return st.body.vectorised(vals, st.units, st.out_units)
 
 
 def _every_synapse(st, g, indptr, cols):
@@ -133,11 +134,11 @@ def _every_synapse(st, g, indptr, cols):
 
 def _scatter_ref(*args, st):
     events, indptr, cols, g, _ = _split(args, st)
-    rows, vals = _every_synapse(st, g, indptr, cols)
+    rows, (vals,) = _every_synapse(st, g, indptr, cols)
     dtype = _dtype(events, g)
     contrib = events.astype(dtype)[:, rows] * vals
     out = jnp.zeros((events.shape[0], st.n_post), dtype)
-    return out.at[:, cols].add(jnp.broadcast_to(contrib, (events.shape[0], cols.shape[0])))
+    return [out.at[:, cols].add(jnp.broadcast_to(contrib, (events.shape[0], cols.shape[0])))]
 
 
 def _scatter_event(*args, st):
@@ -146,7 +147,7 @@ def _scatter_event(*args, st):
     dtype = _dtype(events, g)
     out = jnp.zeros((b, st.n_post), dtype)
     if nnz == 0 or not st.max_row:
-        return out
+        return [out]
     per_block = max(1, min(n_pre, _USER_BLOCK // st.max_row))
     lane = jnp.arange(st.max_row, dtype=indptr.dtype)
     ev = events.astype(dtype)
@@ -156,7 +157,7 @@ def _scatter_event(*args, st):
         valid = (pos < indptr[rows + 1][:, None]) & in_range[:, None]
         pos = jnp.minimum(pos, nnz - 1)
         c = cols[pos]
-        vals = _vals(
+        (vals,) = _vals(
             st,
             {k: v[:, rows][:, :, None] for k, v in g["pre"].items()},
             {k: v[:, c] for k, v in g["post"].items()},
@@ -167,22 +168,22 @@ def _scatter_event(*args, st):
         target = jnp.where(valid, c, st.n_post).reshape(-1)  # column n_post: dropped
         return acc.at[:, target].add(contrib.reshape(b, -1), mode="drop")
 
-    return _over_active_rows(events, per_block, out, add_block)
+    return [_over_active_rows(events, per_block, out, add_block)]
 
 
 def _gather_ref(*args, st):
     x, indptr, cols, g, _ = _split(args, st)
-    rows, vals = _every_synapse(st, g, indptr, cols)
+    rows, (vals,) = _every_synapse(st, g, indptr, cols)
     dtype = _dtype(x, g)
     contrib = jnp.broadcast_to(x.astype(dtype)[:, cols] * vals, (x.shape[0], cols.shape[0]))
-    return jax.vmap(lambda c: jax.ops.segment_sum(c, rows, st.n_pre))(contrib)
+    return [jax.vmap(lambda c: jax.ops.segment_sum(c, rows, st.n_pre))(contrib)]
 
 
 def _update_ref(*args, st):
-    """New values of the target field: the body on the synapses of spiking rows (on
-    pre) or columns (on post), the old value elsewhere."""
+    """New values of the target fields: the body on the synapses of spiking rows (on
+    pre) or columns (on post), the old values elsewhere."""
     events, indptr, cols, g, extra = _split(args, st)
-    old = args[st.old_index]
+    olds = [args[i] for i in st.old_index]
     nnz = cols.shape[0]
     rows = _rows_of(indptr, nnz)
     vals = _vals(
@@ -193,15 +194,15 @@ def _update_ref(*args, st):
         g["p"],
     )
     hit = (events[0] != 0)[rows if st.backend[1] == "pre" else cols]
-    return jnp.where(hit, vals.astype(old.dtype), old)
+    return [jnp.where(hit, v.astype(old.dtype), old) for v, old in zip(vals, olds)]
 
 
 def _update_event(*args, st):
     events, indptr, cols, g, extra = _split(args, st)
-    old, csc = args[st.old_index], extra[-3:]
+    olds, csc = tuple(args[i] for i in st.old_index), extra[-3:]
     nnz = cols.shape[0]
     if nnz == 0 or not st.max_row:
-        return old
+        return list(olds)
     on_post = st.backend[1] == "post"
     n = st.n_post if on_post else st.n_pre
     if on_post:  # the columns' synapses through the CSC view
@@ -210,7 +211,7 @@ def _update_event(*args, st):
     else:
         ptr, longest = indptr, st.max_row[0]
     if not longest:
-        return old
+        return list(olds)
     per_block = max(1, min(n, _USER_BLOCK // longest))
     lane = jnp.arange(longest, dtype=ptr.dtype)
 
@@ -230,11 +231,14 @@ def _update_event(*args, st):
             g["p"],
         )
         target = jnp.where(valid, syn_id, nnz).reshape(-1)
-        return acc.at[target].set(
-            jnp.broadcast_to(vals, pos.shape).reshape(-1).astype(acc.dtype), mode="drop"
+        return tuple(
+            a.at[target].set(
+                jnp.broadcast_to(v, pos.shape).reshape(-1).astype(a.dtype), mode="drop"
+            )
+            for a, v in zip(acc, vals)
         )
 
-    return _over_active_rows(events, per_block, old, set_block)
+    return list(_over_active_rows(events, per_block, olds, set_block))
 
 
 _IMPLS = {
@@ -254,24 +258,26 @@ def _impl_of(st):
 
 
 # ------------------------------------------------------------------ the primitive
+# one primitive for the three kinds; its results are a list (one per target of an
+# update of several fields, else one)
 user_event_p = Primitive("neurodyn_user_event")
+user_event_p.multiple_results = True
 
 
 def _abstract(*args, st):
     events, _, cols, g, extra = _split(args, st)
     kind = st.backend[0]
     if kind == "update":
-        old = args[st.old_index]
-        return jax.core.ShapedArray(old.shape, old.dtype)
+        return [jax.core.ShapedArray(args[i].shape, args[i].dtype) for i in st.old_index]
     dtype = _dtype(events, g)
     n_out = st.n_post if kind == "scatter" else st.n_pre
-    return jax.core.ShapedArray((events.shape[0], n_out), dtype)
+    return [jax.core.ShapedArray((events.shape[0], n_out), dtype)]
 
 
 user_event_p.def_impl(functools.partial(dispatch.apply_primitive, user_event_p))
 user_event_p.def_abstract_eval(_abstract)
 _generic_lowering = mlir.lower_fun(
-    lambda *args, st: _impl_of(st)(*args, st=st), multiple_results=False
+    lambda *args, st: _impl_of(st)(*args, st=st), multiple_results=True
 )
 mlir.register_lowering(user_event_p, _generic_lowering)
 
@@ -283,14 +289,17 @@ def _cpu_lowering(ctx, *args, st):
 
     if st.backend[-1] in ("event", "numba") and _numba.usable():
         dtypes = [a.dtype for a in ctx.avals_in]
-        address = _numba.kernel_address(st, dtypes, ctx.avals_out[0].dtype)
+        address = _numba.kernel_address(st, dtypes, [a.dtype for a in ctx.avals_out])
         if address is not None:
-            update = st.backend[0] == "update"
-            alias = st.old_index if update else -1
+            # an update writes its results in place of its old-value operands; where XLA
+            # gives a distinct buffer, the trampoline copies the first one over and the
+            # kernel the others
+            aliases = st.old_index
             rule = jax.ffi.ffi_lowering(
                 "neurodyn_user_kernel",
-                operand_output_aliases={alias: 0} if update else None,
+                operand_output_aliases={a: k for k, a in enumerate(aliases)} or None,
             )
+            alias = aliases[0] if aliases else -1
             return rule(ctx, *args, fn=np.int64(address), alias=np.int64(alias))
     return _generic_lowering(ctx, *args, st=st)
 
@@ -308,7 +317,7 @@ def _jvp(primals, tangents, *, st):
         if jnp.issubdtype(jnp.result_type(x), jnp.floating) and type(t) is not ad.Zero
     ]
     if not diff:
-        return out, jnp.zeros_like(out)
+        return out, [jnp.zeros_like(x) for x in out]
 
     def f(*xs):
         full = list(primals)
@@ -317,7 +326,7 @@ def _jvp(primals, tangents, *, st):
         return ref(*full, st=st)
 
     _, t_out = jax.jvp(f, [primals[i] for i in diff], [tangents[i] for i in diff])
-    return out, t_out
+    return out, list(t_out)
 
 
 ad.primitive_jvps[user_event_p] = _jvp
@@ -352,8 +361,8 @@ def _batch(args, dims, *, st):
             a = a if m else a[None]
             a = jnp.broadcast_to(a, (size, inner, a.shape[-1]))
             new.append(a.reshape(size * inner, a.shape[-1]))
-        out = user_event_p.bind(*new, st=st)
-        return out.reshape(size, inner, out.shape[-1]), 0
+        outs = user_event_p.bind(*new, st=st)
+        return [o.reshape(size, inner, o.shape[-1]) for o in outs], [0] * len(outs)
 
     # a synapse field, a parameter or the structure differs per lane: lane by lane
     def one(xs):
@@ -361,7 +370,8 @@ def _batch(args, dims, *, st):
         full = [next(it) if m else a for a, m in zip(moved, mapped)]
         return user_event_p.bind(*full, st=st)
 
-    return jax.lax.map(one, [a for a, m in zip(moved, mapped) if m]), 0
+    outs = jax.lax.map(one, [a for a, m in zip(moved, mapped) if m])
+    return list(outs), [0] * len(outs)
 
 
 batching.primitive_batchers[user_event_p] = _batch
@@ -405,16 +415,16 @@ class EventOp:
     """A user-defined event-driven operator (made by :func:`scatter_op`, :func:`gather_op`
     or :func:`update_op`): ``op(events, conn, pre={}, post={}, syn={}, params={})``."""
 
-    def __init__(
-        self, fn: Callable, kind: str, on: str = "pre", target: str = "w", backend="event"
-    ):
+    def __init__(self, fn: Callable, kind: str, on: str = "pre", target="w", backend="event"):
         if backend not in _BACKENDS:
             raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}.")
         self.name = getattr(fn, "__name__", "op")
         label = {"scatter": "scatter_op", "gather": "gather_op", "update": "update_op"}[kind]
         self.op = f"{label} {self.name!r}"
         self.kind, self.on, self.target, self.backend = kind, on, target, backend
-        self.body = Body(fn, self.op)
+        # several targets: the body returns one value per target, the op a dict of arrays
+        self.targets = None if isinstance(target, str) else tuple(target)
+        self.body = Body(fn, self.op, self.targets)
         self.__doc__, self.__wrapped__ = fn.__doc__, fn
 
     def __repr__(self) -> str:
@@ -423,11 +433,28 @@ class EventOp:
         return f"EventOp({self.op}, reads {f or 'nothing'})"
 
     def __call__(
-        self, events, conn, pre=None, post=None, syn=None, params=None, backend=None, csc=None
+        self,
+        events,
+        conn,
+        pre=None,
+        post=None,
+        syn=None,
+        params=None,
+        backend=None,
+        csc=None,
+        after=None,
     ):
         """Apply the operator. ``csc``: for ``update_op(on="post")``, the column view of
-        ``conn`` (``event.csc_view(conn)``), built once outside a loop."""
+        ``conn`` (``event.csc_view(conn)``), built once outside a loop. ``after`` (an
+        update): an array the update must wait for, typically the result of an op that
+        read the same synapse fields in this step; it is not read, and lets XLA update
+        the fields in place instead of copying them (O(nnz) per step)."""
         op, kind = self.op, self.kind
+        if after is not None and kind != "update":
+            raise TypeError(
+                f"{op}: after= orders an update after the ops that read its fields; "
+                f"a {kind} does not take it."
+            )
         indptr, cols, n_pre, n_post, max_row, per_syn = _structure(conn, op)
         given = {"pre": pre or {}, "post": post or {}, "syn": syn or {}, "p": params or {}}
         self.body.ensure(
@@ -494,39 +521,59 @@ class EventOp:
                         )
                     m = m if m.ndim == 2 else m[None]
                 operands.append(m)
-        out_unit = self.body.out_unit(units)
-        extra, target_unit, old_index = [], None, -1
+        out_units = self.body.out_units(units)
+        extra, old_index = [], ()
         if kind == "update":
-            if self.target not in given["syn"]:
-                raise KeyError(
-                    f"{op}: updates syn[{self.target!r}], which the call does not give "
-                    f"(syn={{{', '.join(sorted(given['syn']))}}})."
-                )
-            old, target_unit = _mantissa(given["syn"][self.target], "the target", op)
-            old = per_syn(old) if old.ndim else jnp.broadcast_to(old, (nnz,))
-            if (out_unit is None) != (target_unit is None) or (
-                out_unit is not None and out_unit.dim is not target_unit.dim
-            ):
-                raise u.UnitMismatchError(
-                    f"{op}: the body returns {getattr(out_unit, 'name', 'a plain number')} "
-                    f"but syn[{self.target!r}] is in "
-                    f"{getattr(target_unit, 'name', 'plain numbers')}."
-                )
-            out_unit = target_unit
-            # the target as an operand once: a body that reads syn.<target> reads the
-            # same buffer the update writes in place (two operands would force a copy)
+            targets = self.targets or (self.target,)
+            if len(set(targets)) != len(targets):
+                raise ValueError(f"{op}: a target appears twice in {list(targets)}.")
             fields = list(layout["syn"])
             base = 3 + len(layout["pre"]) + len(layout["post"])
-            if self.target in fields and units["syn"][self.target] == target_unit:
-                old_index = base + fields.index(self.target)
-            else:
-                old_index = 3 + sum(len(layout[g]) for g in GROUPS)
-                extra.append(old)
+            n_fields = 3 + sum(len(layout[g]) for g in GROUPS)
+            new_units = []
+            for target, out_unit in zip(targets, out_units):
+                if target not in given["syn"]:
+                    raise KeyError(
+                        f"{op}: updates syn[{target!r}], which the call does not give "
+                        f"(syn={{{', '.join(sorted(given['syn']))}}}). Pass "
+                        f"syn={{{target!r}: ...}}."
+                    )
+                old, target_unit = _mantissa(given["syn"][target], "the target", op)
+                old = per_syn(old) if old.ndim else jnp.broadcast_to(old, (nnz,))
+                if old.shape != (nnz,):
+                    raise ValueError(
+                        f"{op}: syn[{target!r}] needs one value per synapse ({nnz}); got "
+                        f"shape {old.shape}."
+                    )
+                if (out_unit is None) != (target_unit is None) or (
+                    out_unit is not None and out_unit.dim is not target_unit.dim
+                ):
+                    what = (
+                        "the body returns"
+                        if self.targets is None
+                        else (f"the body's value for {target!r} is in")
+                    )
+                    raise u.UnitMismatchError(
+                        f"{op}: {what} {getattr(out_unit, 'name', 'a plain number')} "
+                        f"but syn[{target!r}] is in "
+                        f"{getattr(target_unit, 'name', 'plain numbers')}."
+                    )
+                new_units.append(target_unit)
+                # the target as an operand once: a body that reads syn.<target> reads the
+                # same buffer the update writes in place (two operands would force a copy)
+                if target in fields and units["syn"][target] == target_unit:
+                    old_index += (base + fields.index(target),)
+                else:
+                    old_index += (n_fields + len(extra),)
+                    extra.append(old)
+            out_units = tuple(new_units)
+            if after is not None:
+                extra.append(jnp.asarray(u.get_mantissa(after)))
             if self.on == "post":
                 from ._plasticity import csc_view
 
                 if csc is None:
-                    csc = csc_view(CSR(old, cols, indptr, (n_pre, n_post)))
+                    csc = csc_view(CSR(1.0, cols, indptr, (n_pre, n_post)))
                 extra += [csc.colptr, csc.perm, csc.rows]
                 if isinstance(csc.colptr, jax.core.Tracer):
                     longest = n_pre  # (the longest column is not known: the bound)
@@ -542,7 +589,7 @@ class EventOp:
         st = _Static(
             body=self.body,
             units=units,
-            out_unit=out_unit,
+            out_units=out_units,
             layout=layout,
             n_pre=n_pre,
             n_post=n_post,
@@ -550,13 +597,17 @@ class EventOp:
             backend=(kind, self.on, mode),
             old_index=old_index,
         )
-        out = user_event_p.bind(
+        outs = user_event_p.bind(
             ev2, jnp.asarray(indptr), jnp.asarray(cols), *operands, *extra, st=st
         )
-        if kind != "update" and not batched:
+        if kind == "update":
+            news = [x if unit is None else u.Quantity(x, unit) for x, unit in zip(outs, out_units)]
+            return news[0] if self.targets is None else dict(zip(self.targets, news))
+        (out,) = outs
+        if not batched:
             out = out[0]
-        unit = out_unit
-        if kind != "update" and ev_unit is not None:
+        (unit,) = out_units
+        if ev_unit is not None:
             unit = ev_unit if unit is None else ev_unit * unit
         return out if unit is None else u.Quantity(out, unit)
 
@@ -590,10 +641,15 @@ def gather_op(fn: Callable | None = None, *, backend: str = "event") -> Any:
     return EventOp(fn, "gather", backend=backend)
 
 
-def update_op(on: str = "pre", target: str = "w", *, backend: str = "event") -> Callable:
+def update_op(on: str = "pre", target="w", *, backend: str = "event") -> Callable:
     """Define a per-synapse update for the synapses of spiking rows (``on="pre"``) or
     columns (``on="post"``): the op returns the new ``syn[target]`` array, the body's
     value there and the old value elsewhere (plasticity rules).
+
+    Several fields in one pass: ``target=("w", "apost")``; the body returns a dict
+    ``{"w": ..., "apost": ...}`` (or a tuple in target order) and the op a dict of the new
+    arrays. Every body value is computed from the old values (a simultaneous update),
+    and each array is written in place.
 
     Example (additive STDP depression on presynaptic spikes):
         >>> import jax.numpy as jnp
@@ -606,6 +662,16 @@ def update_op(on: str = "pre", target: str = "w", *, backend: str = "event") -> 
         ...             syn={"w": conn.data}, params={"A": 0.1})
         >>> [round(x, 3) for x in w.tolist()]
         [0.4, 0.48, 0.5]
+
+    Two fields at once (a per-synapse trace that jumps, a weight that reads it):
+        >>> @event.update_op(on="pre", target=("w", "x"))
+        ... def potentiate(pre, post, syn, p):
+        ...     x = syn.x + 1.0
+        ...     return {"w": syn.w + p.A * x, "x": x}
+        >>> new = potentiate(jnp.array([True, False]), conn, syn={"w": conn.data,
+        ...                  "x": jnp.zeros(3)}, params={"A": 0.1})
+        >>> [round(v, 3) for v in new["w"].tolist()], new["x"].tolist()
+        ([0.6, 0.6, 0.5], [1.0, 1.0, 0.0])
     """
     if on not in ("pre", "post"):
         raise ValueError(f"update_op: on must be 'pre' or 'post', got {on!r}.")

@@ -113,6 +113,9 @@ class _Emitter:
         self.lines: list[str] = []
         self.names: dict = {}
         self.count = 0
+        # expression -> the variable that holds it: a body traced from text recomputes
+        # shared terms (a trace's decay read by two statements); each is emitted once
+        self.memo: dict = {}
 
     def fresh(self) -> str:
         self.count += 1
@@ -137,6 +140,7 @@ class _Emitter:
                     raise Unsupported(f"{prim} with constants")
                 outs = _Emitter.__new__(_Emitter)
                 outs.lines, outs.names, outs.count = self.lines, dict(self.names), self.count
+                outs.memo = self.memo
                 results = outs.emit(closed, ins)
                 self.count = outs.count
                 for var, r in zip(eqn.outvars, results):
@@ -168,23 +172,27 @@ class _Emitter:
                 expr = f"({ins[0]} != 0)" if dtype == np.bool_ else f"{_np_type(dtype)}({ins[0]})"
             else:
                 raise Unsupported(prim)
+            if expr in self.memo:
+                self.names[eqn.outvars[0]] = self.memo[expr]
+                continue
             out = self.fresh()
             self.lines.append(f"    {out} = {expr}")
             self.names[eqn.outvars[0]] = out
+            self.memo[expr] = out
         return [self.read(v) for v in jaxpr.outvars]
 
 
-def _body_source(closed, n_inputs: int, out_dtype) -> str:
+def _body_source(closed, n_inputs: int, out_dtypes: list) -> str:
+    """The body as a numba function of scalars; several outputs (an update of several
+    fields) are returned as a tuple."""
     if closed.consts:
         raise Unsupported("a body with array constants")
     em = _Emitter()
     args = [f"x{i}" for i in range(n_inputs)]
-    (result,) = em.emit(closed.jaxpr, args)
-    lines = [
-        f"def body({', '.join(args)}):",
-        *em.lines,
-        f"    return {_np_type(out_dtype)}({result})",
-    ]
+    results = em.emit(closed.jaxpr, args)
+    outs = [f"{_np_type(d)}({r})" for r, d in zip(results, out_dtypes)]
+    ret = outs[0] if len(outs) == 1 else f"({', '.join(outs)})"
+    lines = [f"def body({', '.join(args)}):", *em.lines, f"    return {ret}"]
     return "\n".join(lines)
 
 
@@ -204,8 +212,11 @@ def _arrays(dtypes: list, first: int) -> list[str]:
     ]
 
 
-def _kernel_source(kind: str, on: str, layout: dict, dtypes: list, out_dtype) -> str:
-    """The loop of one operator; operand order as in ``_custom._split``."""
+def _kernel_source(
+    kind: str, on: str, layout: dict, dtypes: list, out_dtypes: list, aliases=()
+) -> str:
+    """The loop of one operator; operand order as in ``_custom._split``; the results
+    follow the operands (``out`` the first, ``out<t>`` each of an update's)."""
     n_pre_f, n_post_f, n_syn_f, n_p_f = (len(layout[g]) for g in ("pre", "post", "syn", "p"))
     starts = np.cumsum([3, n_pre_f, n_post_f, n_syn_f, n_p_f])
     pre_i, post_i, syn_i, p_i = (list(range(a, b)) for a, b in zip(starts[:-1], starts[1:]))
@@ -213,7 +224,19 @@ def _kernel_source(kind: str, on: str, layout: dict, dtypes: list, out_dtype) ->
     out = n_ops  # the result's position
     lines = ["@cfunc(SIG, cache=True)", "def kernel(ptrs, sizes):"]
     lines += _arrays(dtypes, 0)
-    lines.append(f"    out = carray(ptrs[{out}], (sizes[{out}],), dtype={_np_type(out_dtype)})")
+    for t, d in enumerate(out_dtypes):
+        lines.append(
+            f"    out{t} = carray(ptrs[{out + t}], (sizes[{out + t}],), dtype={_np_type(d)})"
+        )
+    lines.append("    out = out0")
+    # an update of several fields: results past the first that XLA did not alias to their
+    # old-value operand start as a copy of it (the trampoline copies the first)
+    for t, a in enumerate(aliases[1:], start=1):
+        lines += [
+            f"    if out{t}.ctypes.data != a{a}.ctypes.data:",
+            f"        for q in range(sizes[{a}]):",
+            f"            out{t}[q] = a{a}[q]",
+        ]
     lines += ["    n_pre = sizes[1] - 1", "    nnz = sizes[2]"]
     lines += [f"    p{k} = a{i}[0]" for k, i in enumerate(p_i)]
 
@@ -227,6 +250,13 @@ def _kernel_source(kind: str, on: str, layout: dict, dtypes: list, out_dtype) ->
         args = pre_at(b, i) + post_at(b, j) + [f"a{k}[{syn}]" for k in syn_i]
         args += [f"p{k}" for k in range(len(p_i))]
         return f"body({', '.join(args)})"
+
+    def store(indent, i, j, syn):
+        """Write the body's value(s) for synapse ``syn`` into the update's results."""
+        if len(out_dtypes) == 1:
+            return [f"{indent}out[{syn}] = {call('0', i, j, syn)}"]
+        lines = [f"{indent}r = {call('0', i, j, syn)}"]
+        return lines + [f"{indent}out{t}[{syn}] = r[{t}]" for t in range(len(out_dtypes))]
 
     spike = "" if np.dtype(dtypes[0]) == np.bool_ else "s * "
     if kind == "scatter":
@@ -287,34 +317,55 @@ def _kernel_source(kind: str, on: str, layout: dict, dtypes: list, out_dtype) ->
             f"                acc += a0[b * n_post + j] * {call('b', 'i', 'j', 'k')}",
             "            out[b * n_pre + i] = acc",
         ]
-    elif on == "pre":  # update: out is aliased to the old values (copied by the trampoline)
-        lines += [
-            "    n_post = 0",
-            "    for i in range(n_pre):",
-            "        if a0[i] == 0:",
-            "            continue",
-            "        for k in range(a1[i], a1[i + 1]):",
-            f"            out[k] = {call('0', 'i', 'a2[k]', 'k')}",
-        ]
-    else:  # update on post through the CSC view: extra = old, colptr, perm, crow
-        c0 = n_ops - 3
-        lines += [
-            f"    n_post = sizes[{c0}] - 1",
-            "    for j in range(n_post):",
-            "        if a0[j] == 0:",
-            "            continue",
-            f"        for q in range(a{c0}[j], a{c0}[j + 1]):",
-            f"            k = a{c0 + 1}[q]",
-            f"            i = a{c0 + 2}[q]",
-            f"            out[k] = {call('0', 'i', 'j', 'k')}",
-        ]
+    else:  # update: out is aliased to the old values (copied by the trampoline)
+        if on == "pre":
+            n, inner = (
+                "n_pre",
+                [
+                    "for k in range(a1[i], a1[i + 1]):",
+                    *store("    ", "i", "a2[k]", "k"),
+                ],
+            )
+            lines.append("    n_post = 0")
+        else:  # on post, through the CSC view: extra = ..., colptr, perm, crow
+            c0 = n_ops - 3
+            n, inner = (
+                "n_post",
+                [
+                    f"for q in range(a{c0}[i], a{c0}[i + 1]):",
+                    f"    k = a{c0 + 1}[q]",
+                    f"    r_i = a{c0 + 2}[q]",
+                    *store("    ", "r_i", "i", "k"),
+                ],
+            )
+            lines.append(f"    n_post = sizes[{c0}] - 1")
+        if spike:  # float events: every neuron's flag is read
+            lines += [f"    for i in range({n}):", "        if a0[i] == 0:", "            continue"]
+            lines += ["        " + ln for ln in inner]
+        else:  # bool events: eight flags per word, all-zero words skipped
+            lines += [
+                "    words = carray(ptrs[0], (sizes[0] // 8,), dtype=np.uint64)",
+                "    i = 0",
+                f"    while i < {n}:",
+                f"        if i % 8 == 0 and i + 8 <= {n} and words[i // 8] == 0:",
+                "            i += 8",
+                "            continue",
+                "        if a0[i]:",
+                *("            " + ln for ln in inner),
+                "        i += 1",
+            ]
     return "\n".join(lines)
 
 
-def kernel_address(st, in_dtypes: list, out_dtype) -> int | None:
-    """The address of the compiled kernel for this operator and these dtypes, or None
-    when numba cannot express the body (the caller then uses the lax loop)."""
-    key = (st, tuple(np.dtype(d).name for d in in_dtypes), np.dtype(out_dtype).name)
+def kernel_address(st, in_dtypes: list, out_dtypes: list) -> int | None:
+    """The address of the compiled kernel for this operator and these dtypes (of the
+    operands, of the results), or None when numba cannot express the body (the caller
+    then uses the lax loop)."""
+    key = (
+        st,
+        tuple(np.dtype(d).name for d in in_dtypes),
+        tuple(np.dtype(d).name for d in out_dtypes),
+    )
     hit = _KERNELS.get(key)
     if hit is not None:
         return hit[1]
@@ -323,11 +374,14 @@ def kernel_address(st, in_dtypes: list, out_dtype) -> int | None:
         np.dtype(d) for d in in_dtypes[3 : 3 + sum(len(st.layout[g]) for g in st.layout)]
     ]
     try:
-        closed = st.body.scalar_jaxpr(st.units, st.out_unit, field_dtypes)
-        body_dtype = closed.out_avals[0].dtype
+        closed = st.body.scalar_jaxpr(st.units, st.out_units, field_dtypes)
+        body_dtypes = [a.dtype for a in closed.out_avals]
         source = _HEADER + "@njit(cache=True, inline='always')\n"
-        source += _body_source(closed, len(field_dtypes), body_dtype) + "\n\n\n"
-        source += _kernel_source(kind, on, st.layout, list(in_dtypes), out_dtype) + "\n"
+        source += _body_source(closed, len(field_dtypes), body_dtypes) + "\n\n\n"
+        source += (
+            _kernel_source(kind, on, st.layout, list(in_dtypes), list(out_dtypes), st.old_index)
+            + "\n"
+        )
     except Unsupported:
         _KERNELS[key] = (None, None)
         return None
