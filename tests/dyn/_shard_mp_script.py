@@ -1,6 +1,6 @@
-"""The COBA network with Poisson input and 1.5 ms delays over every device of every
-process (``python -m neurodyn.launch -n 2 this.py T``) or of this one process; process 0
-prints one JSON line with the spike train's digest."""
+"""The COBA network (procedural connectivity) with Poisson input and 1.5 ms delays over
+every device of every process (``python -m neurodyn.launch -n 2 this.py T``) or of this
+one process; process 0 prints one JSON line with the spike train's digest."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from neurodyn.dyn import SpikeMonitor
 def main():
     t_ms = float(sys.argv[1])
     nd.random.seed(7)
-    net = Net(delay=1.5 * u.ms, poisson=True)
+    net = Net(delay=1.5 * u.ms, poisson=True, conn="jit")
     mesh = jax.make_mesh((jax.device_count(),), ("neurons",))
     t0 = time.perf_counter()
     res = nd.run(
@@ -36,6 +36,13 @@ def main():
             "processes": jax.process_count(),
             "devices": jax.device_count(),
             "seconds": time.perf_counter() - t0,
+            # procedural connectivity: the blocks this process generated (its devices' only)
+            "blocks_generated": sum(
+                len(lc._parts)
+                for (_, plan) in net.__dict__["_nd_shard_plans"].values()
+                for lc in plan.conns.values()
+                if lc.procedural is not None
+            ),
         }
         print("RESULT " + json.dumps(out), flush=True)
 

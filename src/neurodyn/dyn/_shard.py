@@ -173,6 +173,11 @@ class _LocalConn:
     def __init__(self, conn: Connectivity, n_dev: int):
         self.shape = conn.shape
         self.nl = conn.shape[1] // n_dev
+        self.n_dev = n_dev
+        self.procedural = None
+        if isinstance(conn, JitProb):
+            self._procedural(conn)
+            return
         if isinstance(conn, Dense):
             m, unit = _split(conn.weights)
             self.kind, self.unit = "dense", unit
@@ -184,6 +189,87 @@ class _LocalConn:
         self.kind, self.unit, self.homo, self.w, self.max_row = "csr", unit, homo, w, max_row
         self.arrays = {k: v for k, v in arrays.items() if v is not None}
         self.csc = None
+
+    def _procedural(self, conn: JitProb) -> None:
+        """Procedural connectivity: each device's part is generated from the seed when it
+        is placed (only the parts of this process's devices), never the whole matrix."""
+        self.kind, self.unit, self.procedural = "csr", conn.unit, conn
+        self.homo = conn.dist == "homo"
+        self.w = np.asarray(conn.w0, np.dtype(conn._dtype())) if self.homo else None
+        self.max_row = conn.bound  # a bound on any row, so on any row's part
+        mean = conn.n_pre * self.nl * conn.p
+        self.width = int(np.ceil(mean + 12.0 * np.sqrt(mean * (1 - conn.p) + 1.0) + 16))
+        self.kept, self.csc, self.arrays = None, None, None
+        self._parts: dict[int, dict] = {}
+
+    def _generate(self, s: int) -> dict:
+        """Device ``s``'s synapses of a procedural matrix, rows in order (as ``to_csr``)."""
+        from neurodyn.event._jitconn import DIST_CODES, generate_rows
+
+        if s in self._parts:
+            return self._parts[s]
+        c, lo, nl = self.procedural, s * self.nl, self.nl
+        gen = jax.jit(
+            lambda rows: generate_rows(
+                rows,
+                c.seed,
+                c.table,
+                c.n_post,
+                c.bound,
+                DIST_CODES[c.dist],
+                c.w0,
+                c.w1,
+                c._dtype(),
+            )
+        )
+        chunk = max(1, (1 << 22) // max(c.bound, 1))
+        counts = np.zeros(c.n_pre, np.int64)
+        ind, dat = [], []
+        for r0 in range(0, c.n_pre, chunk):
+            rows = np.minimum(np.arange(r0, r0 + chunk), c.n_pre - 1).astype(np.int32)
+            cols, w = (np.asarray(a) for a in gen(jnp.asarray(rows)))
+            n = min(chunk, c.n_pre - r0)
+            cols, w = cols[:n], w[:n]
+            keep = (cols >= lo) & (cols < lo + nl)
+            counts[r0 : r0 + n] = keep.sum(axis=1)
+            ind.append(cols[keep] - lo)
+            dat.append(w[keep])
+        nnz = int(counts.sum())
+        if nnz > self.width:
+            raise RuntimeError(
+                f"nd.run(mesh=...): device {s} got {nnz} synapses of a {c!r}, more than the "
+                f"{self.width} planned (12 standard deviations above the mean). Report this."
+            )
+        part = {
+            "indices": np.zeros(self.width, np.int32),
+            "indptr": np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
+        }
+        part["indices"][:nnz] = np.concatenate(ind)
+        if not self.homo:
+            part["data"] = np.zeros(self.width, np.dtype(c._dtype()))
+            part["data"][:nnz] = np.concatenate(dat)
+        self._parts[s] = part
+        return part
+
+    def global_arrays(self) -> dict:
+        """``{name: (global shape, dtype, device s -> its block)}`` of the arrays each
+        device receives (stacked ``[n_dev, ...]``; a dense matrix split by columns)."""
+        if self.kind == "dense":
+            w = self.arrays["w"]
+            return {"w": (w.shape, w.dtype, None)}
+        if self.procedural is not None:
+            c = self.procedural
+            shapes = {
+                "indices": ((self.n_dev, self.width), np.int32),
+                "indptr": ((self.n_dev, c.n_pre + 1), np.int32),
+            }
+            if not self.homo:
+                shapes["data"] = ((self.n_dev, self.width), np.dtype(c._dtype()))
+            return {
+                k: (shape, dt, lambda s, k=k: self._generate(s)[k][None])
+                for k, (shape, dt) in shapes.items()
+            }
+        return {k: (a.shape, a.dtype, lambda s, a=a: a[s : s + 1]) for k, a in self.arrays.items()}
 
     def add_column_view(self) -> None:
         """Also ship each device's column view (for postsynaptic plasticity updates)."""
@@ -408,17 +494,30 @@ class ShardPlan:
         return jax.tree_util.tree_map(one, tree)
 
     def conn_inputs(self):
-        arrays, specs = {}, {}
+        """The connectivity as global arrays split over the mesh: each process builds (or
+        generates, for procedural connectivity) only the blocks of its own devices."""
+        placed, specs = {}, {}
         for key, lc in self.conns.items():
-            arrays[key] = dict(lc.arrays)
-            if lc.kind == "dense":
-                specs[key] = {"w": P(None, self.axis)}
-            else:
-                specs[key] = {k: P(self.axis) for k in lc.arrays}
-        placed = {
-            k: {n: self.put(jnp.asarray(a), specs[k][n]) for n, a in v.items()}
-            for k, v in arrays.items()
-        }
+            placed[key], specs[key] = {}, {}
+            for name, (shape, _, block) in lc.global_arrays().items():
+                if block is None:  # a dense matrix: columns split
+                    spec = P(None, self.axis)
+                    host = lc.arrays[name]
+                    placed[key][name] = self.put(jnp.asarray(host), spec)
+                else:
+                    spec = P(self.axis)
+                    n_rows = shape[0] // self.n_dev
+
+                    def cb(index, block=block, n_rows=n_rows):
+                        first = index[0].start or 0
+                        return np.concatenate(
+                            [block(s) for s in range(first // n_rows, first // n_rows + 1)]
+                        )
+
+                    placed[key][name] = jax.make_array_from_callback(
+                        tuple(shape), self.sharding(spec), cb
+                    )
+                specs[key][name] = spec
         return placed, specs
 
     def _weights_to_devices(self) -> None:
