@@ -198,23 +198,18 @@ class Projection(Module):
         events they carry (the spikes, or STP's releases) and the input through the
         connectivity (None for kinetic synapses, which filter per presynaptic neuron)."""
         ctx = _shard.current()
+        if ctx is not None and isinstance(self.delays, SynapseDelays):
+            return None, None, ctx.delayed_input(self)  # a sharded run: from the exchange
         if ctx is not None:  # a sharded run: every presynaptic spike, from the exchange
-            if isinstance(self.delays, SynapseDelays):
-                return None, None, ctx.delayed_input(self)
             spikes = ctx.arriving(self)
-            events = self.stp.update(spikes) if self.stp is not None else spikes
-            if getattr(self.synapse, "pre_aligned", False):
-                return spikes, events, None
-            if self.stdp is not None:
-                return spikes, events, self.stdp.propagate(self.conn, events)
-            return spikes, events, events @ self._conn()
-        spikes = self.pre.spike.value
-        if isinstance(self.delays, SynapseDelays):
-            events = self.stp.update(spikes) if self.stp is not None else spikes
-            data = None if self.weights is None else self.weights.value
-            return spikes, events, self.delays.propagate(events, data)
-        if self.delays is not None:
-            spikes = self.delays(spikes)
+        else:
+            spikes = self.pre.spike.value
+            if isinstance(self.delays, SynapseDelays):
+                events = self.stp.update(spikes) if self.stp is not None else spikes
+                data = None if self.weights is None else self.weights.value
+                return spikes, events, self.delays.propagate(events, data)
+            if self.delays is not None:
+                spikes = self.delays(spikes)
         events = self.stp.update(spikes) if self.stp is not None else spikes
         if getattr(self.synapse, "pre_aligned", False):
             return spikes, events, None

@@ -96,14 +96,7 @@ def _split_csr(conn: CSR, n_dev: int):
     indices = np.asarray(conn.indices)
     indptr = np.asarray(conn.indptr)
     rows = np.repeat(np.arange(n_pre, dtype=np.int32), np.diff(indptr))
-    m, unit = (
-        (conn.data.mantissa, conn.data.unit)
-        if isinstance(conn.data, u.Quantity)
-        else (
-            conn.data,
-            None,
-        )
-    )
+    m, unit = _split(conn.data)
     homo = np.ndim(m) == 0
     data = None if homo else np.asarray(m)
     shard = indices // nl
