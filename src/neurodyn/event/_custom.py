@@ -37,7 +37,7 @@ import neurodyn.units as u
 
 from ._body import GROUPS, Body
 from ._connectivity import CSR, Dense, FixedFanOut
-from ._ops import _over_active_rows, _rows_of, native_available
+from ._prim_rules import _over_active_rows, _rows_of, native_available
 
 __all__ = ["scatter_op", "gather_op", "update_op", "EventOp"]
 
