@@ -4,8 +4,9 @@ The Braille-reading recurrent network of the NIR paper (trained in snnTorch; the
 is in tests/reference/nir) is loaded as a neurodyn Module, run for 256 steps of 0.1 ms
 on a random spike input under ``nd.jit``, exported to NIR again (NIR reads it back with
 its type checks, and it reproduces the same spikes), and its hidden and output spikes
-and the output neurons' membrane potential are written to an NWB file (validated by
-pynwb) and a SONATA spike file. Needs ``pip install neurodyn[io]``. Prints one JSON line.
+and the output neurons' membrane potential are written, with the input as the
+stimulus, to an NWB file (validated by pynwb) and a SONATA spike file. Needs
+``pip install neurodyn[io]``. Prints one JSON line.
 
     python examples/nir_roundtrip.py [--graph PATH] [--out DIR] [--steps N]
 """
@@ -76,6 +77,7 @@ def main() -> None:
         out_dir / "braille_activity.nwb",
         result,
         session_description="The NIR paper's Braille RNN, imported into neurodyn, on random input.",
+        stimuli={"input": xs},  # row k: the input of step k (NWB's stimulus group)
     )
     sonata_path = sonata.write_spikes(out_dir / "braille_spikes.h5", result)
     back = nwb.read(nwb_path)
@@ -89,6 +91,7 @@ def main() -> None:
                 "output_spikes": int(output.sum()),
                 "reexport_same_spikes": same,
                 "nwb_hidden_spikes": int(len(back["spikes"]["hidden"][0])),
+                "nwb_stimulus_same": bool(np.array_equal(back["stimuli"]["input"][1], xs)),
                 "files": [str(exported), str(nwb_path), str(sonata_path)],
                 "run_s": round(t_run, 3),
                 "total_s": round(time.perf_counter() - t0, 3),

@@ -22,6 +22,7 @@ def test_nir_roundtrip_example(tmp_path, monkeypatch, capsys):
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert data["steps"] == 200 and data["reexport_same_spikes"] is True
     assert data["hidden_spikes"] > 0 and data["nwb_hidden_spikes"] == data["hidden_spikes"]
+    assert data["nwb_stimulus_same"] is True
     nir_file, nwb_file, sonata_file = map(Path, data["files"])
     assert nir.read(nir_file).nodes["lif1.lif"].tau_mem.shape == (38,)
     assert pynwb.validate(path=str(nwb_file)) == []

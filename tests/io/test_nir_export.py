@@ -260,9 +260,9 @@ def test_other_export_errors(tmp_path):
             self.inp = ArrayInput(2, steps=2)
             self.pop = nd.dyn.ExpIF(2)
 
-    with pytest.raises(TypeError, match="is a ExpIF; NIR export supports LIF") as err:
+    with pytest.raises(TypeError, match="is a ExpIF; NIR export supports LIF, IF and LI") as err:
         ndnir.save(tmp_path / "x.nir", Exp(), dt=DT)
-    for what in ("Expon synapse (NIR's CubaLIF)", "Delta synapse (NIR's LIF)", "IF, LI, CubaLI"):
+    for what in ("Expon synapse (NIR's CubaLIF, CubaLI)", "Delta synapse (NIR's LIF, IF, LI)"):
         assert what in str(err.value)
 
 
@@ -400,9 +400,9 @@ def _graph_of_every_neuron():
 
 @pytest.mark.parametrize("method", ["euler", "exact"])
 def test_if_li_and_cuba_li_graphs_round_trip_with_every_parameter_and_output(tmp_path, method):
-    """NIR's IF, LI and CubaLI (no neurodyn population has their dynamics) load as a
-    NIRNetwork; saving it keeps every parameter, and the saved graph runs to the same
-    spikes and potentials."""
+    """NIR's IF, LI and CubaLI from other tools load as a NIRNetwork; saving it keeps
+    every parameter, and the saved graph runs to the same spikes and potentials (export
+    of neurodyn's own IF and LI populations: test_nir_export_integrators.py)."""
     graph = _graph_of_every_neuron()
     xs = jnp.asarray((np.random.default_rng(3).random((300, 5)) < 0.3).astype(np.float32))
     first = ndnir.load(graph, dt=DT, method=method)

@@ -1,9 +1,10 @@
 """NWB files of a run: pynwb's schema validation and nwbinspector's best-practice checks
-pass; spikes and series come back with their units; to_neo feeds Elephant, whose mean
+pass; spikes, series and stimuli come back with their units; to_neo feeds Elephant, whose mean
 firing rates equal the spike counts of the raster divided by the run's duration."""
 
 import datetime
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -98,6 +99,139 @@ def test_units_and_series_round_trip(tmp_path, run):
     t, c = back["series"]["count"]
     np.testing.assert_array_equal(c, np.asarray(run["count"]))
     np.testing.assert_allclose(t.to_value(u.ms)[:2], [21.0, 22.0])
+
+
+def _stimuli():
+    """Every kind of stimulus for the 1000 steps of ``run``: a spike raster on the run's
+    grid (as ArrayInput.feed takes it), a current on the grid, a clamp at irregular times,
+    a float32 time grid (written as a rate) and a ready pynwb TimeSeries."""
+    rng = np.random.default_rng(4)
+    raster = rng.random((1000, 4)) < 0.05
+    current = (np.sin(np.arange(1000) / 80.0)[:, None] * [100.0, 250.0]).astype(np.float32)
+    t_clamp = 20 + np.cumsum(rng.uniform(0.5, 3.0, 30))
+    pulse_t = u.Quantity(jnp.arange(50, dtype=jnp.float32) * 2.0 + 20.0, u.ms)  # float32
+    given = pynwb.TimeSeries(
+        name="given",
+        description="A stimulus made with pynwb.",
+        data=np.arange(10.0),
+        unit="amperes",
+        conversion=1e-9,
+        starting_time=0.02,
+        rate=100.0,
+    )
+    return {
+        "input": raster,
+        "current": current * u.pA,
+        "clamp": (t_clamp * u.ms, np.linspace(-70, -50, 30) * u.mV),
+        "pulse": (pulse_t, np.ones(50) * u.nA),
+        "given": given,
+    }
+
+
+def test_stimuli_are_time_series_in_stimulus_that_read_back(tmp_path, run):
+    path = tmp_path / "stim.nwb"
+    stim = _stimuli()
+    nwb.write(path, run, stimuli=stim, **META)
+    assert pynwb.validate(path=str(path)) == []
+    assert _findings(path) == []
+    with pynwb.NWBHDF5IO(str(path), "r") as io:
+        f = io.read()
+        assert sorted(f.stimulus) == ["clamp", "current", "given", "input", "pulse"]
+        assert not set(f.stimulus) & set(f.acquisition)
+        cur = f.stimulus["current"]
+        assert cur.unit == "amperes" and cur.conversion == pytest.approx(1e-12)
+        # row k is the input during step k: stamped with the start of the step; the run
+        # (continued) starts at 20 ms
+        assert cur.starting_time == pytest.approx(0.02) and cur.rate == pytest.approx(1e4)
+        assert f.stimulus["input"].unit == "n.a." and f.stimulus["input"].data.dtype == np.uint8
+        clamp = f.stimulus["clamp"]
+        assert clamp.unit == "volts" and clamp.conversion == pytest.approx(1e-3)
+        np.testing.assert_allclose(clamp.timestamps[()], stim["clamp"][0].to_value(u.second))
+        pulse = f.stimulus["pulse"]  # float32 times of a 2 ms grid: a rate
+        assert pulse.timestamps is None and pulse.rate == pytest.approx(500.0)
+        assert pulse.starting_time == pytest.approx(0.02)
+    back = nwb.read(path)["stimuli"]
+    t, x = back["input"]
+    np.testing.assert_array_equal(x, stim["input"].astype(np.uint8))
+    # (Quantities hold float32, JAX's default; the file the float64 grid)
+    np.testing.assert_allclose(t.to_value(u.ms), 20 + np.arange(1000) * 0.1, rtol=1e-7)
+    t, c = back["current"]
+    assert c.unit == u.pA
+    np.testing.assert_array_equal(c.to_value(u.pA), stim["current"].to_value(u.pA))
+    t, v = back["clamp"]
+    assert v.unit == u.mV
+    np.testing.assert_array_equal(v.to_value(u.mV), stim["clamp"][1].to_value(u.mV))
+    # float32 times through seconds and back: two roundings
+    np.testing.assert_allclose(t.to_value(u.ms), stim["clamp"][0].to_value(u.ms), rtol=3e-7)
+    t, p = back["pulse"]
+    np.testing.assert_allclose(t.to_value(u.ms), 20 + 2.0 * np.arange(50), rtol=3e-7)
+    assert p.unit == u.nA
+    t, g = back["given"]  # a file's own SI unit and conversion
+    np.testing.assert_allclose(g.to_value(u.nA), np.arange(10.0))
+    np.testing.assert_allclose(t.to_value(u.ms), 20 + 10 * np.arange(10))
+
+
+@pytest.mark.parametrize(
+    ("stimulus", "error", "match"),
+    [
+        ({"a/b": np.ones(3)}, ValueError, "cannot hold '/' or ':'; rename stimulus 'a/b'"),
+        ({"x": (np.arange(3.0), np.ones(3))}, u.UnitMismatchError, "must be a time Quantity"),
+        ({"x": (np.arange(3.0) * u.ms, np.ones(4))}, ValueError, "3 times for 4 rows"),
+        ({"x": ([0.0, 2.0, 1.0] * u.ms, np.ones(3))}, ValueError, "finite and increasing"),
+        ({"x": np.array(["a", "b"])}, ValueError, "must hold numbers with time on the first"),
+        ({"x": np.ones(0)}, ValueError, "shape \\(0,\\)"),
+        ({"x": (1, 2, 3)}, ValueError, "tuple of 3; give \\(times, values\\)"),
+    ],
+)
+def test_bad_stimuli_are_refused_without_a_file(tmp_path, run, stimulus, error, match):
+    with pytest.raises(error, match=match):
+        nwb.write(tmp_path / "x.nwb", run, stimuli=stimulus)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_time_series_stimulus_keeps_its_name(tmp_path, run):
+    ts = pynwb.TimeSeries(name="a", data=np.ones(3), unit="n.a.", rate=1.0, description="d")
+    with pytest.raises(ValueError, match="TimeSeries named 'a'; give it under its own name"):
+        nwb.write(tmp_path / "x.nwb", run, stimuli={"b": ts})
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_models_parameters_are_a_table_that_reads_back(tmp_path):
+    from neurodyn import event
+
+    class Net(nd.Network):
+        def __init__(self):
+            self.E = nd.dyn.LIF(6, tau=15 * u.ms, I_ext=np.linspace(170, 420, 6) * u.pA)
+            self.out = nd.dyn.LI(2, tau=8 * u.ms, R=50 * u.Mohm)
+            self.p = nd.dyn.Projection(
+                self.E,
+                self.out,
+                event.FixedProb(0.5, seed=1),
+                weight=20 * u.pA,
+                synapse=nd.dyn.Expon(3 * u.ms),
+                output=nd.dyn.CUBA(),
+            )
+
+    net = Net()
+    res = nd.run(net, 10 * u.ms, dt=0.1 * u.ms, monitors={"E": net.E.spike})
+    path = tmp_path / "model.nwb"
+    nwb.write(path, res, model=net, **META)
+    assert pynwb.validate(path=str(path)) == []
+    assert _findings(path) == []
+    params = nwb.read(path)["parameters"]
+    assert params["E.tau"].unit == u.ms and float(params["E.tau"].to_value(u.ms)) == 15.0
+    np.testing.assert_allclose(params["E.I_ext"].to_value(u.pA), np.linspace(170, 420, 6))
+    assert params["E.I_ext"].shape == (6,)
+    assert float(params["out.R"].to_value(u.Mohm)) == 50.0
+    assert float(params["p.synapse.tau"].to_value(u.ms)) == 3.0
+    assert "p.conn" not in params  # connectivity is not a parameter value
+    with pynwb.NWBHDF5IO(str(path), "r") as io:
+        table = io.read().processing["misc"]["model_parameters"]
+        rows = dict(zip(table["parameter"][:], table["model"][:]))
+        assert rows["E.tau"] == "LIF" and rows["out.tau"] == "LI"
+    with pytest.raises(TypeError, match="model must be a neurodyn Module"):
+        nwb.write(tmp_path / "x.nwb", res, model={"tau": 1})
+    assert not (tmp_path / "x.nwb").exists()
 
 
 def _mean_firing_rate(st):

@@ -71,6 +71,7 @@ from ._inputs import (
     sinusoid,
     wiener,
 )
+from ._integrators import IF, LI
 from ._membrane import Membrane
 from ._model import Model, derived
 from ._network import Network
@@ -158,6 +159,8 @@ __all__ = [
     "WangBuzsaki",
     "GIF",
     "LIF",
+    "IF",
+    "LI",
     "AbstractIF",
     "AdEx",
     "AdQuaIF",

@@ -1,11 +1,19 @@
-"""Export of neurodyn networks to NIR: LIF populations with their CUBA exponential
-synapses become ``CubaLIF`` nodes, LIF populations driven through ``Delta`` synapses
-(a current for one step) ``LIF`` nodes, Projections ``Linear`` nodes (with ``Delay``
-nodes), ``ArrayInput`` groups ``Input`` nodes. See :func:`neurodyn.io.nir.save`.
+"""Export of neurodyn networks to NIR: LIF, IF and LI populations, Projections
+``Linear`` nodes (with ``Delay`` nodes), ``ArrayInput`` groups ``Input`` nodes. See
+:func:`neurodyn.io.nir.save`.
 
-NIR's IF, LI and CubaLI nodes have no neurodyn population (a LIF's threshold is finite
-and it always leaks); graphs with them load as :class:`NIRNetwork` and save back
-unchanged."""
+A population's NIR node depends on its model and on the synapse of the Projections that
+drive it (all of one kind):
+
+==========================  ========================  ==========================
+population                  ``Expon`` synapse         ``Delta`` synapse
+==========================  ========================  ==========================
+:class:`~neurodyn.dyn.LIF`  ``CubaLIF``               ``LIF``
+:class:`~neurodyn.dyn.IF`   (refused: NIR has no      ``IF`` (``r = dt / C``)
+                            current-based IF)
+:class:`~neurodyn.dyn.LI`   ``CubaLI``                ``LI``
+==========================  ========================  ==========================
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,18 @@ import warnings
 import numpy as np
 
 import neurodyn.units as u
-from neurodyn.dyn import CUBA, LIF, ArrayInput, Delta, Expon, Network, Projection, SynapseDelays
+from neurodyn.dyn import (
+    CUBA,
+    IF,
+    LI,
+    LIF,
+    ArrayInput,
+    Delta,
+    Expon,
+    Network,
+    Projection,
+    SynapseDelays,
+)
 from neurodyn.dyn._base import Dynamics, PopulationView
 from neurodyn.dyn._delay import delay_steps
 
@@ -25,11 +44,13 @@ __all__ = ["network_to_nir", "UNITS"]
 #: the units of the numbers in an exported graph (NIR has none but seconds)
 UNITS = {"time": "s", "v": "mV", "r": "Mohm", "current": "nA"}
 
+#: the population models that have a NIR node
+MODELS = (LIF, IF, LI)
+
 _WHAT = (
-    "NIR export supports LIF populations (nd.dyn.LIF), ArrayInput inputs and Projections "
-    "with a CUBA output and an Expon synapse (NIR's CubaLIF) or a Delta synapse (NIR's LIF). "
-    "NIR's other neurons (IF, LI, CubaLI) have no neurodyn population: a graph that holds "
-    "them loads with nir.load and saves back unchanged"
+    "NIR export supports LIF, IF and LI populations (nd.dyn.LIF, nd.dyn.IF, nd.dyn.LI), "
+    "ArrayInput inputs and Projections with a CUBA output and an Expon synapse (NIR's "
+    "CubaLIF, CubaLI) or a Delta synapse (NIR's LIF, IF, LI)"
 )
 
 
@@ -43,18 +64,27 @@ def _per_neuron(q, unit, n: int) -> np.ndarray:
 
 
 def _check_population(path: str, pop) -> None:
-    if type(pop) is not LIF:
+    if type(pop) not in MODELS:
         raise TypeError(
             f"nir.save: {path} is a {type(pop).__name__}; {_WHAT}. A model NIR cannot express "
             "has no NIR node."
         )
     if len(pop.varshape) != 1:
         raise ValueError(f"nir.save: {path} has shape {pop.varshape}; export 1-D populations.")
+    kind = type(pop).__name__
     for opt, what in (("tau_ref", "refractoriness"), ("noise", "noise")):
         if getattr(pop, opt) is not None:
             raise ValueError(
-                f"nir.save: {path} has {opt}= ({what}), which NIR's LIF does not have. Build "
+                f"nir.save: {path} has {opt}= ({what}), which NIR's {kind} does not have. Build "
                 f"the population without {opt} to export it."
+            )
+    if type(pop) is IF:
+        i_ext = _per_neuron(pop.I_ext, u.pA, pop.num)
+        if np.any(i_ext != 0):
+            raise ValueError(
+                f"nir.save: {path} is an IF with I_ext = {float(i_ext[np.argmax(i_ext != 0)]):g} "
+                "pA; NIR's IF (dv/dt = R I) has no bias current. Drive the population through "
+                "an ArrayInput, or use a LIF (its I_ext becomes v_leak)."
             )
     if pop.adaptation is not None:
         raise ValueError(f"nir.save: {path} has an adaptation current, which NIR cannot express.")
@@ -123,7 +153,7 @@ def network_to_nir(net, dt, outputs, nir):
         elif isinstance(m, Dynamics) and not isinstance(m, Network):
             raise TypeError(f"nir.save: {path} is a {type(m).__name__}; {_WHAT}.")
     if not pops:
-        raise ValueError(f"nir.save: the network has no LIF population; {_WHAT}.")
+        raise ValueError(f"nir.save: the network has no LIF, IF or LI population; {_WHAT}.")
     if not inputs:
         raise ValueError(
             "nir.save: the network has no ArrayInput; a NIR graph is driven through its Input "
@@ -170,7 +200,9 @@ def network_to_nir(net, dt, outputs, nir):
         outputs = outputs or list(pops)
     bad = [o for o in outputs if o not in pops]
     if bad:
-        raise ValueError(f"nir.save: outputs {bad} are not LIF populations; they are {list(pops)}.")
+        raise ValueError(
+            f"nir.save: outputs {bad} are not exported populations; they are {list(pops)}."
+        )
 
     def build(delays):
         nodes, edges = {}, []
@@ -219,7 +251,6 @@ def network_to_nir(net, dt, outputs, nir):
 
     methods = set()
     for path, pop in pops.items():
-        n = pop.num
         if not taus[path]:
             raise ValueError(
                 f"nir.save: population {path} receives no projection; every population of a "
@@ -230,44 +261,11 @@ def network_to_nir(net, dt, outputs, nir):
             raise ValueError(
                 f"nir.save: population {path} receives an Expon synapse ({kinds['Expon']}) and "
                 f"a Delta synapse ({kinds['Delta']}); a NIR neuron has one kind of input "
-                "(CubaLIF: an exponential current; LIF: the current of one step)."
+                "(CubaLIF, CubaLI: an exponential current; LIF, IF, LI: the current of one step)."
             )
-        methods.add(getattr(pop.method, "name", "?"))
-        r = _per_neuron(pop.R, u.Mohm, n)
-        v_rest = _per_neuron(pop.V_rest, u.mV, n)
-        i_ext = _per_neuron(pop.I_ext, u.nA, n)
-        v_leak = (v_rest.astype(float) + r.astype(float) * i_ext).astype(np.float32)
-        meta = {"model": "LIF", "V_rest": v_rest, "I_ext": i_ext}
-        meta["v_initial"] = _per_neuron(pop.V.value, u.mV, n)
-        if "Delta" in kinds:
-            nodes[path] = nir.LIF(
-                tau=_per_neuron(pop.tau, u.second, n),
-                r=r,
-                v_leak=v_leak,
-                v_threshold=_per_neuron(pop.V_th, u.mV, n),
-                v_reset=_per_neuron(pop.V_reset, u.mV, n),
-                metadata={"neurodyn": meta},
-            )
-            continue
-        tau_s = taus[path][0][1]
-        for proj_path, t in taus[path][1:]:
-            if not np.allclose(t, tau_s, rtol=1e-6):
-                raise ValueError(
-                    f"nir.save: population {path} receives Expon synapses with different time "
-                    f"constants ({taus[path][0][0]}: {tau_s[0] * 1e3:g} ms, {proj_path}: "
-                    f"{t[0] * 1e3:g} ms); NIR's CubaLIF has one synaptic current per neuron."
-                )
-        w_in = 1.0 / -np.expm1(-dt_s / tau_s.astype(float))
-        nodes[path] = nir.CubaLIF(
-            tau_syn=tau_s,
-            tau_mem=_per_neuron(pop.tau, u.second, n),
-            r=r,
-            v_leak=v_leak,
-            v_threshold=_per_neuron(pop.V_th, u.mV, n),
-            v_reset=_per_neuron(pop.V_reset, u.mV, n),
-            w_in=w_in.astype(np.float32),
-            metadata={"neurodyn": {**meta, "i_initial": np.asarray(g0[path], np.float32)}},
-        )
+        if type(pop) is not IF:  # the IF's dV/dt is constant over a step: every method is exact
+            methods.add(getattr(pop.method, "name", "?"))
+        nodes[path] = _neuron_node(path, pop, taus[path], g0[path], dt_s, nir)
     unused = sorted(set(inputs) - sources)
     if unused:
         raise ValueError(f"nir.save: the ArrayInput(s) {unused} project nowhere.")
@@ -281,3 +279,69 @@ def network_to_nir(net, dt, outputs, nir):
     method = "euler" if methods == {"euler"} else "exact"
     meta = {"neurodyn": {"dt": dt_s, "method": method, "reset": "zero", **UNITS}}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
+
+
+def _neuron_node(path, pop, taus, g0, dt_s, nir):
+    """The NIR node of the population ``pop`` (see the table of the module docstring);
+    ``taus``: ``[(projection path, tau_syn in s or None for a Delta synapse)]``."""
+    n = pop.num
+    model = type(pop).__name__
+    expon = taus[0][1] is not None
+    meta = {"model": model, "v_initial": _per_neuron(pop.V.value, u.mV, n)}
+    if model == "IF":
+        if expon:
+            raise ValueError(
+                f"nir.save: IF population {path} is driven through an Expon synapse "
+                f"({taus[0][0]}); NIR has no current-based IF (its CubaLIF leaks). Use "
+                "synapse=Delta() (NIR's IF) or a LIF population (NIR's CubaLIF)."
+            )
+        # NIR platforms add r x once per step (v[k+1] = v[k] + r x[k]); neurodyn adds
+        # dt I / C for the current I held over the step: r = dt / C (mV per nA)
+        c_pf = _per_neuron(pop.C, u.pF, n).astype(float)
+        r = (dt_s * 1e3 / c_pf * 1e3).astype(np.float32)  # ms / pF = mV / pA
+        meta.update({"V_rest": _per_neuron(pop.V_rest, u.mV, n), "C": c_pf.astype(np.float32)})
+        return nir.IF(
+            r=r,
+            v_threshold=_per_neuron(pop.V_th, u.mV, n),
+            v_reset=_per_neuron(pop.V_reset, u.mV, n),
+            metadata={"neurodyn": meta},
+        )
+    r = _per_neuron(pop.R, u.Mohm, n)
+    v_rest = _per_neuron(pop.V_rest, u.mV, n)
+    i_ext = _per_neuron(pop.I_ext, u.nA, n)
+    v_leak = (v_rest.astype(float) + r.astype(float) * i_ext).astype(np.float32)
+    meta.update({"V_rest": v_rest, "I_ext": i_ext})
+    spiking = model == "LIF"
+    fire = (
+        {
+            "v_threshold": _per_neuron(pop.V_th, u.mV, n),
+            "v_reset": _per_neuron(pop.V_reset, u.mV, n),
+        }
+        if spiking
+        else {}
+    )
+    tau = _per_neuron(pop.tau, u.second, n)
+    if not expon:
+        cls = nir.LIF if spiking else nir.LI
+        return cls(tau=tau, r=r, v_leak=v_leak, **fire, metadata={"neurodyn": meta})
+    tau_s = taus[0][1]
+    for proj_path, t in taus[1:]:
+        if not np.allclose(t, tau_s, rtol=1e-6):
+            raise ValueError(
+                f"nir.save: population {path} receives Expon synapses with different time "
+                f"constants ({taus[0][0]}: {tau_s[0] * 1e3:g} ms, {proj_path}: "
+                f"{t[0] * 1e3:g} ms); NIR's Cuba{model} has one synaptic current per neuron."
+            )
+    # a spike of weight w adds w to I, as neurodyn's Expon synapse does (for this dt)
+    w_in = 1.0 / -np.expm1(-dt_s / tau_s.astype(float))
+    cls = nir.CubaLIF if spiking else nir.CubaLI
+    meta["i_initial"] = np.asarray(g0, np.float32)
+    return cls(
+        tau_syn=tau_s,
+        tau_mem=tau,
+        r=r,
+        v_leak=v_leak,
+        **fire,
+        w_in=w_in.astype(np.float32),
+        metadata={"neurodyn": meta},
+    )

@@ -41,21 +41,35 @@ cycle carries its source's output of the previous step.
 Export
 ------
 :func:`save` writes a :class:`NIRNetwork` back (current parameter values; the arrays of
-the file for unchanged ones; IF, LI, CubaLI and every other node type round trip this
-way), or a neurodyn :class:`~neurodyn.dyn.Network` of ``ArrayInput`` groups (Input
-nodes), ``LIF`` populations and Projections with a ``CUBA`` output and an ``Expon``
-synapse (one ``CubaLIF`` per population) or a ``Delta`` synapse (a current for one step:
-a ``LIF`` node, its Delays one step longer, as the current acts in the step after the
-spike); dense, CSR or fan-out weights as ``Linear``; homogeneous or per-synapse delays as
-``Delay`` nodes. NIR's IF, LI and CubaLI have no neurodyn population (a LIF's threshold
-is finite and it always leaks), and other models (ExpIF, HH, ...) no NIR node: save
-refuses them by name. Values are
-in mV, MOhm, nA and s; ``v_leak = V_rest + R I_ext``; ``w_in = 1 / (1 - exp(-dt / tau_syn))``
-makes a spike of weight ``w`` add ``w`` to ``I`` as neurodyn's synapse does, so the graph
-is for the ``dt`` given. A recurrent projection (one that closes a cycle) needs a delay of
-at least ``dt``: NIR's recurrent edge adds one step. ``load(path, dt, method="exact")`` of
-the file then reproduces the network's spikes (populations with the default
-``method="exp_euler"``).
+the file for unchanged ones; every node type round trips this way), or a neurodyn
+:class:`~neurodyn.dyn.Network` of ``ArrayInput`` groups (Input nodes), populations and
+Projections with a ``CUBA`` output and an ``Expon`` synapse or a ``Delta`` synapse (a
+current for one step: the node's Delays are one step longer, as the current acts in the
+step after the spike). A population's node follows from its model and its synapses:
+
+========================  =====================  ================================
+population                ``Expon`` synapse      ``Delta`` synapse
+========================  =====================  ================================
+``nd.dyn.LIF``            ``CubaLIF``            ``LIF``
+``nd.dyn.IF`` (no leak)   refused (NIR has no    ``IF``, ``r = dt / C``
+                          current-based IF)
+``nd.dyn.LI`` (readout)   ``CubaLI``             ``LI``
+========================  =====================  ================================
+
+Dense, CSR or fan-out weights become ``Linear``; homogeneous or per-synapse delays
+``Delay`` nodes. Other models (ExpIF, HH, ...) have no NIR node, nor have refractoriness,
+noise, adaptation or an IF's ``I_ext`` (NIR's IF has no bias): save refuses them by name.
+Values are in mV, MOhm, nA and s; ``v_leak = V_rest + R I_ext``; ``w_in = 1 / (1 -
+exp(-dt / tau_syn))`` makes a spike of weight ``w`` add ``w`` to ``I`` as neurodyn's
+synapse does; an IF's ``r = dt / C`` (mV per nA) is the voltage step of one step of
+current, which NIR's platforms add once per step; so the graph is for the ``dt`` given.
+The node's ``metadata["neurodyn"]`` keeps the model, ``V_rest``, ``I_ext``, ``C`` and the
+initial ``v`` (and ``I``). An LI's output is its potential ``v`` (mV). A recurrent
+projection (one that closes a cycle) needs a delay of at least ``dt``: NIR's recurrent
+edge adds one step. ``load(path, dt, method="exact")`` of the file then reproduces the
+network's spikes and potentials (populations with the default ``method="exp_euler"``;
+with ``method="euler"`` everywhere the graph is marked for ``load(method="euler")``,
+exact for Delta synapses: neurodyn's Expon synapse always decays exactly).
 
 Example::
 
