@@ -145,7 +145,7 @@ class CSR(Connectivity):
 
     def __init__(self, data, indices, indptr, shape: tuple[int, int]):
         shape = (int(shape[0]), int(shape[1]))
-        _check_size("CSR", *shape, int(jnp.shape(indices)[0]))
+        _check_size("CSR", *shape, int(np.shape(indices)[0]))
         m, _ = _split_unit(data)
         indices = jnp.asarray(indices, jnp.int32) if _is_concrete(indices) else indices
         indptr = jnp.asarray(indptr, jnp.int32) if _is_concrete(indptr) else indptr
