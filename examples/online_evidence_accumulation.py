@@ -12,8 +12,14 @@ The task is generated in code; the sizes are scaled down from the paper (100 neu
 cues of 10 ms, a 40 ms delay, dt = 1 ms) to train in minutes on a laptop CPU.
 
     python examples/online_evidence_accumulation.py [--iterations 600] [--hidden 100]
+    python examples/online_evidence_accumulation.py --benchmark [--steps 100]
 
-Test accuracy on 512 new trials after 600 batches of 64 (Adam 1e-3, seed 0; 2-core CPU):
+With ``--benchmark``: the task and network of ``shared/BENCHMARK_MODELS.md`` (5 cues, a
+delay of T - 90 steps, recall in the last 15; the ALIF network of ``online_dms.py``),
+N = 64, B = 32, T = 100, 300 updates of Adam 5e-3 with clipping at 1, seed 0: BPTT 0.945,
+D-RTRL 0.941, ES-D-RTRL 0.924, e-prop 0.947, e-prop with random feedback 0.914.
+
+Default run, test accuracy on 512 new trials after 600 batches of 64 (Adam 1e-3, seed 0):
 BPTT 0.984 (14 s), D-RTRL 0.959 (272 s, traces 10.8 MB), ES-D-RTRL 0.928 (34 s, traces
 0.2 MB), e-prop 0.953 (233 s), e-prop with random feedback 0.980 (218 s); chance 0.5.
 """
@@ -36,6 +42,25 @@ from neurodyn.train import BPTT
 N_CUES, CUE, GAP, DELAY, RECALL = 7, 10, 5, 40, 20
 T = N_CUES * (CUE + GAP) + DELAY + RECALL
 N_IN = 40  # 10 left, 10 right, 10 recall, 10 background
+
+
+def benchmark_cue_task(rng, batch, steps):
+    """The task of ``shared/BENCHMARK_MODELS.md`` (``--benchmark``): 5 cues of 10 steps
+    with 5-step gaps (the cue side's 10 channels at p = 0.1), background p = 0.01 always,
+    a delay of T - 90 steps, recall p = 0.1 in the last 15 steps (the decision window)."""
+    sides = rng.integers(0, 2, size=(batch, 5))
+    labels = (sides.sum(1) > 2).astype(np.int32)
+    p = np.zeros((steps, batch, N_IN))
+    p[:, :, 30:] = 0.01
+    for c in range(5):
+        for b in range(batch):
+            group = slice(10, 20) if sides[b, c] else slice(0, 10)
+            p[15 * c : 15 * c + 10, b, group] = 0.1
+    p[steps - 15 :, :, 20:30] = 0.1
+    x = (rng.uniform(size=p.shape) < p).astype(np.float32)
+    mask = np.zeros(steps, np.float32)
+    mask[steps - 15 :] = 1.0
+    return jnp.asarray(x), jnp.asarray(labels), jnp.asarray(mask)
 
 
 def cue_task(rng, batch):
@@ -99,29 +124,59 @@ class ALIFNet(nd.Module):
         return self.y.value
 
 
-def step_loss(out, target):
-    labels, mask = target
-    ce = optax.softmax_cross_entropy_with_integer_labels(out, labels)
-    return jnp.mean(ce) * mask / RECALL
+def make_loss(n_decision):
+    def step_loss(out, target):
+        labels, mask = target
+        ce = optax.softmax_cross_entropy_with_integer_labels(out, labels)
+        return jnp.mean(ce) * mask / n_decision
+
+    return step_loss
 
 
-def accuracy(net, x, labels):
+step_loss = make_loss(RECALL)
+
+
+def accuracy(net, x, labels, mask):
     """Fraction of test trials (in chunks of the network's batch) whose mean readout over
-    the recall period picks the side with more cues."""
+    the decision window picks the side with more cues."""
     run = nd.jit(lambda xs: nd.for_loop(net.update, xs))
     correct = 0
     for start in range(0, x.shape[1], net.batch):
         net.reset_state()
         outs = run(x[:, start : start + net.batch])
-        pred = jnp.argmax(jnp.mean(outs[T - RECALL :], axis=0), axis=-1)
-        correct += int(jnp.sum(pred == labels[start : start + net.batch]))
+        mean = jnp.sum(outs * mask[:, None, None], 0) / jnp.sum(mask)
+        correct += int(jnp.sum(jnp.argmax(mean, -1) == labels[start : start + net.batch]))
     net.reset_state()
     return correct / x.shape[1]
 
 
+def setup(args):
+    """``(make_net, make_task(rng, batch), steps, decision steps, optimizer)``."""
+    if args.benchmark:
+        from online_dms import ALIFNet as BenchNet  # the benchmark network
+
+        steps = args.steps
+        opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(args.lr or 5e-3))
+        return (
+            lambda: BenchNet(args.hidden, args.batch, seed=args.seed),
+            lambda rng, batch: benchmark_cue_task(rng, batch, steps),
+            steps,
+            15,
+            opt,
+        )
+    return (
+        lambda: ALIFNet(args.hidden, args.batch, seed=args.seed),
+        cue_task,
+        T,
+        RECALL,
+        optax.adam(args.lr or 1e-3),
+    )
+
+
 def train(rule, args, test):
-    net = ALIFNet(args.hidden, args.batch, seed=args.seed)
-    opt = optax.adam(args.lr)
+    make_net, make_task, steps, n_dec, opt = setup(args)
+    net = make_net()
+    loss = make_loss(n_dec)
     rng = np.random.default_rng(args.seed + 1)
     t0 = time.perf_counter()
     if rule == "bptt":
@@ -130,11 +185,11 @@ def train(rule, args, test):
             m.reset_state()
             outs = nd.for_loop(m.update, x)
             labels, mask = target
-            return jnp.sum(jax.vmap(lambda o, k: step_loss(o, (labels, k)))(outs, mask))
+            return jnp.sum(jax.vmap(lambda o, k: loss(o, (labels, k)))(outs, mask))
 
         trainer = BPTT(net, loss_fn, opt)
         for _ in range(args.iterations):
-            x, labels, mask = cue_task(rng, args.batch)
+            x, labels, mask = make_task(rng, args.batch)
             trainer.step(x, (labels, mask))
     else:
         algorithm, options = {
@@ -143,12 +198,12 @@ def train(rule, args, test):
             "eprop": (nd.online.EProp, {"feedback": "symmetric"}),
             "eprop_random": (nd.online.EProp, {"feedback": "random", "seed": args.seed}),
         }[rule]
-        learner = algorithm(net, step_loss, opt, **options)
-        x, labels, mask = cue_task(rng, args.batch)
+        learner = algorithm(net, loss, opt, **options)
+        x, labels, mask = make_task(rng, args.batch)
         memory = learner.memory(x[0])
         for _ in range(args.iterations):
-            x, labels, mask = cue_task(rng, args.batch)
-            labels_t = jnp.broadcast_to(labels, (T, args.batch))
+            x, labels, mask = make_task(rng, args.batch)
+            labels_t = jnp.broadcast_to(labels, (steps, args.batch))
             learner.sequence(x, (labels_t, mask))
     seconds = time.perf_counter() - t0
     acc = accuracy(net, *test)
@@ -160,24 +215,34 @@ def train(rule, args, test):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--hidden", type=int, default=100)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--iterations", type=int, default=600)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--hidden", type=int)
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--iterations", type=int)
+    ap.add_argument("--lr", type=float)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--benchmark", action="store_true",
+        help="the task and network of shared/BENCHMARK_MODELS.md (N=64, B=32, T=100)",
+    )  # fmt: skip
+    ap.add_argument("--steps", type=int, default=100, help="T with --benchmark")
     ap.add_argument(
         "--rules", default="bptt,d_rtrl,es_d_rtrl,eprop,eprop_random",
         help="comma-separated: bptt, d_rtrl, es_d_rtrl, eprop, eprop_random",
     )  # fmt: skip
     args = ap.parse_args()
-    x, labels, _ = cue_task(np.random.default_rng(12345), 8 * args.batch)  # the test set
+    defaults = (64, 32, 300) if args.benchmark else (100, 64, 600)
+    for name, value in zip(("hidden", "batch", "iterations"), defaults):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    _, make_task, steps, _, _ = setup(args)
+    test = make_task(np.random.default_rng(12345), 512)  # the test set
     results = []
     for rule in args.rules.split(","):
-        res = train(rule, args, (x, labels))
+        res = train(rule, args, test)
         print(f"  {rule:<14} test accuracy {res['test_accuracy']:.3f}  ({res['train_s']} s)")
         results.append(res)
-    print(json.dumps({"T": T, "hidden": args.hidden, "iterations": args.iterations,
-                      "results": results}))  # fmt: skip
+    print(json.dumps({"T": steps, "hidden": args.hidden, "batch": args.batch,
+                      "iterations": args.iterations, "results": results}))  # fmt: skip
 
 
 if __name__ == "__main__":

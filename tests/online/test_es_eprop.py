@@ -110,3 +110,19 @@ def test_shared_scalar_parameter_broadcast_traces(nets):
     ep = nets.online(m, xs, ys, "eprop")  # feed-forward, leaky readout: exact
     for k in ref:
         assert nets.rel_err(ep[k], ref[k]) < 1e-10, k
+
+
+def test_accumulate_outer_tiles_without_a_weight_sized_temporary():
+    import jax
+    import numpy as np
+
+    from neurodyn.online._rules import accumulate_outer
+
+    r = np.random.default_rng(0)
+    g = jnp.asarray(r.normal(size=(64, 48)))
+    pairs = [(jnp.asarray(r.normal(size=(5, 64))), jnp.asarray(r.normal(size=(5, 48))))
+             for _ in range(2)]  # fmt: skip
+    ref = g + sum(a.T @ b for a, b in pairs)
+    for tile in (48, 100, 10**6):  # 1-row and 2-row blocks, and one product
+        got = jax.jit(lambda g, p, tile=tile: accumulate_outer(g, p, tile))(g, pairs)
+        assert jnp.allclose(got, ref, rtol=1e-12, atol=1e-12)

@@ -60,7 +60,7 @@ def test_es_d_rtrl_memory_is_linear_in_the_layer_size(nets):
         m = nets.ALIF(n=n, rec=True, batch=2)
         for cls in (DRTRL, ESDRTRL):
             sizes[cls.__name__, n] = cls(m, nets.mse, optax.sgd(0.1)).memory(jnp.ones((2, 3)))
-    assert sizes["ESDRTRL", 64] == 2 * 8 * ((3 + 64 * 3) + (64 + 64 * 3))
+    assert sizes["ESDRTRL", 64] == 2 * 8 * ((3 + 64 * 3) + 64)  # one shared P
     assert sizes["DRTRL", 64] == 2 * 8 * (3 * 64 * 3 + 64 * 64 * 3)
     assert sizes["ESDRTRL", 64] / sizes["ESDRTRL", 16] < 4.5  # ~linear
     assert sizes["DRTRL", 64] / sizes["DRTRL", 16] > 10  # ~quadratic
@@ -101,3 +101,33 @@ def test_eprop_learner_reduces_the_loss(nets):
     history = learner.fit([(xs, ys)], epochs=25)
     assert history[-1] < 0.8 * history[0]
     assert np.isfinite(history).all()
+
+
+def test_memory_detail_is_reported_before_running(nets):
+    m = nets.ALIF(rec=True, batch=4)
+    learner = ESDRTRL(m, nets.mse, optax.adam(1e-2))
+    mem = learner.memory(jnp.ones((4, 3)), detail=True)
+    assert learner.steps == 0 and learner.updates == 0  # nothing ran
+    assert mem["traces"] == learner.memory(jnp.ones((4, 3)))
+    n_params = sum(int(p.value.size) for p in m.states(nd.Param).values())
+    assert mem["gradient"] == n_params * 8
+    assert mem["optimizer"] >= 2 * n_params * 8  # adam: two moments
+    assert mem["total"] == mem["traces"] + mem["gradient"] + mem["hidden"] + mem["optimizer"]
+
+
+def test_es_d_rtrl_stream_memory_does_not_grow_with_the_length(nets):
+    # inputs streamed (made inside the loop): XLA's temporary memory is the same for
+    # T = 10 and T = 100,000 (compiled only, not run)
+    m = nets.ALIF(n=64, rec=True, batch=4)
+
+    def source(i):
+        x = jnp.sin(i * jnp.arange(12.0)).reshape(4, 3)
+        return x, jnp.zeros((4, 2))
+
+    temps = [
+        nd.online.stream_gradient(m, nets.mse, source, t, "es_d_rtrl", compile_only=True)
+        .memory_analysis()
+        .temp_size_in_bytes
+        for t in (10, 100_000)
+    ]
+    assert temps[0] == temps[1]

@@ -195,18 +195,20 @@ def stream_gradient(
         state = rule.init(theta, h)
 
         def body(carry, _):
-            st, hh, i = carry
+            st, hh, i, total = carry
             x, y = source(i)
             xs = jax.tree_util.tree_leaves(x)
             if not step.batched:
                 xs = [jnp.asarray(a)[None] for a in xs]
             st, h_new, _, value = rule.update(st, theta, hh, c, list(xs), i, y)
-            return (st, h_new, i + 1), value
+            return (st, h_new, i + 1, total + value), None
 
-        (state, h, _), losses = jax.lax.scan(
-            body, (state, h, jnp.int32(0)), None, length=int(steps)
+        # the loss is summed in the carry: nothing of length ``steps`` exists
+        zero = jnp.zeros((), jnp.result_type(float))
+        (state, h, _, total), _ = jax.lax.scan(
+            body, (state, h, jnp.int32(0), zero), None, length=int(steps)
         )
-        return rule.gradient(state), h, jnp.sum(losses)
+        return rule.gradient(state), h, total
 
     args = (step.theta_leaves(), step.add_batch(step.hidden_leaves()), step.const_values())
     compiled = jax.jit(run).lower(*args).compile()

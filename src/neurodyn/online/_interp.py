@@ -5,7 +5,9 @@
 - *record*: the activity operand and the output are returned (e-prop's readout input,
   ES-D-RTRL's presynaptic activity);
 - *perturb*: a value is added to the output (zero in value; its tangent or cotangent is
-  the derivative with respect to the operation's output).
+  the derivative with respect to the operation's output);
+- *replace*: the operation is not computed, its output is the value given (its primal
+  value known from another evaluation of the same step: a constant for derivatives).
 
 Operations inside nested calls (``jit``) are reached by inlining them; a marked
 operation inside a loop or a custom-derivative function is refused.
@@ -34,19 +36,23 @@ def _bind(eqn, invals):
     return list(out) if eqn.primitive.multiple_results else [out]
 
 
-def evaluate(closed, args, cut=None, record=None, perturb=None):
+def evaluate(closed, args, cut=None, record=None, perturb=None, replace=None):
     """``(outputs, recorded)``: the jaxpr's outputs, and ``{path: (operands, output)}``
     for the recorded operations (operands before any cut). ``cut`` and ``record`` map an
     operation's path to the index of its activity operand; ``perturb`` maps a path to the
-    value added to its output."""
+    value added to its output; ``replace`` maps a path to the output used instead of
+    computing the operation."""
     cut, record, perturb = cut or {}, record or {}, perturb or {}
-    marked = set(cut) | set(record) | set(perturb)
+    replace = replace or {}
+    marked = set(cut) | set(record) | set(perturb) | set(replace)
     recorded: dict = {}
-    outs = _eval(closed.jaxpr, closed.consts, args, (), cut, record, perturb, marked, recorded)
+    opts = (cut, record, perturb, replace, marked, recorded)
+    outs = _eval(closed.jaxpr, closed.consts, args, (), opts)
     return outs, recorded
 
 
-def _eval(jaxpr, consts, args, prefix, cut, record, perturb, marked, recorded):
+def _eval(jaxpr, consts, args, prefix, opts):
+    cut, record, perturb, replace, marked, recorded = opts
     env: dict = {}
 
     def read(v):
@@ -69,7 +75,10 @@ def _eval(jaxpr, consts, args, prefix, cut, record, perturb, marked, recorded):
             if path in cut:
                 i = cut[path]
                 invals[i] = jax.lax.stop_gradient(invals[i])
-            outs = _bind(eqn, invals)
+            if path in replace:
+                outs = [jax.lax.stop_gradient(replace[path])]
+            else:
+                outs = _bind(eqn, invals)
             if path in perturb:
                 outs[0] = outs[0] + perturb[path]
             if path in record:
@@ -86,9 +95,7 @@ def _eval(jaxpr, consts, args, prefix, cut, record, perturb, marked, recorded):
             sub = eqn.params["jaxpr"]
             sub_consts = sub.consts if isinstance(sub, jcore.ClosedJaxpr) else ()
             sub_jaxpr = sub.jaxpr if isinstance(sub, jcore.ClosedJaxpr) else sub
-            outs = _eval(
-                sub_jaxpr, sub_consts, invals, path, cut, record, perturb, marked, recorded
-            )
+            outs = _eval(sub_jaxpr, sub_consts, invals, path, opts)
         else:
             outs = _bind(eqn, invals)
         for v, o in zip(eqn.outvars, outs):

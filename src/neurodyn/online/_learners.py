@@ -104,10 +104,31 @@ class OnlineLearner:
                 print(report)
         return self._plan
 
-    def memory(self, inputs) -> int:
+    def memory(self, inputs, detail: bool = False):
         """Bytes of the traces the learner keeps, for one step's input ``inputs``
-        (nothing is run)."""
-        return self.plan(inputs).trace_bytes()
+        (nothing is run). With ``detail=True``: ``{"traces", "gradient" (the accumulated
+        gradient, shaped like the trained parameters), "hidden" (the network's hidden
+        state), "optimizer" (the optax state), "total"}`` in bytes, all independent of the
+        sequence length."""
+        plan = self.plan(inputs)
+        traces = plan.trace_bytes()
+        if not detail:
+            return traces
+        step = plan.step
+        theta = step.theta_leaves()
+
+        def nbytes(tree):
+            return int(sum(jnp.size(a) * jnp.dtype(jnp.result_type(a)).itemsize
+                           for a in jax.tree_util.tree_leaves(tree)))  # fmt: skip
+
+        out = {
+            "traces": traces,
+            "gradient": nbytes([theta[k] for k in self._rule.td]),
+            "hidden": nbytes(step.add_batch(step.hidden_leaves())),
+            "optimizer": nbytes(self._opt_state),
+        }
+        out["total"] = sum(out.values())
+        return out
 
     # -- the compiled step -------------------------------------------------------------
     def _fresh_state(self):

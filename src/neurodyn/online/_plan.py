@@ -97,12 +97,16 @@ class Plan:
             n_h = sum(int(np.prod(self.h_shape(k))) for k in self.diff_hidden())
             return {"sensitivity matrix": n_theta * n_h}
         es_leaves = {e.leaf: e for e in self.es}
+        shared = self.es_shared() if self.es else {}
+        counted = set()
         for tr in self.traces:
             g = self.groups[tr.group]
             name = self.theta_names[tr.leaf]
             if tr.leaf in es_leaves and es_leaves[tr.leaf].group == tr.group:
                 e = es_leaves[tr.leaf]
-                n = e.n_pre + g.size * g.k
+                key = (shared.get(tr.leaf), tr.group)
+                n = e.n_pre + (0 if key[0] is not None and key in counted else g.size * g.k)
+                counted.add(key)
             elif tr.mode == "indexed":
                 n = int(np.size(th[tr.leaf])) * g.k
             else:
@@ -130,6 +134,12 @@ class Plan:
             lines.append(f"  exact (readout) gradients: {names}")
         lines.append(f"  total: {_fmt_bytes(self.trace_bytes())} for batch {b}")
         return "\n".join(lines)
+
+    def es_shared(self) -> dict:
+        """``{leaf: key}`` for the ES weights: equal keys when the weights' products are
+        summed with nothing else in between (``x @ W_in + z @ W_rec``), so that their
+        outputs have the same ``dh/dy`` and one postsynaptic trace serves both."""
+        return _es_shared(self)
 
     # -- helpers -----------------------------------------------------------------------
     def diff_hidden(self) -> list:
@@ -193,7 +203,7 @@ def build_plan(step: StepFunction, x_sample: list, algorithm: str) -> Plan:
         if op.activity is not None and any(s[0] in ("h", "p") for s in op.activity_sources):
             plan.cut[op.path] = op.activity
     if algorithm == "es_d_rtrl":
-        _es_weights(plan)
+        plan.es = _es_weights(plan)
     return plan
 
 
@@ -299,7 +309,10 @@ def _merge_group(a: Dep, b: Dep) -> Dep:
     return _merge(a, b)
 
 
-def _es_weights(plan: Plan) -> None:
+def _es_weights(plan: Plan) -> list:
+    """The weights used by one dense product ``x @ W`` (``EsWeight``), whose ES-D-RTRL
+    trace factorises."""
+    found = []
     th = plan.step.theta_leaves()
     uses: dict = {}
     for op in plan.ops:
@@ -328,4 +341,39 @@ def _es_weights(plan: Plan) -> None:
         free = 1 - contracted
         if [a for a in tr.map if a is not None] != [free]:
             continue
-        plan.es.append(EsWeight(k, tr.group, op, contracted, n_pre))
+        found.append(EsWeight(k, tr.group, op, contracted, n_pre))
+    return found
+
+
+def _scope(closed, prefix):
+    jaxpr = closed.jaxpr
+    for k in prefix:
+        sub = jaxpr.eqns[k].params["jaxpr"]
+        jaxpr = sub.jaxpr if hasattr(sub, "jaxpr") else sub
+    return jaxpr
+
+
+def _es_shared(plan: Plan) -> dict:
+    from jax.extend import core as jcore
+
+    out = {}
+    for e in plan.es:
+        prefix, k = e.op.path[:-1], e.op.path[-1]
+        jaxpr = _scope(plan.jaxpr, prefix)
+        uses: dict = {}
+        for eqn in jaxpr.eqns:
+            for v in eqn.invars:
+                if not isinstance(v, jcore.Literal):
+                    uses.setdefault(v, []).append(eqn)
+        outvars = set(v for v in jaxpr.outvars if not isinstance(v, jcore.Literal))
+        var = jaxpr.eqns[k].outvars[0]
+        while var not in outvars and len(uses.get(var, [])) == 1:
+            nxt = uses[var][0]
+            if nxt.primitive.name != "add" or nxt.outvars[0].aval.shape != var.aval.shape:
+                break
+            if any(getattr(v, "aval", None) is None or v.aval.shape != var.aval.shape
+                   for v in nxt.invars):  # fmt: skip
+                break
+            var = nxt.outvars[0]
+        out[e.leaf] = (prefix, id(var)) if var is not jaxpr.eqns[k].outvars[0] else None
+    return out

@@ -16,7 +16,11 @@ and the *immediate* term are exact (one VJP of the step); the rules differ in ``
   trace ``xbar_t = lam xbar_{t-1} + x_t`` and a postsynaptic one
   ``P_t = J_t P_{t-1} + dh_t/dy_t``: ``e_t ~ xbar_t (x) P_t / Lam_t`` with
   ``Lam_t = lam Lam_{t-1} + 1``. Exact when every neuron's Jacobian is ``lam I`` and
-  ``dh/dy`` constant (linear leaky dynamics, e.g. LIF with a detached reset).
+  ``dh/dy`` constant (linear leaky dynamics, e.g. LIF with a detached reset). ``P`` is
+  advanced by one forward-mode product of the step (no Jacobian is formed), weights whose
+  products are summed (``x @ W_in + z @ W_rec``) share one ``P``, and the weight-sized
+  gradient increment is added tile by tile (:func:`accumulate_outer`): the memory is
+  O(N_pre + N_post) per layer besides the gradient itself, for any sequence length.
 """
 
 from __future__ import annotations
@@ -119,6 +123,37 @@ def _zeros_theta(theta):
     return [jnp.zeros_like(t) for t in theta]
 
 
+#: the largest temporary (elements) of a weight-sized gradient increment: larger ones are
+#: added tile by tile into the accumulator (in place), so the increment never exists whole
+TILE_ELEMENTS = 16384
+
+
+def accumulate_outer(g, pairs, tile=None):
+    """``g + sum(left.T @ right for left, right in pairs)`` (``left [M, n]``,
+    ``right [M, m]``, ``g [n, m]``): one product over the stacked rows, and without a
+    temporary of ``g``'s size when ``g`` is larger than ``tile`` elements (default
+    ``TILE_ELEMENTS``): then row blocks are computed and added in place in a loop."""
+    n, m = g.shape
+    left = pairs[0][0] if len(pairs) == 1 else jnp.concatenate([lt for lt, _ in pairs], 0)
+    right = pairs[0][1] if len(pairs) == 1 else jnp.concatenate([rt for _, rt in pairs], 0)
+    dims = (((0,), (0,)), ((), ()))
+    budget = max(TILE_ELEMENTS if tile is None else tile, 1)
+    r = max(1, budget // m)
+    while n % r:
+        r -= 1
+    if n * m <= budget or n // r > 512:  # small, or an awkward size (a large prime)
+        return g + jax.lax.dot_general(left, right, dims).astype(g.dtype)
+
+    def body(j, acc):
+        s = j * r
+        lt = jax.lax.dynamic_slice_in_dim(left, s, r, axis=1)
+        blk = jax.lax.dot_general(lt, right, dims).astype(acc.dtype)
+        cur = jax.lax.dynamic_slice_in_dim(acc, s, r, axis=0)
+        return jax.lax.dynamic_update_slice_in_dim(acc, cur + blk, s, 0)
+
+    return jax.lax.fori_loop(0, n // r, body, g)
+
+
 class RTRLRule(Rule):
     """Exact real-time recurrent learning (the full sensitivity matrix, forward mode)."""
 
@@ -183,6 +218,25 @@ class DRTRLRule(Rule):
         # cotangent slots: one per (group, variable)
         self.slots = [(g, a) for g, grp in enumerate(plan.groups) for a in range(grp.k)]
         self.e_leaves = sorted({tr.leaf for tr in self.indexed})
+        # ES weights whose outputs are summed (x @ W_in + z @ W_rec) have the same dh/dy
+        # and share one postsynaptic trace
+        keys = list(self.es)
+        share = plan.es_shared() if es else {}
+        self.post_sets = []  # the representative key of each postsynaptic trace
+        self.post_of = {}
+        for key in keys:
+            same = [
+                r
+                for r in self.post_sets
+                if share.get(r[0]) is not None
+                and share[r[0]] == share.get(key[0])
+                and r[1] == key[1]
+            ]
+            rep = same[0] if same else None
+            if rep is None:
+                self.post_sets.append(key)
+                rep = key
+            self.post_of[key] = self.post_sets.index(rep)
         th_names = plan.theta_names
         self.es_decay = {}
         for key, e in self.es.items():
@@ -202,44 +256,177 @@ class DRTRLRule(Rule):
             traces.append(jnp.zeros(shape, dtype))
         es = []
         for (leaf, gi), e in self.es.items():
-            g = plan.groups[gi]
+            lam = self.es_decay[(leaf, gi)]
             es.append(
                 {
                     "xbar": jnp.zeros((b, e.n_pre), dtype),
-                    "P": jnp.zeros((b, g.size, g.k), dtype),
                     "Lam": jnp.zeros((), dtype),
-                    "lam": jnp.asarray(
-                        -1.0 if self.es_decay[(leaf, gi)] is None else self.es_decay[(leaf, gi)],
-                        dtype,
-                    ),
+                    "lam": jnp.asarray(-1.0 if lam is None else lam, dtype),
                 }
             )
+        post = []
+        for rep in self.post_sets:
+            g = plan.groups[self.es[rep].group]
+            post.append([jnp.zeros((b, *g.shape), dtype) for _ in range(g.k)])
+        es = {"pre": es, "post": post}
         return {"traces": traces, "es": es, "grad": _zeros_theta(theta)}
 
     # -- one step ----------------------------------------------------------------------
     def update(self, state, theta, h, c, x, i, target):
-        f = self.forward_fn(theta, h, c, x, i)
-        td0 = [theta[k] for k in self.td]
+        es_keys = list(self.es)
+        es_ops = [self.es[key].op for key in es_keys]
+        es_leaves = {key[0] for key in es_keys}
+        td_v = [k for k in self.td if k not in es_leaves]
+        f = self._forward_es(theta, h, c, x, i, es_ops, td_v)
+        tdv0 = [theta[k] for k in td_v]
         hd0 = [h[k] for k in self.hd]
-        _, vjp_fn, (h_new, out) = jax.vjp(f, td0, hd0, has_aux=True)
+        d0 = [jnp.zeros((jnp.shape(hd0[0])[0], *op.out_shape), jnp.result_type(*hd0))
+              for op in es_ops]  # fmt: skip
+        _, vjp_fn, (h_new, out, (acts, ys)) = jax.vjp(f, tdv0, hd0, d0, has_aux=True)
         value, cot = self.loss(out, target)
-        g_td, g_hd = vjp_fn(([jnp.zeros_like(h_new[k]) for k in self.hd], cot))
+        g_td, g_hd, g_d = vjp_fn(([jnp.zeros_like(h_new[k]) for k in self.hd], cot))
         grad = list(state["grad"])
-        for k, g in zip(self.td, g_td):
+        for k, g in zip(td_v, g_td):
             grad[k] = grad[k] + g
         signal = dict(zip(self.hd, g_hd))  # learning signal per hidden leaf [B, ...]
         # contributions of the traces of h_{t-1}
         for tr, e in zip(self.full, state["traces"]):
             grad[tr.leaf] = grad[tr.leaf] + self._contract(tr, e, signal, theta)
-        for (key, es), est in zip(self.es.items(), state["es"]):
-            grad[key[0]] = grad[key[0]] + self._es_contract(es, est, signal, theta)
-        # the Jacobian blocks, the direct increments and (ES) dh/dy, on the cut step
-        jac, incr, dy, acts = self._local(theta, h, c, x, i)
-        traces = [self._advance(tr, e, jac, incr) for tr, e in zip(self.full, state["traces"])]
-        es_states = [
-            self._es_advance(key, est, jac, dy, acts) for key, est in zip(self.es, state["es"])
-        ]
+        acts = [a.reshape(a.shape[0], -1) for a in acts]
+        qs = []
+        for rep, P in zip(self.post_sets, state["es"]["post"]):
+            grp = self.plan.groups[self.es[rep].group]
+            q = sum(signal[leaf] * p for leaf, p in zip(grp.leaves, P))
+            qs.append(q.reshape(q.shape[0], -1))
+        for key, est, a, gy in zip(es_keys, state["es"]["pre"], acts, g_d):
+            es = self.es[key]
+            # the immediate term x_t (x) dl_t/dy_t and the trace's xbar (x) q / Lam, added
+            # tile by tile (no weight-sized temporary)
+            q = qs[self.post_of[key]]
+            lam = jnp.where(est["Lam"] > 0, est["Lam"], 1.0)
+            pairs = [(a, gy.reshape(gy.shape[0], -1)), (est["xbar"], q / lam)]
+            if es.contracted:
+                pairs = [(r, lt) for lt, r in pairs]
+            grad[key[0]] = accumulate_outer(grad[key[0]], pairs)
+        traces = state["traces"]
+        if self.full:
+            jac, incr, _, _ = self._local(theta, h, c, x, i)
+            traces = [self._advance(tr, e, jac, incr) for tr, e in zip(self.full, traces)]
+        es_states = self._es_advance_all(es_keys, state["es"], theta, h, c, x, i, acts, ys)
         return {"traces": traces, "es": es_states, "grad": grad}, h_new, out, value
+
+    def _forward_es(self, theta, h, c, x, i, es_ops, td_v):
+        """``(td_v, hd, deltas) -> ((h_new[hd], out[float]), (h_new, out, activities))``:
+        the step batched over samples, with ``deltas`` added to the ES operations' outputs
+        (their cotangent is ``dl/dy``) and their presynaptic activity recorded."""
+        if not es_ops:
+            f0 = self.forward_fn(theta, h, c, x, i)
+
+            def f(tdv, hdv, deltas):
+                outs, (h_new, out) = f0(tdv, hdv)
+                return outs, (h_new, out, ([], []))
+
+            return f
+        plan = self.plan
+        record = {op.path: op.activity for op in es_ops}
+        n_h = self.step.n_h
+
+        def f(tdv, hdv, deltas):
+            th = self.merge(theta, td_v, tdv)
+            hh = self.merge(h, self.hd, hdv)
+
+            def one(hs, xs, ds):
+                pert = {op.path: d for op, d in zip(es_ops, ds)}
+                outs, rec = evaluate(
+                    plan.jaxpr, self.cut_args(th, hs, c, xs, i), record=record, perturb=pert
+                )
+                acts = [rec[op.path][0][op.activity] for op in es_ops]
+                ys = [rec[op.path][1] - d for op, d in zip(es_ops, ds)]
+                return outs[:n_h], outs[n_h:], (acts, ys)
+
+            h_new, out, acts = jax.vmap(one)(hh, x, deltas)
+            return ([h_new[k] for k in self.hd], [out[k] for k in self.out_float]), (
+                h_new,
+                out,
+                acts,
+            )
+
+        return f
+
+    def _es_advance_all(self, es_keys, states, theta, h, c, x, i, acts, ys):
+        """Advance every ES weight's traces: ``P_t = J_t P_{t-1} + dh_t/dy_t`` as one
+        forward-mode product of the cut step (no Jacobian is formed) and
+        ``xbar_t = lam xbar_{t-1} + x_t``."""
+        if not es_keys:
+            return {"pre": [], "post": []}
+        plan = self.plan
+        es_ops = [self.es[key].op for key in es_keys]
+        hd = self.hd
+        pos = {leaf: n for n, leaf in enumerate(hd)}
+        hd0 = [h[k] for k in hd]
+        dtype = jnp.result_type(*hd0)
+        b = jnp.shape(hd0[0])[0]
+        d0 = [jnp.zeros((b, *op.out_shape), dtype) for op in es_ops]
+
+        def cut_step(hdv, deltas):
+            # the ES products' outputs are those of the forward pass (not recomputed)
+            def sample(hdv_s, hs, xs, ds, ys_s):
+                hh = self.merge(hs, hd, hdv_s)
+                pert = {op.path: d for op, d in zip(es_ops, ds)}
+                rep = {op.path: y for op, y in zip(es_ops, ys_s)}
+                outs, _ = evaluate(
+                    plan.jaxpr,
+                    self.cut_args(theta, hh, c, xs, i),
+                    cut=plan.cut,
+                    perturb=pert,
+                    replace=rep,
+                )
+                return [outs[k] for k in hd]
+
+            return jax.vmap(sample)(hdv, h, x, deltas, ys)
+
+        new_post = []
+        for rep, P in zip(self.post_sets, states["post"]):
+            grp = plan.groups[self.es[rep].group]
+            n = es_keys.index(rep)
+            th_ = [jnp.zeros_like(v) for v in hd0]
+            for leaf, p in zip(grp.leaves, P):
+                th_[pos[leaf]] = p
+            td_ = [jnp.ones_like(d) if m == n else jnp.zeros_like(d) for m, d in enumerate(d0)]
+            res = jax.jvp(cut_step, (hd0, d0), (th_, td_))[1]
+            new_post.append([res[pos[leaf]] for leaf in grp.leaves])
+        pre = []
+        for n, (key, st) in enumerate(zip(es_keys, states["pre"])):
+            lam = st["lam"]
+            if self.es_decay[key] is None:
+                P = new_post[self.post_of[key]]
+                lam = jax.lax.cond(
+                    st["Lam"] == 0,
+                    lambda P=P, key=key: self._auto_decay(key, P, cut_step, hd0, d0),
+                    lambda lam=lam: lam,
+                )
+            pre.append(
+                {"xbar": lam * st["xbar"] + acts[n], "Lam": lam * st["Lam"] + 1.0, "lam": lam}
+            )
+        return {"pre": pre, "post": new_post}
+
+    def _auto_decay(self, key, d, cut_step, hd0, d0):
+        """At the first step: the postsynaptic decay of the variable the input enters (the
+        largest mean ``|dh/dy|`` among the variables with a positive mean diagonal
+        Jacobian entry: a leak); ``d`` is ``dh/dy`` per variable ``[B, ...]``."""
+        grp = self.plan.groups[self.es[key].group]
+        pos = {leaf: n for n, leaf in enumerate(self.hd)}
+        diag = []
+        for leaf in grp.leaves:
+            t = [jnp.ones_like(v) if k == leaf else jnp.zeros_like(v)
+                 for k, v in zip(self.hd, hd0)]  # fmt: skip
+            col = jax.jvp(cut_step, (hd0, d0), (t, [jnp.zeros_like(v) for v in d0]))[1]
+            diag.append(jnp.mean(col[pos[leaf]]))
+        diag = jnp.stack(diag)  # [k]
+        leak = diag > 0
+        score = jnp.where(leak, jnp.stack([jnp.mean(jnp.abs(p)) for p in d]), -1.0)
+        a = jnp.argmax(score)
+        return jnp.where(jnp.any(leak), diag[a], 0.0).astype(d[0].dtype)
 
     def _signal(self, g, signal):
         grp = self.plan.groups[g]
@@ -254,23 +441,15 @@ class DRTRLRule(Rule):
         nd = len(grp.shape) + 1
         return jnp.tensordot(sig, e, axes=([0, *range(1, nd + 1)], [0, *range(-nd, 0)]))
 
-    def _es_contract(self, es, est, signal, theta):
-        q = jnp.sum(self._signal(es.group, signal).reshape(est["P"].shape) * est["P"], -1)
-        lam = jnp.where(est["Lam"] > 0, est["Lam"], 1.0)
-        if es.contracted == 0:
-            g = jnp.einsum("bi,bj->ij", est["xbar"], q)
-        else:
-            g = jnp.einsum("bi,bj->ji", est["xbar"], q)
-        return g / lam
-
     def _local(self, theta, h, c, x, i):
-        """Per sample: Jacobian blocks ``[B, *S, k, k]`` per group, direct increments of the
-        indexed traces ``[B, *P, k]``, ``dh/dy`` of the ES weights and their inputs."""
+        """Per sample: Jacobian blocks ``[B, *S, k, k]`` per group and the direct increments
+        of the D-RTRL traces ``[B, *P, k]`` (``dy`` and ``acts``: empty, kept for e-prop's
+        signature)."""
         plan = self.plan
         cut = plan.cut
-        record = {e.op.path: e.op.activity for e in self.es.values()}
+        record = {}
         e_leaves = self.e_leaves
-        es_ops = [e.op for e in self.es.values()]
+        es_ops = []
         n_th = self.step.n_theta
         hd = self.hd
 
@@ -319,19 +498,10 @@ class DRTRLRule(Rule):
             )
         for tr, e in zip(self.broadcast, bc):
             incr[(tr.leaf, tr.group)] = e
+        # the per-neuron factors are formed once (not recomputed inside the trace-sized
+        # loops that XLA would otherwise fuse them into)
+        jac = jax.lax.optimization_barrier(jac)
         dy = []
-        for n_op, e in enumerate(self.es.values()):
-            grp = plan.groups[e.group]
-            dy.append(
-                jnp.stack(
-                    [
-                        g_d[n_op][:, slot_of[(e.group, a)]].reshape(-1, grp.size)
-                        for a in range(grp.k)
-                    ],
-                    -1,
-                )
-            )
-        acts = [a.reshape(a.shape[0], -1) for a in acts]
         return jac, incr, dy, acts
 
     def _broadcast_incr(self, tr, theta, hs, c, xs, i):
@@ -362,27 +532,3 @@ class DRTRLRule(Rule):
         n_p = e.ndim - 2 - len(grp.shape)
         Jb = J.reshape(J.shape[0], *(1,) * n_p, *J.shape[1:])
         return _block_apply(Jb, e) + incr[(tr.leaf, tr.group)]
-
-    def _es_advance(self, key, est, jac, dy, acts):
-        n = list(self.es).index(key)
-        es = self.es[key]
-        grp = self.plan.groups[es.group]
-        J = jac[es.group].reshape(-1, grp.size, grp.k, grp.k)
-        d = dy[n]  # [B, N, k]
-        x = acts[n]
-        lam = est["lam"]
-        if self.es_decay[key] is None:
-            # at the first step: the postsynaptic decay of the variable the input enters
-            # (the largest mean |dh/dy| among the variables with a positive diagonal: a leak)
-            diag = jnp.diagonal(J, axis1=-2, axis2=-1)  # [B, N, k]
-            leak = jnp.mean(diag, axis=(0, 1)) > 0
-            score = jnp.where(leak, jnp.mean(jnp.abs(d), axis=(0, 1)), -1.0)
-            a = jnp.argmax(score)
-            auto = jnp.where(jnp.any(leak), jnp.mean(jnp.take(diag, a, axis=-1)), 0.0)
-            lam = jnp.where(est["Lam"] == 0, auto, lam)
-        return {
-            "xbar": lam * est["xbar"] + x,
-            "P": _block_apply(J, est["P"]) + d,
-            "Lam": lam * est["Lam"] + 1.0,
-            "lam": lam,
-        }
