@@ -203,6 +203,7 @@ def one(kwargs, devices, t_ms):
 
 def main():
     t_ms = float(sys.argv[1])
+    wanted = sys.argv[2].split(",") if len(sys.argv) > 2 else None
     # (network options, simulated time, also run without a mesh): the networks over
     # the full time; two more schedules (STP with 1.5 ms delays, per-synapse delays) over
     # 40% of it
@@ -216,13 +217,16 @@ def main():
     }
     report = {}
     for name, (kw, t, unsplit) in cases.items():
+        if wanted is not None and name not in wanted:
+            continue
         counts = (
             *((None,) if unsplit else ()),
             *(d for d in (1, 2, 4, 8) if d <= jax.device_count()),
         )
         report[name] = {str(d): one(kw, d, round(t, 1)) for d in counts}
-    counts = (1, *(d for d in (2, 4, 8) if d <= jax.device_count()))
-    report["mixed"] = {str(d): mixed(d, round(t_ms * 0.2, 1)) for d in counts}
+    if wanted is None or "mixed" in wanted:
+        counts = (1, *(d for d in (2, 4, 8) if d <= jax.device_count()))
+        report["mixed"] = {str(d): mixed(d, round(t_ms * 0.2, 1)) for d in counts}
     print("RESULT " + json.dumps(report))
 
 

@@ -24,11 +24,10 @@ from neurodyn.dyn import LIF, Monitor, Projection
 HERE = os.path.dirname(__file__)
 
 
-@pytest.fixture(scope="module")
-def report():
+def _run_script(cases: str) -> dict:
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
     proc = subprocess.run(
-        [sys.executable, os.path.join(HERE, "_shard_script.py"), "1000"],
+        [sys.executable, os.path.join(HERE, "_shard_script.py"), "1000", cases],
         capture_output=True,
         text=True,
         env=env,
@@ -39,12 +38,22 @@ def report():
     return json.loads(line[len("RESULT ") :])
 
 
-CASES = ["csr", "jit", "poisson_noise", "delay_stp", "stdp", "synapse_delays"]
+# the networks (in make test) and three more schedules (in make test-slow)
+CASES = ["csr", "jit", "poisson_noise", "stdp"]
+MORE = ["delay_stp", "synapse_delays"]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_same_spikes_on_1_2_4_devices(report, case):
-    runs = report[case]
+@pytest.fixture(scope="module")
+def report():
+    return _run_script(",".join(CASES))
+
+
+@pytest.fixture(scope="module")
+def more():
+    return _run_script(",".join([*MORE, "mixed"]))
+
+
+def _same_on_1_2_4(runs, case):
     one = runs["1"]
     assert one["spikes"] > 10_000  # 1 s of a 4k network firing at ~20 Hz
     for d in ("2", "4"):
@@ -54,7 +63,23 @@ def test_same_spikes_on_1_2_4_devices(report, case):
         assert runs[d].get("weights") == one.get("weights"), (case, d)
 
 
-@pytest.mark.parametrize("case", ["csr", "jit", "delay_stp", "stdp", "synapse_delays"])
+@pytest.mark.parametrize("case", CASES)
+def test_same_spikes_on_1_2_4_devices(report, case):
+    _same_on_1_2_4(report[case], case)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", MORE)
+def test_more_schedules_same_on_1_2_4_devices(more, case):
+    _same_on_1_2_4(more[case], case)
+    assert more[case]["4"]["digest"] == more[case]["None"]["digest"]
+    for d in ("2", "4"):
+        assert sum(more[case][d]["collectives"].values()) == 1
+    # 1.5 ms at 0.1 ms: 15 steps between exchanges; per-synapse delays >= 1 ms: 10
+    assert more[case]["2"]["block_steps"] == {"delay_stp": 15, "synapse_delays": 10}[case]
+
+
+@pytest.mark.parametrize("case", ["csr", "jit", "stdp"])
 def test_deterministic_networks_equal_the_unsharded_run(report, case):
     # without random draws in the loop, the split changes nothing at all
     assert report[case]["4"]["digest"] == report[case]["None"]["digest"]
@@ -71,16 +96,16 @@ def test_one_collective_per_min_delay_block(report, case):
         assert ops["all-gather"] == 1, (case, d, ops)
         assert sum(ops.values()) == 1, (case, d, ops)
     assert sum(report[case]["1"]["collectives"].values()) == 0  # one device: none
-    # 1.5 ms at 0.1 ms: 15 steps between exchanges; zero delay: every step
-    assert report["delay_stp"]["2"]["block_steps"] == 15
+    # zero delay: every step; 1 ms delays at 0.1 ms: every 10 steps
     assert report["csr"]["2"]["block_steps"] == 1
-    assert report["synapse_delays"]["2"]["block_steps"] == 10
+    assert report["stdp"]["2"]["block_steps"] == 10
 
 
-def test_mixed_network_same_on_1_2_4_devices(report):
+@pytest.mark.slow
+def test_mixed_network_same_on_1_2_4_devices(more):
     # separate populations with per-neuron tau, V_th, tau_ref and I_ext, a PoissonGroup
     # source, delays and a NeuronGroup from strings fed through a view
-    runs = report["mixed"]
+    runs = more["mixed"]
     assert runs["1"]["spikes"] > 100
     for d in ("2", "4"):
         assert runs[d] == runs["1"], d
