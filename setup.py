@@ -1,8 +1,9 @@
 """Build the optional native CPU kernels of ``neurodyn.event``.
 
-All metadata lives in pyproject.toml; this file only declares the C++ extension
-``neurodyn.event._native._kernels``.  It is a plain shared library of XLA FFI
-handlers (no ``PyInit``), loaded with ctypes by ``neurodyn.event._native``.
+All metadata lives in pyproject.toml; this file only declares the C++ extensions
+``neurodyn.event._native._kernels`` and ``neurodyn.dendrite._hines_native``: plain shared
+libraries of XLA FFI handlers (no ``PyInit``), loaded with ctypes by
+``neurodyn.event._native`` and ``neurodyn.dendrite._hines``.
 
 The extension is optional: without a C++ compiler, or without jax (whose
 ``jax.ffi.include_dir()`` provides the FFI headers) at build time, the package
@@ -56,6 +57,18 @@ if _include is not None:
             include_dirs=[_include],
             # No FMA contraction: jitconn weights must match the pure-JAX generator bit for bit.
             extra_compile_args=["-O3", "-std=c++17", "-ffp-contract=off"],
+            language="c++",
+            optional=True,
+        )
+    )
+    # the Hines tree solve of neurodyn.dendrite (src/neurodyn/dendrite/_hines.py loads it)
+    ext_modules.append(
+        Extension(
+            "neurodyn.dendrite._hines_native",
+            sources=["src/neurodyn/dendrite/_hines.cc"],
+            depends=["src/neurodyn/event/_native/xla_ffi.h"],
+            include_dirs=[_include, "src/neurodyn/event/_native"],
+            extra_compile_args=["-O3", "-std=c++17"],
             language="c++",
             optional=True,
         )

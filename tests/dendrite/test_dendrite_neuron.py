@@ -154,3 +154,35 @@ def test_ca1_cell_in_float32_is_within_the_goals():
     err = _n120(hh_everywhere=True, x64=False)
     assert max(err["soma"], err["site"], err["tip"]) < 0.01, err
     assert max(err["dt_soma"], err["dt_site"], err["dt_tip"]) < 0.001, err
+
+
+@pytest.mark.slow  # (two runs of the CA1 cell: mostly compiling)
+def test_crank_nicolson_is_second_order_against_a_converged_neuron_run():
+    """Both methods at dt 0.025 ms against NEURON's Crank-Nicolson at dt 0.001 ms
+    (tests/reference/generate_neuron_dendrite_converged.py): neurodyn's errors are
+    NEURON's own at the same dt, and Crank-Nicolson's are far smaller."""
+    ref = np.load(REF / "n120_converged.npz")
+    errors = {}
+    for method, tag in (("backward_euler", "be"), ("crank_nicolson", "cn")):
+        with jax.enable_x64(True):
+            cell = D.Cell(
+                D.Morphology.from_swc(REF / "n120.swc"), ncomp=4, cm=1 * u.uF / u.cm**2,
+                Ra=100 * u.ohm * u.cm, temperature=6.3 * u.celsius,
+                V_initializer=-65 * u.mV, method=method, warn_d_lambda=False,
+            )  # fmt: skip
+            cell.paint("soma", D.HH(g_Na=0.6 * S_CM2, g_K=0.18 * S_CM2))
+            cell.paint("dendrites", D.Leak(g=1e-4 * S_CM2, E=-65 * u.mV))
+            soma = cell.location("soma", 0.5)
+            cell.place(soma, D.IClamp(5 * u.ms, 30 * u.ms, 2 * u.nA))
+            cell.detect_spikes(soma, -20 * u.mV)
+            mons = {"v": cell.V_at(soma), "spike": cell.spike, "t": cell.spike_time}
+            res = nd.run(cell, 50 * u.ms, dt=DT, monitors=mons)
+        v = _every_4th(res["v"])
+        spikes = np.asarray(res["t"].to_value(u.ms))[np.asarray(res["spike"])]
+        # the same numerics as NEURON's at this dt
+        assert _rms(v, ref[f"v_{tag}_0.025"]) < 1e-8
+        np.testing.assert_allclose(spikes, ref[f"spikes_{tag}_0.025"], atol=1e-8)
+        errors[tag] = (_rms(v, ref["v_cn_0.001"]), np.abs(spikes - ref["spikes_cn_0.001"]).max())
+    (be_rms, be_dt), (cn_rms, cn_dt) = errors["be"], errors["cn"]
+    assert cn_rms < 0.1 and cn_dt < 0.01, errors  # mV RMS, ms (seen: 0.076, 0.005)
+    assert be_rms > 10 * cn_rms and be_dt > 10 * cn_dt, errors  # (seen: 2.56, 0.17)

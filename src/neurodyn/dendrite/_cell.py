@@ -98,9 +98,39 @@ class _Painted(Module):
         self.nodes = np.asarray(nodes, np.int64)
         self.area = np.asarray(area, np.float64)
         self.where = where
+        self.n_nodes = n_nodes
         # for every node of the cell, its position in `nodes` (len(nodes) if absent)
         self.gather = np.full(n_nodes, len(self.nodes), np.int64)
         self.gather[self.nodes] = np.arange(len(self.nodes))
+        # the nodes as runs of consecutive indices (a region usually is one or a few):
+        # slices and pads instead of gathers (XLA's gathers are slow on the CPU)
+        cuts = np.flatnonzero(np.diff(self.nodes) != 1) + 1
+        starts = np.concatenate([[0], cuts]).astype(int)
+        stops = np.concatenate([cuts, [len(self.nodes)]]).astype(int)
+        self.runs = [
+            (int(self.nodes[a]), int(self.nodes[b - 1]) + 1) for a, b in zip(starts, stops)
+        ]
+        if not len(self.nodes) or len(self.runs) > 8 or np.any(np.diff(self.nodes) <= 0):
+            self.runs = None
+
+    def take(self, x):
+        """``x[..., nodes]``."""
+        if self.runs is None:
+            return x[..., self.nodes]
+        parts = [x[..., a:b] for a, b in self.runs]
+        return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
+
+    def put(self, y):
+        """``y`` (``(..., len(nodes))``) on every node of the cell, 0 off the nodes."""
+        if self.runs is None:
+            return jnp.take(y, self.gather, axis=-1, mode="fill", fill_value=0)
+        # a sum of pads: XLA fuses them into their consumers (a concatenation it keeps)
+        out, done = 0.0, 0
+        for a, b in self.runs:
+            width = [(0, 0)] * (y.ndim - 1) + [(a, self.n_nodes - b)]
+            out = out + jnp.pad(y[..., done : done + b - a], width)
+            done += b - a
+        return out
 
     def _steady(self, v, temperature_c) -> dict:
         """The states at rest at ``v``; computed once on a scalar when every node starts
@@ -135,7 +165,10 @@ class Cell(Dynamics):
     (``secondorder = 0`` or ``2``): the membrane currents and their conductances at the
     present V and gates, and point-process currents at the middle of the step, give a
     linear tree system for the change of V, solved exactly in O(n) (:mod:`._solver`);
-    then the gates advance over the step at the new V.
+    then the gates advance over the step at the new V. On the CPU, with the native
+    kernel built (``python -m neurodyn.dendrite._hines``), the axial currents, the solve
+    and the new V are one call of Hines' elimination per step (blocks of cells at once
+    for a population); elsewhere the pure-JAX solver's O(log n) rounds.
 
     Args:
         morphology: a :class:`Morphology`.
@@ -154,8 +187,9 @@ class Cell(Dynamics):
         method: ``"backward_euler"`` (NEURON's default) or ``"crank_nicolson"``
             (``secondorder = 2``).
         d_lambda, d_lambda_freq: the d_lambda rule's fraction (0.1) and frequency (100 Hz).
-        compress: solve the tree in O(log n) rounds (True) or Hines' level order (False:
-            the same solution, one round per tree level, slow to compile for big cells).
+        compress: the pure-JAX solver's (no native kernel, or not on the CPU) order: the
+            tree in O(log n) rounds (True) or Hines' level order (False: the same
+            solution, one round per tree level, slow to compile for big cells).
         warn_d_lambda: warn (:class:`DLambdaWarning`) when compartments are longer than
             the d_lambda rule allows (``d_lambda`` of the AC length constant at
             ``d_lambda_freq``), with the advice to use ``ncomp="d_lambda"``.
@@ -229,7 +263,12 @@ class Cell(Dynamics):
                 morphology, geo.ncomp, self._Ra_b, self._cm_b, float(d_lambda), freq
             )
         self.geometry = geo
-        solver = TreeSolver(geo.parent, compress=compress)
+        # the native solve lets the cell choose its node order: compartments by SWC type
+        # (soma, axon, basal, apical, custom), then branch and position, the zero-area
+        # nodes last, so that regions are runs of V that mechanisms read as slices
+        types = np.array([b.type for b in morphology.branches])[geo.branch]
+        layout = np.lexsort((geo.seg, geo.branch, types, geo.area <= 0))
+        solver = TreeSolver(geo.parent, compress=compress, layout=layout)
         self._solver = solver
         pos = solver.position
         self._area = geo.area[solver.order]  # um^2, internal order
@@ -237,17 +276,6 @@ class Cell(Dynamics):
         g = geo.g_axial[solver.order]  # uS to the parent
         g[-1] = 0.0  # the root
         self._g = g
-        par = solver.parent.copy()
-        par[-1] = len(par) - 1  # the root points at itself (g = 0)
-        self._par = par
-        kids: list[list[int]] = [[] for _ in range(len(par))]
-        for i in range(len(par) - 1):
-            kids[par[i]].append(i)
-        width = max(len(k) for k in kids)
-        self._kids = np.full((len(par), width), len(par), np.int64)
-        for i, k in enumerate(kids):
-            self._kids[i, : len(k)] = k
-        self._d_axial = g + np.array([g[k].sum() for k in kids])
         self._membrane = self._area > 0
         self.varshape = (geo.n_nodes,) if n_cells is None else (self.n_cells, geo.n_nodes)
         self._pos = pos
@@ -585,13 +613,13 @@ class Cell(Dynamics):
         for painted in self.mechanisms:
             p = painted.mech.params()
             s = {k: getattr(painted, k).value for k in painted.mech.states}
-            vi = v[..., painted.nodes]
+            vi = painted.take(v)
             i, gi = painted.mech.current(vi, s, p)
             scale = self._const(painted.area * 1e-2)  # (mA/cm2, S/cm2) x um2 -> (nA, uS)
-            # back onto every node by a gather (0 off the region): XLA's scatters are slow
-            ig = jnp.stack(jnp.broadcast_arrays(i * scale, gi * scale))
-            ig = jnp.take(ig, painted.gather, axis=-1, mode="fill", fill_value=0)
-            i_ion, g_ion = i_ion + ig[0], g_ion + ig[1]
+            # back onto every node (0 off the region) by slices or a gather, not a
+            # scatter (XLA's scatters are slow)
+            i, gi = jnp.broadcast_arrays(i * scale, gi * scale)
+            i_ion, g_ion = i_ion + painted.put(i), g_ion + painted.put(gi)
             states.append(s)
             params.append(p)
         rhs = -i_ion
@@ -609,20 +637,15 @@ class Cell(Dynamics):
             onehot = self._const(self._vclamp_onehot)
             rhs = rhs + (on * gs * (vc - vnodes)) @ onehot
             g_ion = g_ion + (on * gs) @ onehot
-        g = self._const(self._g)
-        flow = g * (v[..., self._par] - v)  # from the parent into each node
-        inflow = flow - jnp.sum(
-            jnp.take(flow, self._kids, axis=-1, mode="fill", fill_value=0), axis=-1
-        )
-        rhs = rhs + inflow
         cj = (2.0 if self.method == "crank_nicolson" else 1.0) / dt
         cap = self._const(self._cm_node * self._area * 1e-5 * cj)  # uF/cm2 um2 / ms -> uS
-        diag = cap + g_ion + self._const(self._d_axial)
-        dv = self._solver.solve(diag, -g, rhs)  # (batch axes broadcast)
-        v_new = v + (2.0 * dv if self.method == "crank_nicolson" else dv)
+        # (cap + g_ion + K) dv = rhs - K v, K the axial conductances' Laplacian; the new V
+        # is v + dv (Crank-Nicolson: v + 2 dv) (batch axes broadcast)
+        add = 2.0 if self.method == "crank_nicolson" else 1.0
+        v_new = self._solver.cable(cap + g_ion, rhs, v, self._g, add=add)
         for painted, s, p in zip(self.mechanisms, states, params):
             if painted.mech.states:
-                new = painted.mech.advance(v_new[..., painted.nodes], s, p, dt, self.temperature_c)
+                new = painted.mech.advance(painted.take(v_new), s, p, dt, self.temperature_c)
                 for k, val in new.items():
                     getattr(painted, k).value = val
         self.V.value = u.Quantity(v_new, u.mV)

@@ -25,7 +25,7 @@ import ctypes
 import os
 from pathlib import Path
 
-__all__ = ["TARGETS", "available", "reason", "library_path"]
+__all__ = ["TARGETS", "available", "reason", "library_path", "load_handlers", "disabled"]
 
 #: FFI target names, keyed by operator.  Constant, whether or not they are registered.
 TARGETS: dict[str, str] = {
@@ -62,41 +62,51 @@ _library_path: str | None = None
 _lib = None  # keeps the ctypes handle (and so the code) alive
 
 
-def _disabled() -> bool:
+def disabled() -> bool:
+    """Whether ``NEURODYN_DISABLE_NATIVE`` turns every native kernel off."""
     return os.environ.get(_ENV_DISABLE, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _find_library() -> Path | None:
-    # `pip install .` and editable installs (setuptools copies built extensions
-    # into the source tree) both leave the library next to this file.
-    for pattern in ("_kernels*.so", "_kernels*.pyd", "_kernels*.dylib"):
-        found = sorted(_HERE.glob(pattern))
-        if found:
-            return found[0]
-    return None
+_disabled = disabled
 
 
-def _load() -> None:
-    global _loaded, _reason, _library_path, _lib
-    if _disabled():
-        _reason = f"disabled by {_ENV_DISABLE}={os.environ.get(_ENV_DISABLE)}"
-        return
-    path = _find_library()
+def load_handlers(directory: Path, stem: str, symbols: dict[str, str], missing: str):
+    """Load the shared library ``<stem>*.so`` (``.pyd``, ``.dylib``) in ``directory`` and
+    register each XLA FFI handler (``{target: exported symbol}``) for the CPU. Never
+    raises. Returns ``(library or None, its path or None, reason)``; ``missing`` says how
+    to get a library that is not there. Used by every package with native kernels."""
+    if disabled():
+        return None, None, f"disabled by {_ENV_DISABLE}={os.environ.get(_ENV_DISABLE)}"
+    # `pip install .` and editable installs (setuptools copies built extensions into the
+    # source tree) both leave the library next to its loader
+    path = next(
+        (p for pat in ("*.so", "*.pyd", "*.dylib") for p in sorted(directory.glob(stem + pat))),
+        None,
+    )
     if path is None:
-        _reason = (
-            f"no compiled _kernels library in {_HERE} (the C++ extension was not built at "
-            "install time; reinstall with a C++17 compiler available)"
-        )
-        return
+        return None, None, f"no compiled {stem} library in {directory} ({missing})"
     try:
         import jax
 
         lib = ctypes.cdll.LoadLibrary(str(path))
-        capsules = {name: jax.ffi.pycapsule(getattr(lib, sym)) for name, sym in _SYMBOLS.items()}
+        capsules = {name: jax.ffi.pycapsule(getattr(lib, sym)) for name, sym in symbols.items()}
         for name, capsule in capsules.items():
             jax.ffi.register_ffi_target(name, capsule, platform="cpu")
     except Exception as exc:  # never raise on import: report instead
-        _reason = f"failed to load {path.name}: {type(exc).__name__}: {exc}"
+        return None, None, f"failed to load {path.name}: {type(exc).__name__}: {exc}"
+    return lib, path, ""
+
+
+def _load() -> None:
+    global _loaded, _reason, _library_path, _lib
+    lib, path, _reason = load_handlers(
+        _HERE,
+        "_kernels",
+        _SYMBOLS,
+        "the C++ extension was not built at install time; reinstall with a C++17 compiler "
+        "available",
+    )
+    if lib is None:
         return
     _lib = lib
     _library_path = str(path)
