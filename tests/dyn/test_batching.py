@@ -5,6 +5,7 @@ homogeneous and per-synapse delays, voltage jumps and recurrent spikes."""
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import neurodyn as nd
 import neurodyn.units as u
@@ -98,6 +99,7 @@ def _record(net):
     return {k: np.asarray(u.get_mantissa(v)) for k, v in res.data.items()}
 
 
+@pytest.mark.slow  # (~10-18 s: make test-slow)
 def test_batched_run_equals_the_loop_of_single_runs():
     rng = np.random.default_rng(1)
     vA = rng.uniform(-66, -56, (B, N_A))

@@ -107,6 +107,7 @@ def _temp_bytes(net, params, ck):
     return fn.lower().compile().memory_analysis().temp_size_in_bytes
 
 
+@pytest.mark.slow  # (~10-18 s: make test-slow)
 def test_checkpoint_every_gives_the_same_gradients_in_less_memory():
     """checkpoint_every: the gradients equal central finite differences (as above), and
     the backward pass of a 2000-step run keeps the state of 10 blocks, not of every step."""

@@ -121,6 +121,7 @@ class Rich(nd.Network):
         self.ext = PoissonInput(self.N, 50, 40 * u.Hz, 1.2 * u.mV, output=VoltageJump())
 
 
+@pytest.mark.slow  # (~10-18 s: make test-slow)
 def test_save_fresh_build_load_continue_reproduces_the_uninterrupted_spikes(tmp_path):
     from neurodyn.dyn import SpikeMonitor
 

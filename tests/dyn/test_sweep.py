@@ -63,6 +63,7 @@ class Driven(nd.Network):
         self.ext = PoissonInput(self.pop, 100, 60 * u.Hz, 0.5 * u.mV, output=VoltageJump())
 
 
+@pytest.mark.slow  # (~10-18 s: make test-slow)
 def test_a_sweep_returns_run_results_with_a_lane_axis_and_rates_follow_the_drive():
     net = Driven()
     rates = jnp.array([10.0, 40.0, 80.0]) * u.Hz

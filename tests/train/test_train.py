@@ -230,6 +230,7 @@ def test_lasso_elastic_net_lms_rls_nvar():
     np.testing.assert_allclose(f[0], [1.0, 1.0, 0.0, 1.0, 0.0, 0.0])
 
 
+@pytest.mark.slow  # (~10-18 s: make test-slow)
 def test_esn_and_nvar_models():
     from neurodyn.train import ESN, NVAR
 
