@@ -197,7 +197,7 @@ def one(kwargs, devices, t_ms):
         text = lowered.compile().as_text()
         ops = ("all-gather", "all-reduce", "all-to-all", "collective-permute", "reduce-scatter")
         out["collectives"] = {op: text.count(f" {op}(") for op in ops}
-        out["block_steps"] = compiled.plan.L
+        out["block_steps"] = getattr(compiled.plan, "L", None)  # (one device: no plan)
     return out
 
 

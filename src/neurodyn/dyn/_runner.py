@@ -14,7 +14,7 @@ from jax.sharding import PartitionSpec as P
 
 import neurodyn.units as u
 from neurodyn.event import record_spikes
-from neurodyn.state import Memory, State, checkpoint, for_loop, jit
+from neurodyn.state import Memory, State, checkpoint, for_loop, jit, random
 from neurodyn.state._state import current_trace
 
 from . import _clock
@@ -148,7 +148,19 @@ class _Compiled:
     rematerialised in the backward pass when ``remat`` (``checkpoint_every``).
     """
 
-    def __init__(self, net, dt, monitors, inner, spike_sum, spike_mons, capacity, remat, plan=None):
+    def __init__(
+        self,
+        net,
+        dt,
+        monitors,
+        inner,
+        spike_sum,
+        spike_mons,
+        capacity,
+        remat,
+        plan=None,
+        streams=False,
+    ):
         self.net, self.dt, self.monitors, self.inner = net, dt, monitors, inner
         self.capacity = dict(capacity)
         self.plan = plan
@@ -170,7 +182,11 @@ class _Compiled:
             # compiled loop: no drift in t, and no State for the clock)
             t = k * self.dt
             with _clock.clock(dt=self.dt, t=t, i=k):
-                self.net.update()
+                if streams:  # a mesh of one device: the random streams of a split run
+                    with random.element_streams(lambda n: jnp.arange(n)):
+                        self.net.update()
+                else:
+                    self.net.update()
             for name, (idx, steps, count) in self._rec.items():
                 spk = self.spike_mons[name].target.value
                 c = count.value
@@ -322,8 +338,9 @@ def run(
                 "inside nd.grad, nd.jit or nd.vmap, nor with checkpoint_every. Leave mesh out "
                 "for differentiable runs."
             )
-        _sh._check_mesh(mesh)
-        mons, smons, host_index = _sharded_monitors(mons, smons)
+        split = _sharded_monitors(mons, smons)  # (refuses what a split run cannot record)
+        if _sh._check_mesh(mesh)[1] > 1:  # (one device: the ordinary program records them)
+            mons, smons, host_index = split
     if smons and in_transform:
         raise ValueError(
             f"SpikeMonitor {sorted(smons)[0]!r} cannot record inside nd.grad, nd.jit or "
@@ -387,10 +404,16 @@ def run(
 
     plan = None
     if mesh is not None:
-        plan = _shard_plan(net, mesh, dt)
+        plan = _shard_plan(net, mesh, dt)  # (checks the network for every device count)
+        if plan.n_dev == 1:
+            # one device: the ordinary program, drawing from the per-neuron random streams
+            # of a split run (so its spikes equal those on 2, 4, ... devices) without the
+            # shard_map machinery
+            plan = None
+    streams = mesh is not None and plan is None
 
     def build(capacity):
-        return _Compiled(net, dt, mons, inner, spike_sum, smons, capacity, block > 1, plan)
+        return _Compiled(net, dt, mons, inner, spike_sum, smons, capacity, block > 1, plan, streams)
 
     cache = net.__dict__.setdefault("_nd_compiled", {})
     state_ids = tuple(id(s) for s in net.states().values())  # new States -> recompile
@@ -403,7 +426,7 @@ def run(
         inner,
         block,
         state_ids,
-        None if mesh is None else id(plan),
+        None if mesh is None else (id(plan), streams),
         versions,
     )
     if in_transform:

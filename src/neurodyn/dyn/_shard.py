@@ -629,6 +629,8 @@ class _Context:
         pre, sl = self.plan.pre[id(proj)]
         k = _clock.current_clock().i
         ((steps, _),) = self.plan.paths[id(proj)]
+        if steps == 0 and self.plan.n_dev == 1:  # one device: this step's own spikes
+            return pre.spike.value[sl]
         row = (k - steps) % self.plan.H
         return self.plan.history[id(pre)].value[row][sl]
 
@@ -652,6 +654,12 @@ class _Context:
             return
         k = _clock.current_clock().i
         L, H, D = plan.L, plan.H, plan.n_dev
+        if D == 1:  # nothing to send: the spikes go straight into the history
+            if H > 1:  # (only zero delays: nothing to keep)
+                for p in plan.exchanged:
+                    h = plan.history[id(p)]
+                    h.value = h.value.at[k % H].set(p.spike.value.astype(bool))
+            return
         local = jnp.concatenate([p.spike.value.astype(bool) for p in plan.exchanged])
         box = plan.outbox.value
         box = jax.lax.dynamic_update_slice_in_dim(box, local[None], k % L, axis=0)
@@ -660,12 +668,9 @@ class _Context:
         axis, width = plan.axis, plan.width
 
         def exchange(box, hists):
-            if D == 1:  # nothing to send
-                bits = box[None]
-            else:
-                packed = jnp.packbits(box.reshape(-1))
-                every = jax.lax.all_gather(packed, axis)  # [D, bytes]: the one collective
-                bits = jnp.unpackbits(every, axis=1, count=L * width).reshape(D, L, width)
+            packed = jnp.packbits(box.reshape(-1))
+            every = jax.lax.all_gather(packed, axis)  # [D, bytes]: the one collective
+            bits = jnp.unpackbits(every, axis=1, count=L * width).reshape(D, L, width)
             rows = (k - (L - 1) + jnp.arange(L)) % H
             out, off = [], 0
             for p, h in zip(plan.exchanged, hists):
