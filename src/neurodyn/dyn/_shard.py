@@ -629,8 +629,6 @@ class _Context:
         pre, sl = self.plan.pre[id(proj)]
         k = _clock.current_clock().i
         ((steps, _),) = self.plan.paths[id(proj)]
-        if steps == 0 and self.plan.n_dev == 1:  # one device: this step's own spikes
-            return pre.spike.value[sl]
         row = (k - steps) % self.plan.H
         return self.plan.history[id(pre)].value[row][sl]
 
@@ -654,12 +652,6 @@ class _Context:
             return
         k = _clock.current_clock().i
         L, H, D = plan.L, plan.H, plan.n_dev
-        if D == 1:  # nothing to send: the spikes go straight into the history
-            if H > 1:  # (only zero delays: nothing to keep)
-                for p in plan.exchanged:
-                    h = plan.history[id(p)]
-                    h.value = h.value.at[k % H].set(p.spike.value.astype(bool))
-            return
         local = jnp.concatenate([p.spike.value.astype(bool) for p in plan.exchanged])
         box = plan.outbox.value
         box = jax.lax.dynamic_update_slice_in_dim(box, local[None], k % L, axis=0)
