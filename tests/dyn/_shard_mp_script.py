@@ -38,7 +38,7 @@ def main():
             "seconds": time.perf_counter() - t0,
             # procedural connectivity: the blocks this process generated (its devices' only)
             "blocks_generated": sum(
-                len(lc._parts)
+                lc.blocks_generated
                 for (_, plan) in net.__dict__["_nd_shard_plans"].values()
                 for lc in plan.conns.values()
                 if lc.procedural is not None

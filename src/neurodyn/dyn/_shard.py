@@ -193,7 +193,8 @@ class _LocalConn:
         mean = conn.n_pre * self.nl * conn.p
         self.width = int(np.ceil(mean + 12.0 * np.sqrt(mean * (1 - conn.p) + 1.0) + 16))
         self.kept, self.csc, self.arrays = None, None, None
-        self._parts: dict[int, dict] = {}
+        self._parts: dict[int, dict] = {}  # generated blocks, until they are placed
+        self.blocks_generated = 0
 
     def _generate(self, s: int) -> dict:
         """Device ``s``'s synapses of a procedural matrix, rows in order (as ``to_csr``)."""
@@ -242,7 +243,13 @@ class _LocalConn:
             part["data"] = np.zeros(self.width, np.dtype(c._dtype()))
             part["data"][:nnz] = np.concatenate(dat)
         self._parts[s] = part
+        self.blocks_generated += 1
         return part
+
+    def release(self) -> None:
+        """Forget the generated host blocks once the devices hold them."""
+        if self.procedural is not None:
+            self._parts.clear()
 
     def global_arrays(self) -> dict:
         """``{name: (global shape, dtype, device s -> its block)}`` of the arrays each
@@ -511,6 +518,7 @@ class ShardPlan:
                         tuple(shape), self.sharding(spec), cb
                     )
                 specs[key][name] = spec
+            lc.release()
         return placed, specs
 
     def _weights_to_devices(self) -> None:
