@@ -85,6 +85,9 @@ NEURON_WORKER = textwrap.dedent(
             sec.nseg, sec.Ra, sec.cm = 4, 100.0, 1.0
             if model == "hh_all" or "soma" in sec.name():
                 sec.insert("hh")
+                if model == "hh_soma":  # the benchmark model's soma densities
+                    for seg in sec:
+                        seg.hh.gnabar, seg.hh.gkbar = 0.6, 0.18
             else:
                 sec.insert("pas")
                 for seg in sec:
@@ -297,7 +300,8 @@ def neurodyn_case(
                 cell.paint("all", D.HH(table=table))
                 site, base = cell.location(swc_point=410), 0.1
             else:
-                cell.paint("soma", D.HH(table=table))
+                s_cm2 = u.S / u.cm**2  # the benchmark model's soma densities
+                cell.paint("soma", D.HH(g_Na=0.6 * s_cm2, g_K=0.18 * s_cm2, table=table))
                 cell.paint("dendrites", D.Leak(g=1e-4 * u.S / u.cm**2, E=-65 * u.mV))
                 site, base = cell.location("soma", 0.5), 2.0
             amp = base if batch_size is None else base * (0.9 + 0.2 * np.linspace(0, 1, batch_size))
