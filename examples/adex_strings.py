@@ -9,13 +9,9 @@ agree (to one spike per neuron), then a JSON line.
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-
 import numpy as np
+from _twins import compare
 
-import neurodyn as nd
 import neurodyn.units as u
 from neurodyn.dyn import AdEx, NeuronGroup
 
@@ -55,37 +51,7 @@ def build(n: int):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=20)
-    ap.add_argument("--t", type=float, default=500.0, help="biological time in ms")
-    args = ap.parse_args()
-    strings, builtin = build(args.n)
-    counts, run_s = {}, {}
-    for label, group in (("strings", strings), ("built-in", builtin)):
-        t0 = time.perf_counter()
-        res = nd.run(group, args.t * u.ms, dt=0.1 * u.ms, monitors={"s": group.spike})
-        counts[label] = np.asarray(res["s"]).sum(0).astype(int)
-        run_s[label] = time.perf_counter() - t0
-    print(f"AdEx from strings and built-in: {args.n} neurons, {args.t:g} ms")
-    print("  I (nA)   " + " ".join(f"{x:5.2f}" for x in np.linspace(0, 1, args.n)))
-    for label in counts:
-        print(f"  {label:9s}" + " ".join(f"{c:5d}" for c in counts[label]))
-    diff = int(np.abs(counts["strings"] - counts["built-in"]).max())
-    rates = {k: float(v.mean() / (args.t / 1000)) for k, v in counts.items()}
-    print(f"  mean rate: strings {rates['strings']:.2f} Hz, built-in {rates['built-in']:.2f} Hz")
-    assert diff <= 1, f"spike counts differ by {diff}: {counts}"
-    print(
-        json.dumps(
-            {
-                "n": args.n,
-                "t_ms": args.t,
-                "rate_strings_hz": round(rates["strings"], 3),
-                "rate_builtin_hz": round(rates["built-in"], 3),
-                "max_count_diff": diff,
-                "run_s": {k: round(v, 3) for k, v in run_s.items()},
-            }
-        )
-    )
+    compare("AdEx", __doc__.splitlines()[0], build)
 
 
 if __name__ == "__main__":
