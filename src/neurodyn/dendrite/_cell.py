@@ -608,46 +608,26 @@ class Cell(Dynamics):
         t = _clock.t().to_value(u.ms)
         v = self.V.value.to_value(u.mV)
         batch = v.shape[:-1]
-        i_ion = g_ion = 0.0  # nA, uS per node
-        states, params = [], []
-        for painted in self.mechanisms:
-            p = painted.mech.params()
-            s = {k: getattr(painted, k).value for k in painted.mech.states}
-            vi = painted.take(v)
-            i, gi = painted.mech.current(vi, s, p)
-            scale = self._const(painted.area * 1e-2)  # (mA/cm2, S/cm2) x um2 -> (nA, uS)
-            # back onto every node (0 off the region) by slices or a gather, not a
-            # scatter (XLA's scatters are slow)
-            i, gi = jnp.broadcast_arrays(i * scale, gi * scale)
-            i_ion, g_ion = i_ion + painted.put(i), g_ion + painted.put(gi)
-            states.append(s)
-            params.append(p)
-        rhs = -i_ion
+        states = [{k: getattr(p, k).value for k in p.mech.states} for p in self.mechanisms]
+        params = [p.mech.params() for p in self.mechanisms]
+        # point processes: a current and a conductance at a few nodes, (..., k) each, put
+        # on the nodes in the step below
+        points = {}
         if self.clamps:
             t_mid = t + 0.5 * dt
-            amps = jnp.stack(
+            points["clamp"] = jnp.stack(
                 [jnp.broadcast_to(c.current(t_mid), batch) for _, c in self.clamps], -1
             )
-            rhs = rhs + amps @ self._const(self._clamp_onehot)
         if self.sites:
-            rhs, g_ion = self._site_currents(v, rhs, g_ion)
+            points["site_i"], points["site_g"] = self._site_currents(v)
         if self.vclamps:
             on, vc, gs = self._vclamp_command(t + 0.5 * dt, batch)
             vnodes = v[..., [n for n, _ in self.vclamps]]
-            onehot = self._const(self._vclamp_onehot)
-            rhs = rhs + (on * gs * (vc - vnodes)) @ onehot
-            g_ion = g_ion + (on * gs) @ onehot
-        cj = (2.0 if self.method == "crank_nicolson" else 1.0) / dt
-        cap = self._const(self._cm_node * self._area * 1e-5 * cj)  # uF/cm2 um2 / ms -> uS
-        # (cap + g_ion + K) dv = rhs - K v, K the axial conductances' Laplacian; the new V
-        # is v + dv (Crank-Nicolson: v + 2 dv) (batch axes broadcast)
-        add = 2.0 if self.method == "crank_nicolson" else 1.0
-        v_new = self._solver.cable(cap + g_ion, rhs, v, self._g, add=add)
-        for painted, s, p in zip(self.mechanisms, states, params):
-            if painted.mech.states:
-                new = painted.mech.advance(painted.take(v_new), s, p, dt, self.temperature_c)
-                for k, val in new.items():
-                    getattr(painted, k).value = val
+            points["vclamp_i"], points["vclamp_g"] = on * gs * (vc - vnodes), on * gs
+        v_new, new_states = self._step(v, states, params, points, dt=dt)
+        for painted, new in zip(self.mechanisms, new_states):
+            for k, val in new.items():
+                getattr(painted, k).value = val
         self.V.value = u.Quantity(v_new, u.mV)
         if self.vclamps:
             vnew_nodes = v_new[..., [n for n, _ in self.vclamps]]
@@ -666,9 +646,44 @@ class Cell(Dynamics):
         )
         return spike
 
-    def _site_currents(self, v, rhs, g_ion):
+    def _step(self, v, states, params, points, *, dt):
+        """The new V and gates from V, the mechanisms' states and parameters and the
+        point processes' currents (plain arrays; a pure function)."""
+        i_ion = g_ion = 0.0  # nA, uS per node
+        for painted, s, p in zip(self.mechanisms, states, params):
+            i, gi = painted.mech.current(painted.take(v), s, p)
+            scale = self._const(painted.area * 1e-2)  # (mA/cm2, S/cm2) x um2 -> (nA, uS)
+            # back onto every node (0 off the region) by slices or a gather, not a
+            # scatter (XLA's scatters are slow)
+            i, gi = jnp.broadcast_arrays(i * scale, gi * scale)
+            i_ion, g_ion = i_ion + painted.put(i), g_ion + painted.put(gi)
+        rhs = -i_ion
+        if "clamp" in points:
+            rhs = rhs + points["clamp"] @ self._const(self._clamp_onehot)
+        if "site_i" in points:
+            onehot = self._const(self._site_onehot)
+            rhs = rhs + points["site_i"] @ onehot
+            g_ion = g_ion - points["site_g"] @ onehot  # dI_in/dV < 0: a conductance
+        if "vclamp_i" in points:
+            onehot = self._const(self._vclamp_onehot)
+            rhs = rhs + points["vclamp_i"] @ onehot
+            g_ion = g_ion + points["vclamp_g"] @ onehot
+        cj = (2.0 if self.method == "crank_nicolson" else 1.0) / dt
+        cap = self._const(self._cm_node * self._area * 1e-5 * cj)  # uF/cm2 um2 / ms -> uS
+        # (cap + g_ion + K) dv = rhs - K v, K the axial conductances' Laplacian; the new V
+        # is v + dv (Crank-Nicolson: v + 2 dv) (batch axes broadcast)
+        add = 2.0 if self.method == "crank_nicolson" else 1.0
+        v_new = self._solver.cable(cap + g_ion, rhs, v, self._g, add=add)
+        new_states = []
+        for painted, s, p in zip(self.mechanisms, states, params):
+            if painted.mech.states:
+                s = painted.mech.advance(painted.take(v_new), s, p, dt, self.temperature_c)
+            new_states.append(s)
+        return v_new, new_states
+
+    def _site_currents(self, v):
         """The synapses' currents into the cell and their conductances (NEURON's
-        difference quotient), added to ``rhs`` and ``g_ion`` at their nodes."""
+        difference quotient), ``(..., sites)`` each."""
         pop = self.n_cells is not None
         cur, cond = [], []
         for site in self.sites:
@@ -684,10 +699,7 @@ class Cell(Dynamics):
                 i, di = i[..., 0], di[..., 0]
             cur.append(i)
             cond.append(di)
-        onehot = self._const(self._site_onehot)
-        rhs = rhs + jnp.stack(cur, -1) @ onehot
-        g_ion = g_ion - jnp.stack(cond, -1) @ onehot  # dI_in/dV < 0: a conductance
-        return rhs, g_ion
+        return jnp.stack(cur, -1), jnp.stack(cond, -1)
 
     def _vclamp_command(self, t_mid, batch):
         ons, vcs, gss = [], [], []

@@ -456,8 +456,14 @@ batching.primitive_batchers[_cable_p] = _cable_batch
 mlir.register_lowering(_cable_p, mlir.lower_fun(_cable_reference, multiple_results=False))
 if _hines.available():
     _cable_ffi_rule = jax.ffi.ffi_lowering(_hines.CABLE_TARGET)
+    # the kernel reads a row of V before it writes that row of the result: the new V
+    # may take V's buffer (no copy of V per step in a loop that carries it)
+    _cable_ffi_inplace = jax.ffi.ffi_lowering(_hines.CABLE_TARGET, operand_output_aliases={2: 0})
 
     def _cable_native_rule(ctx, *args, solver, add):
-        return _cable_ffi_rule(ctx, *args, add=np.float64(add))
+        v, out = ctx.avals_in[2], ctx.avals_out[0]
+        same = (v.shape, v.dtype) == (out.shape, out.dtype)
+        rule = _cable_ffi_inplace if same else _cable_ffi_rule
+        return rule(ctx, *args, add=np.float64(add))
 
     mlir.register_lowering(_cable_p, _cable_native_rule, platform="cpu")
