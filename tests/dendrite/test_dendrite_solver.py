@@ -187,3 +187,33 @@ def test_with_the_native_solve_regions_are_runs_of_the_cells_nodes():
         runs += [p.runs for p in cell.mechanisms]
     assert all(r is not None and len(r) == 1 for r in runs), runs
     assert runs[-1] == [(0, cell.n_compartments)]  # "all": every compartment
+
+
+def test_a_cells_node_order_and_v_are_the_same_without_the_native_kernel(monkeypatch):
+    """Raw V arrays (saved states, ``cell.V``) are in the cell's layout order whether or
+    not the native kernel is used: the pure-JAX rounds permute into their own order and
+    back. Compared with the native run's V (a separate solver) after 10 ms of a dendritic
+    current."""
+    if not _hines.available():
+        pytest.skip("no native kernel")
+    import neurodyn as nd
+    import neurodyn.units as u
+
+    def run():
+        with jax.enable_x64(True):
+            m = D.Morphology.ball_and_stick(20 * u.um, 300 * u.um, 2 * u.um)
+            cell = D.Cell(m, ncomp=7, Ra=100 * u.ohm * u.cm)
+            cell.paint("soma", D.HH())
+            cell.paint("dendrites", D.Leak(g=1e-4 * u.S / u.cm**2, E=-65 * u.mV))
+            loc = cell.location("dendrites", 0.9)
+            cell.place(loc, D.IClamp(1 * u.ms, 8 * u.ms, 0.4 * u.nA))
+            nd.run(cell, 10 * u.ms, dt=0.025 * u.ms)
+            return cell, np.asarray(cell.V.value.to_value(u.mV))
+
+    native, v_native = run()
+    monkeypatch.setenv("NEURODYN_DISABLE_NATIVE", "1")
+    plain, v_plain = run()
+    assert native._solver.native and not plain._solver.native
+    np.testing.assert_array_equal(plain._solver.order, native._solver.order)
+    assert np.ptp(v_native) > 5  # V differs along the cell, so that a mix-up shows
+    np.testing.assert_allclose(v_plain, v_native, atol=1e-8)

@@ -66,11 +66,11 @@ class TreeSolver:
         native: solve with the native Hines kernel on the CPU (one sequential
             elimination per step; :mod:`._hines`): None (default) when it is built, True
             to require it, False for the pure-JAX rounds everywhere.
-        layout: with the native kernel, the caller's nodes in the internal order wanted
-            (a permutation; the root is moved last; default: the caller's order, root
-            last), e.g. regions contiguous so that mechanisms read slices of V. Other
-            platforms permute into the rounds' order and back. Without the native
-            kernel the internal order is the rounds' order.
+        layout: the caller's nodes in the internal order wanted (a permutation; the root
+            is moved last), e.g. regions contiguous so that mechanisms read slices of V;
+            the same order with and without the native kernel (the pure-JAX rounds
+            permute into their own order and back). Default: with the native kernel the
+            caller's order, root last; without it the rounds' order.
 
     Attributes:
         order: ``(N,)`` the caller's node at each internal position.
@@ -162,7 +162,9 @@ class TreeSolver:
             )
         self.native = _hines.available() if native is None else bool(native)
         self._r_perm = self._r_inv = None
-        if self.native:  # the internal order: the layout (the rounds permute in and out)
+        if self.native or layout is not None:
+            # the internal order: the layout (the rounds permute in and out), the same
+            # with and without the native kernel (saved V arrays read the same everywhere)
             internal = np.arange(N) if layout is None else np.asarray(layout, np.int64)
             if sorted(internal.tolist()) != list(range(N)):
                 raise ValueError("TreeSolver: layout must be a permutation of the nodes.")
