@@ -42,18 +42,19 @@ class _BuildSharedLib(build_ext):
         return ext.export_symbols or []
 
 
+# The kernels by family (common.h and the tables kernels.def / jithash.def are shared):
+_NATIVE = "src/neurodyn/event/_native"
+_SOURCES = ["rows.cc", "jitconn.cc", "update.cc", "record.cc", "user.cc"]
+_HEADERS = ["xla_ffi.h", "common.h", "threads.h", "jithash.h", "kernels.def", "jithash.def"]
+
 _include = _ffi_include_dir()
 ext_modules = []
 if _include is not None:
     ext_modules.append(
         Extension(
             "neurodyn.event._native._kernels",
-            sources=[
-                "src/neurodyn/event/_native/kernels.cc",
-                "src/neurodyn/event/_native/record.cc",
-                "src/neurodyn/event/_native/user.cc",
-            ],
-            depends=["src/neurodyn/event/_native/xla_ffi.h"],
+            sources=[f"{_NATIVE}/{name}" for name in _SOURCES],
+            depends=[f"{_NATIVE}/{name}" for name in _HEADERS],
             include_dirs=[_include],
             # No FMA contraction: jitconn weights must match the pure-JAX generator bit for bit.
             extra_compile_args=["-O3", "-std=c++17", "-ffp-contract=off"],
@@ -74,4 +75,10 @@ if _include is not None:
         )
     )
 
-setup(ext_modules=ext_modules, cmdclass={"build_ext": _BuildSharedLib})
+setup(
+    ext_modules=ext_modules,
+    cmdclass={"build_ext": _BuildSharedLib},
+    # the tables are read at import too (kernel names, hash constants), with or without
+    # the compiled library
+    package_data={"neurodyn.event._native": ["*.def"]},
+)

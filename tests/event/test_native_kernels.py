@@ -364,22 +364,25 @@ def test_bad_indptr_dtype_and_shape_are_errors():
 
 
 # -- just-in-time connectivity ---
+# An independent pure-Python (int) implementation of the hash; its constants come from the
+# one table that the kernels and _jitconn.py read (_native/jithash.def).
 _MASK = 0xFFFFFFFF
+_H = _native.HASH
 
 
 def _fmix(x):
-    x ^= x >> 16
-    x = (x * 0x85EBCA6B) & _MASK
-    x ^= x >> 13
-    x = (x * 0xC2B2AE35) & _MASK
-    return x ^ (x >> 16)
+    x ^= x >> _H["FMIX_SHIFT1"]
+    x = (x * _H["FMIX_MUL1"]) & _MASK
+    x ^= x >> _H["FMIX_SHIFT2"]
+    x = (x * _H["FMIX_MUL2"]) & _MASK
+    return x ^ (x >> _H["FMIX_SHIFT3"])
 
 
 def _hash3(seed, i, k, stream):
-    x = (seed * 0x9E3779B1) & _MASK
-    x ^= (i * 0x85EBCA77) & _MASK
+    x = (seed * _H["SEED_MUL"]) & _MASK
+    x ^= (i * _H["ROW_MUL"]) & _MASK
     x = _fmix(x)
-    x ^= (k * 0xC2B2AE3D + stream * 0x27D4EB2F) & _MASK
+    x ^= (k * _H["COL_MUL"] + stream * _H["STREAM_MUL"]) & _MASK
     return _fmix(x)
 
 

@@ -13,10 +13,16 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
+from ._native import HASH
+
 __all__ = ["skip_table", "hash3", "row_bound", "generate_rows", "DIST_CODES"]
 
 DIST_CODES = {"homo": 0, "uniform": 1, "normal": 2}
-_M1, _M2, _M3, _M4 = 0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F
+# The hash's constants: one definition for this module and the native kernels
+# (_native/jithash.def, read by both).
+_M1, _M2, _M3, _M4 = (HASH[k] for k in ("SEED_MUL", "ROW_MUL", "COL_MUL", "STREAM_MUL"))
+_F1, _F2 = HASH["FMIX_MUL1"], HASH["FMIX_MUL2"]
+_S1, _S2, _S3 = HASH["FMIX_SHIFT1"], HASH["FMIX_SHIFT2"], HASH["FMIX_SHIFT3"]
 
 
 def skip_table(p: float, n_post: int) -> np.ndarray:
@@ -29,11 +35,12 @@ def skip_table(p: float, n_post: int) -> np.ndarray:
 
 
 def _fmix(x):
-    x = x ^ (x >> 16)
-    x = x * jnp.uint32(0x85EBCA6B)
-    x = x ^ (x >> 13)
-    x = x * jnp.uint32(0xC2B2AE35)
-    return x ^ (x >> 16)
+    """MurmurHash3's 32-bit finaliser (uint32 ``x``)."""
+    x = x ^ (x >> _S1)
+    x = x * jnp.uint32(_F1)
+    x = x ^ (x >> _S2)
+    x = x * jnp.uint32(_F2)
+    return x ^ (x >> _S3)
 
 
 def hash3(seed, i, k, stream: int):

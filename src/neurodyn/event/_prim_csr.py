@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jax.extend.core import Primitive
 from jax.interpreters import ad, batching
 
+from ._native import TARGETS
 from ._prim_rules import (
     _EVENT_SYNAPSES,
     _as_float,
@@ -59,8 +60,8 @@ def _ref_csr_gather(weights, indices, indptr, x, *, homo):
     return jax.vmap(lambda c: jax.ops.segment_sum(c, rows, n_pre))(contrib)
 
 
-csr_scatter_p = Primitive("neurodyn_csr_scatter")
-csr_gather_p = Primitive("neurodyn_csr_gather")
+csr_scatter_p = Primitive(TARGETS["csr_scatter"])
+csr_gather_p = Primitive(TARGETS["csr_gather"])
 
 
 def _csr_scatter_abstract(weights, indices, indptr, spikes, *, homo, n_post, max_row=None):
@@ -79,11 +80,11 @@ _register(
     csr_scatter_p,
     _ref_csr_scatter,
     _csr_scatter_abstract,
-    "neurodyn_csr_scatter",
+    TARGETS["csr_scatter"],
     _csr_native_params,
 )
 _register(
-    csr_gather_p, _ref_csr_gather, _csr_gather_abstract, "neurodyn_csr_gather", _csr_native_params
+    csr_gather_p, _ref_csr_gather, _csr_gather_abstract, TARGETS["csr_gather"], _csr_native_params
 )
 
 

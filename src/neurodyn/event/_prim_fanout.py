@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jax.extend.core import Primitive
 from jax.interpreters import ad, batching
 
+from ._native import TARGETS
 from ._prim_csr import _csr_native_params
 from ._prim_rules import (
     _EVENT_SYNAPSES,
@@ -51,8 +52,8 @@ def _ref_fanout_gather(weights, indices, x, *, homo):
     return jnp.sum(_as_float(x, w.dtype)[:, indices] * w[None], axis=-1)
 
 
-fanout_scatter_p = Primitive("neurodyn_fanout_scatter")
-fanout_gather_p = Primitive("neurodyn_fanout_gather")
+fanout_scatter_p = Primitive(TARGETS["fanout_scatter"])
+fanout_gather_p = Primitive(TARGETS["fanout_gather"])
 
 
 def _fanout_scatter_abstract(weights, indices, spikes, *, homo, n_post):
@@ -67,14 +68,14 @@ _register(
     fanout_scatter_p,
     _ref_fanout_scatter,
     _fanout_scatter_abstract,
-    "neurodyn_fanout_scatter",
+    TARGETS["fanout_scatter"],
     _csr_native_params,
 )
 _register(
     fanout_gather_p,
     _ref_fanout_gather,
     _fanout_gather_abstract,
-    "neurodyn_fanout_gather",
+    TARGETS["fanout_gather"],
     _csr_native_params,
 )
 

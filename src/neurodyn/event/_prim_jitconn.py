@@ -9,6 +9,7 @@ from jax.extend.core import Primitive
 from jax.interpreters import ad, batching
 
 from ._jitconn import generate_rows
+from ._native import TARGETS
 from ._prim_rules import _batch_vector_operand, _over_active_rows, _register, _zero_or
 
 _ROW_BLOCK = 1024
@@ -49,8 +50,8 @@ def _ref_jitconn(vec, table, *, seed, dist, w0, w1, n_pre, n_post, bound, dtype,
     return out
 
 
-jitconn_scatter_p = Primitive("neurodyn_jitconn_scatter")
-jitconn_gather_p = Primitive("neurodyn_jitconn_gather")
+jitconn_scatter_p = Primitive(TARGETS["jitconn_scatter"])
+jitconn_gather_p = Primitive(TARGETS["jitconn_gather"])
 
 
 def _jit_abstract(scatter):
@@ -81,14 +82,14 @@ _register(
     jitconn_scatter_p,
     _jit_ref(True),
     _jit_abstract(True),
-    "neurodyn_jitconn_scatter",
+    TARGETS["jitconn_scatter"],
     _jit_native_params,
 )
 _register(
     jitconn_gather_p,
     _jit_ref(False),
     _jit_abstract(False),
-    "neurodyn_jitconn_gather",
+    TARGETS["jitconn_gather"],
     _jit_native_params,
 )
 

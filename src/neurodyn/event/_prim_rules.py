@@ -14,6 +14,8 @@ from jax.interpreters import ad, mlir
 
 
 def native_available() -> bool:
+    """Whether the native CPU kernels were built and load (``NEURODYN_DISABLE_NATIVE=1``:
+    never); otherwise the pure-JAX implementations run."""
     if os.environ.get("NEURODYN_DISABLE_NATIVE") == "1":
         return False
     try:

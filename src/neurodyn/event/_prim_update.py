@@ -12,9 +12,10 @@ import jax.numpy as jnp
 from jax.extend.core import Primitive
 from jax.interpreters import ad, batching
 
+from ._native import TARGETS
 from ._prim_rules import _register, _rows_of, _zero_or
 
-csr_update_p = Primitive("neurodyn_csr_update")
+csr_update_p = Primitive(TARGETS["csr_update"])
 
 
 def _ref_csr_update(weights, ptr, syn, other, spikes, trace, after=None, *, lo, hi):
@@ -34,7 +35,7 @@ _register(
     csr_update_p,
     _ref_csr_update,
     _csr_update_abstract,
-    "neurodyn_csr_update",
+    TARGETS["csr_update"],
     lambda params: {"lo": float(params["lo"]), "hi": float(params["hi"])},
     operand_output_aliases={0: 0},  # in place when XLA can (a loop-carried weight array)
 )

@@ -1,12 +1,23 @@
-"""Loader for the native CPU kernels of :mod:`neurodyn.event`.
+"""Loader for the native CPU kernels of :mod:`neurodyn.event`, and their tables.
 
 The kernels live in ``_kernels*.so``, a plain shared library of XLA FFI
-handlers compiled from ``kernels.cc``, ``record.cc`` and ``user.cc`` when the package is
-installed (see ``setup.py``).  On import this module loads it with :mod:`ctypes` and registers
+handlers compiled when the package is installed (see ``setup.py``), one source per kernel
+family: ``rows.cc`` (CSR and fixed fan-out, one implementation), ``jitconn.cc``
+(procedural connectivity), ``update.cc`` (plasticity), ``record.cc`` and ``user.cc``,
+sharing ``common.h`` (checks, names) and ``threads.h`` (the multi-threaded counting).
+On import this module loads it with :mod:`ctypes` and registers
 each handler once with ``jax.ffi.register_ffi_target(..., platform="cpu")``.
-Importing never raises: if the library is missing (no compiler at install
-time), fails to load or to register, :func:`available` is ``False`` and
+A missing library never makes importing fail: if it is missing (no compiler at
+install time), fails to load or to register, :func:`available` is ``False`` and
 :func:`reason` says why, and callers fall back to pure JAX.
+
+Two tables are shared by C++ and Python, read here at import whether or not the library
+exists: ``kernels.def`` (:data:`TARGETS`, :data:`SYMBOLS`: each kernel's FFI target name,
+also its primitive's name and the prefix of its error messages, and its C symbol) and
+``jithash.def`` (:data:`HASH`: the constants of the counter hash of procedural
+connectivity, used by ``_jitconn.py``). Both are X-macro files that the C++ sources
+include, so a compiler needs no generation step, and this module parses with one
+regular expression per line.
 
 Setting ``NEURODYN_DISABLE_NATIVE=1`` (before import: nothing is loaded; or
 later: :func:`available` turns ``False``) forces the fallback.
@@ -17,45 +28,76 @@ Example:
     True
     >>> _native.TARGETS["csr_scatter"]
     'neurodyn_csr_scatter'
+    >>> hex(_native.HASH["SEED_MUL"])
+    '0x9e3779b1'
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import re
 from pathlib import Path
 
-__all__ = ["TARGETS", "available", "reason", "library_path", "load_handlers", "disabled"]
+__all__ = [
+    "TARGETS",
+    "SYMBOLS",
+    "HASH",
+    "available",
+    "reason",
+    "library_path",
+    "load_handlers",
+    "disabled",
+]
 
-#: FFI target names, keyed by operator.  Constant, whether or not they are registered.
-TARGETS: dict[str, str] = {
-    "csr_scatter": "neurodyn_csr_scatter",
-    "csr_gather": "neurodyn_csr_gather",
-    "fanout_scatter": "neurodyn_fanout_scatter",
-    "fanout_gather": "neurodyn_fanout_gather",
-    "jitconn_scatter": "neurodyn_jitconn_scatter",
-    "jitconn_gather": "neurodyn_jitconn_gather",
-    "csr_update": "neurodyn_csr_update",
-    "record_spikes": "neurodyn_record_spikes",
-    "user_kernel": "neurodyn_user_kernel",
-}
+_HERE = Path(__file__).resolve().parent
 
-# Exported C symbol of the handler behind each target.
-_SYMBOLS: dict[str, str] = {
-    "neurodyn_csr_scatter": "NeurodynCsrScatter",
-    "neurodyn_csr_gather": "NeurodynCsrGather",
-    "neurodyn_fanout_scatter": "NeurodynFanoutScatter",
-    "neurodyn_fanout_gather": "NeurodynFanoutGather",
-    "neurodyn_jitconn_scatter": "NeurodynJitconnScatter",
-    "neurodyn_jitconn_gather": "NeurodynJitconnGather",
-    "neurodyn_csr_update": "NeurodynCsrUpdate",
-    "neurodyn_record_spikes": "NeurodynRecordSpikes",
-    "neurodyn_user_kernel": "NeurodynUserKernel",
+_KERNEL_LINE = re.compile(r'ND_KERNEL\(\s*(\w+)\s*,\s*"(\w+)"\s*,\s*(\w+)\s*\)')
+_HASH_LINE = re.compile(r"ND_HASH_CONST\(\s*(\w+)\s*,\s*(0[xX][0-9a-fA-F]+|[0-9]+)\s*\)")
+
+
+def _read_table(name: str, pattern: re.Pattern[str], macro: str) -> list[tuple[str, ...]]:
+    """The entries of the X-macro table ``name`` (one ``macro(...)`` per line, ``//``
+    comments), in order. Raises if the file is missing or a line is not understood: the
+    package cannot name its kernels without it."""
+    path = _HERE / name
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ImportError(
+            f"neurodyn.event._native: cannot read the table {path} ({exc}); the package "
+            "install is incomplete: reinstall neurodyn"
+        ) from None
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        code = line.split("//", 1)[0].strip()
+        if not code:
+            continue
+        m = pattern.fullmatch(code)
+        if m is None:
+            raise ImportError(
+                f"{path}:{n}: expected `{macro}(...)` as documented at the top of the file, "
+                f"got {code!r}"
+            )
+        rows.append(m.groups())
+    return rows
+
+
+_KERNELS = _read_table("kernels.def", _KERNEL_LINE, "ND_KERNEL")
+
+#: FFI target names, keyed by operator (kernels.def). Constant, whether or not they are
+#: registered; each is also the name of the operator's JAX primitive.
+TARGETS: dict[str, str] = {op: target for op, target, _ in _KERNELS}
+
+#: Exported C symbol of the handler behind each target (kernels.def).
+SYMBOLS: dict[str, str] = {target: symbol for _, target, symbol in _KERNELS}
+
+#: Constants of the counter hash of procedural connectivity (jithash.def), as ints.
+HASH: dict[str, int] = {
+    name: int(value, 0) for name, value in _read_table("jithash.def", _HASH_LINE, "ND_HASH_CONST")
 }
 
 _ENV_DISABLE = "NEURODYN_DISABLE_NATIVE"
-_HERE = Path(__file__).resolve().parent
-
 _loaded = False
 _reason = ""
 _library_path: str | None = None
@@ -102,7 +144,7 @@ def _load() -> None:
     lib, path, _reason = load_handlers(
         _HERE,
         "_kernels",
-        _SYMBOLS,
+        SYMBOLS,
         "the C++ extension was not built at install time; reinstall with a C++17 compiler "
         "available",
     )

@@ -19,28 +19,29 @@
 #include <cstring>
 #include <limits>
 
-#include "xla_ffi.h"
+#include "common.h"
 
 namespace {
 
 using S32 = ffi::Buffer<ffi::S32>;
+constexpr const char* kName = ND_TARGET(record_spikes);
 
 ffi::Error RecordSpikes(ffi::AnyBuffer spikes, S32 step, S32 idx_in, S32 steps_in, S32 count_in,
                         ffi::Result<S32> idx_out, ffi::Result<S32> steps_out,
                         ffi::Result<S32> count_out) {
   if (spikes.element_type() != ffi::DataType::PRED) {
     return ffi::Error::InvalidArgument(
-        "neurodyn_record_spikes: spikes must be boolean (PRED); convert with spikes != 0");
+        neurodyn::Err(kName, "spikes must be boolean (PRED); convert with spikes != 0"));
   }
   const std::int64_t n = static_cast<std::int64_t>(spikes.element_count());
   const std::int64_t cap = static_cast<std::int64_t>(idx_in.element_count());
   if (static_cast<std::int64_t>(steps_in.element_count()) != cap) {
     return ffi::Error::InvalidArgument(
-        "neurodyn_record_spikes: the index and step buffers must have the same length");
+        neurodyn::Err(kName, "the index and step buffers must have the same length"));
   }
   if (n > std::numeric_limits<std::int32_t>::max()) {
     return ffi::Error::InvalidArgument(
-        "neurodyn_record_spikes: more than 2^31 - 1 flags in one step");
+        neurodyn::Err(kName, "more than 2^31 - 1 flags in one step"));
   }
   std::int32_t* idx = idx_out->typed_data();
   std::int32_t* st = steps_out->typed_data();
