@@ -233,17 +233,20 @@ def test_update_changes_only_synapses_of_spiking_neurons(backend, on):
     np.testing.assert_allclose(np.asarray(new), expect, rtol=1e-6)
 
 
-def test_gather_equals_a_dense_reference():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gather_equals_a_dense_reference(backend):
     rng = np.random.default_rng(5)
     conn, w, mask = _csr(rng, 12, 18, 0.4)
 
-    @event.gather_op
+    @event.gather_op(backend=backend)
     def pull(pre, post, syn, p):
-        return syn.w * post.gain
+        return syn.w * post.gain * pre.h
 
-    x, gain = rng.random(18).astype(np.float32), rng.random(18).astype(np.float32)
-    out = pull(jnp.asarray(x), conn, post={"gain": gain}, syn={"w": conn.data})
-    np.testing.assert_allclose(np.asarray(out), np.where(mask, w, 0) @ (x * gain), rtol=1e-5)
+    x, gain = rng.random((2, 18)).astype(np.float32), rng.random(18).astype(np.float32)
+    h = rng.random(12).astype(np.float32)
+    out = pull(jnp.asarray(x), conn, pre={"h": h}, post={"gain": gain}, syn={"w": conn.data})
+    expect = (x * gain) @ (np.where(mask, w, 0) * h[:, None]).T
+    np.testing.assert_allclose(np.asarray(out), expect, rtol=1e-5)
 
 
 def test_bodies_and_calls_that_are_refused():
@@ -309,8 +312,8 @@ def test_bodies_and_calls_that_are_refused():
             syn={"w": conn.data},
             params={"g": jnp.ones(2)},
         )
-    with pytest.raises(TypeError, match="JitProb is not supported"):
-        drive(jnp.ones(3, bool), event.JitProb(3, 2, 0.5), pre={}, post={}, syn={}, params={})
+    with pytest.raises(TypeError, match="connectivity tuple is not supported"):
+        drive(jnp.ones(3, bool), (3, 2), pre={}, post={}, syn={}, params={})
 
 
 @pytest.mark.skipif(not _numba.usable(), reason="numba not installed")
@@ -591,3 +594,24 @@ def test_a_scatter_then_an_update_of_several_fields_runs_in_place_in_a_loop():
     fast = jax.jit(run)(*args)
     ref = jax.jit(lambda *a: run(*a))(*args)
     np.testing.assert_allclose(np.asarray(fast[0]), np.asarray(ref[0]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batched_float_events_equal_a_dense_reference(backend):
+    # several batch rows of float events: the loops multiply each lane by its own value
+    rng = np.random.default_rng(9)
+    conn, w, mask = _csr(rng, 25, 18, 0.3)
+    s = (rng.random((3, 25)) < 0.4) * rng.uniform(0.5, 2.0, (3, 25))
+    trace = rng.random((3, 18)).astype(np.float32)
+    age = rng.random(25).astype(np.float32)
+    out = drive(
+        jnp.asarray(s, jnp.float32),
+        conn,
+        pre={"age": age},
+        post={"trace": trace},
+        syn={"w": conn.data},
+        params={"g": 0.5},
+        backend=backend,
+    )
+    expect = np.stack([_dense_drive(s[b], w, mask, trace[b], age, 0.5) for b in range(3)])
+    np.testing.assert_allclose(np.asarray(out), expect, rtol=1e-5, atol=1e-6)

@@ -31,6 +31,7 @@ from __future__ import annotations
 from ._builders import AllToAll, FixedPostNum, FixedPreNum, FixedProb, GaussianProb, OneToOne
 from ._connectivity import CSR, Connectivity, Dense, FixedFanOut, JitProb
 from ._custom import EventOp, gather_op, scatter_op, update_op
+from ._customop import CustomOp
 from ._ops import native_available
 from ._plasticity import CSCView, csc_view, update_on_post, update_on_pre
 from ._record import record_spikes
@@ -57,4 +58,5 @@ __all__ = [
     "gather_op",
     "update_op",
     "EventOp",
+    "CustomOp",
 ]

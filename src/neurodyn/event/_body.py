@@ -28,7 +28,7 @@ ALLOWED = frozenset(
     add sub mul div neg max min pow integer_pow square sqrt rsqrt cbrt abs sign exp exp2 log
     log1p expm1 tanh logistic sin cos tan asin acos atan atan2 sinh cosh asinh acosh atanh erf
     erfc erf_inv lgamma digamma floor ceil round nextafter rem clamp select_n lt le gt ge eq ne
-    and or not xor convert_element_type stop_gradient is_finite copy copy_p
+    and or not xor convert_element_type stop_gradient is_finite copy copy_p add_any
     """.split()
 )
 _CALLS = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call", "remat")

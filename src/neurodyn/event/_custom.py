@@ -2,22 +2,31 @@
 
 The user writes one scalar body ``body(pre, post, syn, p)``; the framework owns the
 iteration over the synapses of spiking rows (or columns), indexing, bounds, batching,
-units and autodiff:
+units and autodiff, for CSR, FixedFanOut, Dense and procedural ``JitProb`` connectivity:
 
-- forward on CPU: the body compiled by numba into the CSR loop of the op, called by one
+- forward on CPU: the body compiled by numba into the loop of the op, called by one
   C++ FFI trampoline with no Python in the path (``_numba.py``, ``_native/user.cc``;
-  about the speed of the built-in kernels); without numba, and on other platforms, an
-  event-driven ``lax`` loop over the rows of active neurons in blocks (work O(active
-  rows x longest row)); the masked O(nnz) reference (``backend="reference"``) is the
-  test oracle;
+  about the speed of the built-in kernels on stored synapses); without numba, and on
+  other platforms, an event-driven ``lax`` loop: a scalar loop over the synapses of the
+  active rows (work O(synapses of active rows); 1.7-2.9x the built-in kernels at N = 10k,
+  5% spikes; a gather: every row, ~4x); the masked O(nnz) reference
+  (``backend="reference"``) is the test oracle;
+- ``JitProb``: rows regenerated from the seed in every backend (the numba kernel emits
+  ``_jitconn``'s own hash from its jaxpr); ``syn.w`` is the generated weight, other
+  synapse fields are scalars; an ``update_op`` is refused (nothing is stored);
 - ``vmap`` over the events (and pre/post fields) folds into the op's own batch axis:
   one loop for all lanes, never ``vmap`` of the loop (which would run every row);
   a vmapped synapse field or parameter runs the lanes one after another;
-- ``jvp`` and ``grad`` come from the body's own derivative through the reference (exact,
-  O(nnz) in the backward pass).
+- ``jvp`` through the reference (forward mode, O(nnz)); reverse mode of a scatter or
+  gather is event-driven (``_custom_grad.py``): each operand's cotangent is another user
+  op whose body is derived from ``jax.grad`` of the body, run on the same backend
+  (synapse, postsynaptic and parameter cotangents: O(synapses of active rows);
+  presynaptic fields and float events: a gather, O(nnz)); an update's gradient goes
+  through the reference.
 
-Not yet here (see the notes in the issue): the Pallas GPU kernel, procedural (``JitProb``)
-connectivity, the ``CustomOp`` escape hatch, an event-driven backward pass.
+- ``backend="pallas"`` (opt-in, scatter and gather on stored synapses): the Pallas GPU
+  kernel of ``_gpu.py`` with the body on each vector of synapses; checked in Pallas'
+  interpret mode on CPU only, not yet run on a GPU.
 """
 
 from __future__ import annotations
@@ -36,21 +45,18 @@ from jax.interpreters import ad, batching, mlir
 import neurodyn.units as u
 
 from ._body import GROUPS, Body
-from ._connectivity import CSR, Dense, FixedFanOut
-from ._prim_rules import _over_active_rows, _rows_of, native_available
+from ._connectivity import CSR, Dense, FixedFanOut, JitProb
+from ._jitconn import DIST_CODES, generate_rows
+from ._prim_rules import _rows_of, native_available
 
 __all__ = ["scatter_op", "gather_op", "update_op", "EventOp"]
 
-import os as _os
-
-# synapses per block of the event-driven loop (rows of active neurons, padded to the
-# longest row): small blocks waste less on padding at low rates
-_USER_BLOCK = int(_os.environ.get("NEURODYN_USER_BLOCK", 4096))
-
 
 #: "event": the numba kernel on CPU when numba is installed, else the lax loop; "numba" the
-#: same (named for tests); "lax" the event-driven lax loop; "reference" the masked oracle
-_BACKENDS = ("event", "numba", "lax", "reference")
+#: same (named for tests); "lax" the event-driven lax loop; "reference" the masked oracle;
+#: "pallas" (opt-in, scatter/gather on stored synapses) the Pallas GPU kernel (in Pallas'
+#: interpret mode on CPU, for tests)
+_BACKENDS = ("event", "numba", "lax", "reference", "pallas")
 
 
 class _Static:
@@ -67,9 +73,11 @@ class _Static:
         "max_row",
         "backend",
         "old_index",
+        "conn",
     )
 
     def __init__(self, **kw):
+        self.conn = None  # stored synapses; procedural: ("jit", seed, dist, w0, w1, dtype)
         for k, v in kw.items():
             setattr(self, k, v)
 
@@ -85,6 +93,7 @@ class _Static:
             self.max_row,
             self.backend,
             self.old_index,
+            self.conn,
         )
 
     def __hash__(self):
@@ -141,34 +150,84 @@ def _scatter_ref(*args, st):
     return [out.at[:, cols].add(jnp.broadcast_to(contrib, (events.shape[0], cols.shape[0])))]
 
 
+def _for_active(events, init, fn):
+    """``acc = fn(acc, i)`` for each row ``i`` active in some batch row, in order: a
+    scalar loop (XLA:CPU runs these well), the ``k``-th active row found by a binary
+    search in the running count of active rows (no compaction pass)."""
+    active = jnp.any(events != 0, axis=0)
+    count = jnp.cumsum(active, dtype=jnp.int32)
+
+    def body(k, acc):
+        i = jnp.searchsorted(count, k + 1, side="left", method="scan").astype(jnp.int32)
+        return fn(acc, i)
+
+    return jax.lax.fori_loop(0, count[-1], body, init)
+
+
 def _scatter_event(*args, st):
+    """The event-driven loop: for each active row, for each of its synapses, the body
+    on scalars added to its column (all batch rows at once)."""
     events, indptr, cols, g, _ = _split(args, st)
-    nnz, b, n_pre = cols.shape[0], events.shape[0], st.n_pre
+    nnz, b = cols.shape[0], events.shape[0]
     dtype = _dtype(events, g)
     out = jnp.zeros((b, st.n_post), dtype)
     if nnz == 0 or not st.max_row:
         return [out]
-    per_block = max(1, min(n_pre, _USER_BLOCK // st.max_row))
-    lane = jnp.arange(st.max_row, dtype=indptr.dtype)
     ev = events.astype(dtype)
+    plain = b == 1 and events.dtype == jnp.bool_  # active rows spike: no multiply
 
-    def add_block(acc, rows, in_range):
-        pos = indptr[rows][:, None] + lane[None, :]  # [R, M]
-        valid = (pos < indptr[rows + 1][:, None]) & in_range[:, None]
-        pos = jnp.minimum(pos, nnz - 1)
-        c = cols[pos]
-        (vals,) = _vals(
-            st,
-            {k: v[:, rows][:, :, None] for k, v in g["pre"].items()},
-            {k: v[:, c] for k, v in g["post"].items()},
-            {k: v[pos][None] for k, v in g["syn"].items()},
-            g["p"],
-        )  # [B, R, M]
-        contrib = ev[:, rows][:, :, None] * jnp.where(valid[None], vals, 0)
-        target = jnp.where(valid, c, st.n_post).reshape(-1)  # column n_post: dropped
-        return acc.at[:, target].add(contrib.reshape(b, -1), mode="drop")
+    def row(acc, i):
+        pre = {k: v[:, i] for k, v in g["pre"].items()}
 
-    return [_over_active_rows(events, per_block, out, add_block)]
+        def synapse(q, acc):
+            c = cols[q]
+            (val,) = _vals(
+                st,
+                pre,
+                {k: v[:, c] for k, v in g["post"].items()},
+                {k: v[q] for k, v in g["syn"].items()},
+                g["p"],
+            )
+            if plain:
+                return acc.at[c].add(val.reshape(()).astype(dtype))
+            return acc.at[:, c].add(ev[:, i] * val.astype(dtype))
+
+        return jax.lax.fori_loop(indptr[i], indptr[i + 1], synapse, acc)
+
+    if plain:
+        return [_for_active(events, out[0], row)[None]]
+    return [_for_active(events, out, row)]
+
+
+def _gather_event(*args, st):
+    """The gather as a scalar loop over every row's synapses (a gather reads every row;
+    the loop is ~10x faster than the vectorised reference on CPU)."""
+    x, indptr, cols, g, _ = _split(args, st)
+    b = x.shape[0]
+    dtype = _dtype(x, g)
+    out = jnp.zeros((b, st.n_pre), dtype)
+    if cols.shape[0] == 0 or not st.n_pre:
+        return [out]
+    xf = x.astype(dtype)
+
+    def row(i, out):
+        pre = {k: v[:, i] for k, v in g["pre"].items()}
+
+        def synapse(q, acc):
+            c = cols[q]
+            (val,) = _vals(
+                st,
+                pre,
+                {k: v[:, c] for k, v in g["post"].items()},
+                {k: v[q] for k, v in g["syn"].items()},
+                g["p"],
+            )
+            return acc + xf[:, c] * val.astype(dtype)
+
+        acc = jax.lax.fori_loop(indptr[i], indptr[i + 1], synapse, jnp.zeros((b,), dtype))
+        return out.at[:, i].set(acc)
+
+    return [jax.lax.fori_loop(0, st.n_pre, row, out)]
 
 
 def _gather_ref(*args, st):
@@ -198,63 +257,174 @@ def _update_ref(*args, st):
 
 
 def _update_event(*args, st):
+    """The event-driven loop of an update: for each active row (column), for each of
+    its synapses, the body's values written in place."""
     events, indptr, cols, g, extra = _split(args, st)
     olds, csc = tuple(args[i] for i in st.old_index), extra[-3:]
     nnz = cols.shape[0]
     if nnz == 0 or not st.max_row:
         return list(olds)
     on_post = st.backend[1] == "post"
-    n = st.n_post if on_post else st.n_pre
-    if on_post:  # the columns' synapses through the CSC view
-        colptr, perm, crow = csc
-        ptr, longest = colptr, st.max_row[1]
-    else:
-        ptr, longest = indptr, st.max_row[0]
-    if not longest:
-        return list(olds)
-    per_block = max(1, min(n, _USER_BLOCK // longest))
-    lane = jnp.arange(longest, dtype=ptr.dtype)
+    # a target the body also reads is read from the loop's own array (each synapse is
+    # visited once, so it still holds the old value there): reading the operand would
+    # keep it alive beside the array updated in place, a copy of O(nnz) per call
+    base = 3 + len(st.layout["pre"]) + len(st.layout["post"])
+    own = {
+        name: st.old_index.index(base + f)
+        for f, name in enumerate(st.layout["syn"])
+        if base + f in st.old_index
+    }
 
-    def set_block(acc, idx, in_range):
-        pos = ptr[idx][:, None] + lane[None, :]
-        valid = (pos < ptr[idx + 1][:, None]) & in_range[:, None]
-        pos = jnp.minimum(pos, nnz - 1)
-        if on_post:
-            syn_id, r, c = perm[pos], crow[pos], jnp.broadcast_to(idx[:, None], pos.shape)
+    def row(acc, i):
+        if on_post:  # the column's synapses through the CSC view
+            colptr, perm, crow = csc
+            lo, hi = colptr[i], colptr[i + 1]
         else:
-            syn_id, r, c = pos, jnp.broadcast_to(idx[:, None], pos.shape), cols[pos]
-        vals = _vals(
-            st,
-            {k: v[0, r] for k, v in g["pre"].items()},
-            {k: v[0, c] for k, v in g["post"].items()},
-            {k: v[syn_id] for k, v in g["syn"].items()},
-            g["p"],
-        )
-        target = jnp.where(valid, syn_id, nnz).reshape(-1)
-        return tuple(
-            a.at[target].set(
-                jnp.broadcast_to(v, pos.shape).reshape(-1).astype(a.dtype), mode="drop"
-            )
-            for a, v in zip(acc, vals)
-        )
+            lo, hi = indptr[i], indptr[i + 1]
 
-    return list(_over_active_rows(events, per_block, olds, set_block))
+        def synapse(q, acc):
+            if on_post:
+                k, r, c = perm[q], crow[q], i
+            else:
+                k, r, c = q, i, cols[q]
+            vals = _vals(
+                st,
+                {n: v[0, r] for n, v in g["pre"].items()},
+                {n: v[0, c] for n, v in g["post"].items()},
+                {n: (acc[own[n]] if n in own else v)[k] for n, v in g["syn"].items()},
+                g["p"],
+            )
+            return tuple(a.at[k].set(v.astype(a.dtype)) for a, v in zip(acc, vals))
+
+        return jax.lax.fori_loop(lo, hi, synapse, acc)
+
+    return list(_for_active(events, olds, row))
+
+
+# ------------------------------------------------------------------ procedural connectivity
+# A JitProb stores no synapses: operands 1 and 2 are its skip table and [n_pre, n_post,
+# bound, seed]; each row's columns and weights are regenerated from the seed
+# (``_jitconn``), the same on every backend. ``syn.w`` is the generated weight; other
+# synapse fields are scalars (one value for every synapse).
+def _gen_w(st) -> bool:
+    return st.conn is not None and "w" in st.body.fields["syn"]
+
+
+def _out_dtype(events, groups, st):
+    d = _dtype(events, groups)
+    if _gen_w(st):
+        d = jnp.result_type(d, jnp.dtype(st.conn[5]))
+    return d
+
+
+def _jit_rows(st, table, rows):
+    """Columns ``[R, bound]`` (``n_post``: none) and weights of the rows ``rows``."""
+    _, seed, dist, w0, w1, wdt = st.conn
+    return generate_rows(rows, seed, table, st.n_post, st.max_row, dist, w0, w1, jnp.dtype(wdt))
+
+
+def _jit_vals(st, g, rows, cols, w):
+    """The body on the synapses of the rows ``rows`` ``[B, R, bound]`` (zero where none)."""
+    c = jnp.minimum(cols, st.n_post - 1)
+    syn = {k: v[0] for k, v in g["syn"].items()}
+    if _gen_w(st):
+        syn["w"] = w[None]
+    (vals,) = _vals(
+        st,
+        {k: v[:, rows][:, :, None] for k, v in g["pre"].items()},
+        {k: v[:, c] for k, v in g["post"].items()},
+        syn,
+        g["p"],
+    )
+    return jnp.where((cols < st.n_post)[None], vals, 0)
+
+
+def _jit_scatter_ref(*args, st):
+    events, table, _, g, _ = _split(args, st)
+    dtype = _out_dtype(events, g, st)
+    rows = jnp.arange(st.n_pre, dtype=jnp.int32)
+    cols, w = _jit_rows(st, table, rows)
+    contrib = events.astype(dtype)[:, :, None] * _jit_vals(st, g, rows, cols, w)
+    out = jnp.zeros((events.shape[0], st.n_post), dtype)
+    b = events.shape[0]
+    return [out.at[:, cols.reshape(-1)].add(contrib.reshape(b, -1).astype(dtype), mode="drop")]
+
+
+def _jit_scatter_event(*args, st):
+    events, table, _, g, _ = _split(args, st)
+    dtype = _out_dtype(events, g, st)
+    b = events.shape[0]
+    out = jnp.zeros((b, st.n_post), dtype)
+    if not st.max_row or not st.n_pre:
+        return [out]
+    ev = events.astype(dtype)
+
+    def row(acc, i):  # one active row, generated as a vector of its bound
+        rows = i[None]
+        cols, w = _jit_rows(st, table, rows)
+        contrib = ev[:, rows][:, :, None] * _jit_vals(st, g, rows, cols, w)
+        return acc.at[:, cols[0]].add(contrib[:, 0].astype(dtype), mode="drop")
+
+    return [_for_active(events, out, row)]
+
+
+def _jit_gather_ref(*args, st):
+    x, table, _, g, _ = _split(args, st)
+    dtype = _out_dtype(x, g, st)
+    rows = jnp.arange(st.n_pre, dtype=jnp.int32)
+    cols, w = _jit_rows(st, table, rows)
+    xv = jnp.concatenate([x.astype(dtype), jnp.zeros((x.shape[0], 1), dtype)], axis=1)
+    return [jnp.sum(xv[:, cols] * _jit_vals(st, g, rows, cols, w), axis=-1).astype(dtype)]
 
 
 _IMPLS = {
     ("scatter", "event"): _scatter_event,
     ("scatter", "reference"): _scatter_ref,
-    ("gather", "event"): _gather_ref,  # a gather reads every row: no event-driven form
+    ("gather", "event"): _gather_event,  # a gather reads every row: not event-driven
     ("gather", "reference"): _gather_ref,
     ("update", "event"): _update_event,
     ("update", "reference"): _update_ref,
 }
-_REFS = {"scatter": _scatter_ref, "gather": _gather_ref, "update": _update_ref}
+_JIT_IMPLS = {
+    ("scatter", "event"): _jit_scatter_event,
+    ("scatter", "reference"): _jit_scatter_ref,
+    ("gather", "event"): _jit_gather_ref,
+    ("gather", "reference"): _jit_gather_ref,
+}
 
 
-def _impl_of(st):
+def _pallas(*args, st, interpret):
+    from ._gpu import user_pallas
+
+    events, indptr, cols, g, _ = _split(args, st)
+    fields = [g[grp][k].reshape(1) if grp == "p" else g[grp][k] for grp in GROUPS for k in g[grp]]
+
+    def values(f):
+        (val,) = _vals(st, f["pre"], f["post"], f["syn"], f["p"])
+        return val
+
+    out = user_pallas(
+        st.backend[0],
+        events,
+        indptr,
+        cols,
+        fields,
+        layout=st.layout,
+        values=values,
+        n_pre=st.n_pre,
+        n_post=st.n_post,
+        dtype=_dtype(events, g),
+        interpret=interpret,
+    )
+    return [out]
+
+
+def _impl_of(st, reference: bool = False, interpret: bool = False):
     kind, mode = st.backend[0], st.backend[-1]
-    return _IMPLS[kind, "reference" if mode == "reference" else "event"]
+    if mode == "pallas" and not reference and kind != "update" and st.conn is None:
+        return functools.partial(_pallas, interpret=interpret)
+    table = _IMPLS if st.conn is None else _JIT_IMPLS
+    return table[kind, "reference" if reference or mode == "reference" else "event"]
 
 
 # ------------------------------------------------------------------ the primitive
@@ -269,16 +439,22 @@ def _abstract(*args, st):
     kind = st.backend[0]
     if kind == "update":
         return [jax.core.ShapedArray(args[i].shape, args[i].dtype) for i in st.old_index]
-    dtype = _dtype(events, g)
+    dtype = _out_dtype(events, g, st)
     n_out = st.n_post if kind == "scatter" else st.n_pre
     return [jax.core.ShapedArray((events.shape[0], n_out), dtype)]
 
 
 user_event_p.def_impl(functools.partial(dispatch.apply_primitive, user_event_p))
 user_event_p.def_abstract_eval(_abstract)
-_generic_lowering = mlir.lower_fun(
-    lambda *args, st: _impl_of(st)(*args, st=st), multiple_results=True
-)
+
+
+def _generic_lowering(ctx, *args, st):
+    # a Pallas kernel runs in interpret mode where the program is lowered for the CPU
+    interpret = "cpu" in ctx.module_context.platforms
+    impl = _impl_of(st, interpret=interpret)
+    return mlir.lower_fun(lambda *a: impl(*a, st=st), multiple_results=True)(ctx, *args)
+
+
 mlir.register_lowering(user_event_p, _generic_lowering)
 
 
@@ -310,7 +486,13 @@ if native_available():
 
 def _jvp(primals, tangents, *, st):
     out = user_event_p.bind(*primals, st=st)
-    ref = _REFS[st.backend[0]]
+    if st.backend[0] != "update":
+        # a primitive linear in the tangents, whose transpose is event-driven
+        from ._custom_grad import tangent
+
+        t_out = tangent(primals, tangents, st)
+        return out, (list(t_out) if t_out is not None else [jnp.zeros_like(x) for x in out])
+    ref = _impl_of(st, reference=True)
     diff = [
         i
         for i, (x, t) in enumerate(zip(primals, tangents))
@@ -396,7 +578,7 @@ def _structure(conn, op: str):
         return indptr, cols, n_pre, n_post, n_post, lambda x: jnp.reshape(x, (-1,))
     raise TypeError(
         f"{op}: connectivity {type(conn).__name__} is not supported by user-defined operators "
-        "yet; use CSR, FixedFanOut or Dense (CSR.from_dense, or build with FixedProb)."
+        "yet; use CSR, FixedFanOut, Dense or JitProb (CSR.from_dense, or build with FixedProb)."
     )
 
 
@@ -455,13 +637,37 @@ class EventOp:
                 f"{op}: after= orders an update after the ops that read its fields; "
                 f"a {kind} does not take it."
             )
-        indptr, cols, n_pre, n_post, max_row, per_syn = _structure(conn, op)
         given = {"pre": pre or {}, "post": post or {}, "syn": syn or {}, "p": params or {}}
-        self.body.ensure(
-            {g: {k: getattr(v, "unit", None) for k, v in given[g].items()} for g in GROUPS}
-        )
+        given_units = {
+            g: {k: getattr(v, "unit", None) for k, v in given[g].items()} for g in GROUPS
+        }
+        jit = isinstance(conn, JitProb)
+        if jit:
+            if kind == "update":
+                raise TypeError(
+                    f"{op}: a JitProb stores no synapses (each row is regenerated from its "
+                    "seed), so there is nothing to update in place. Materialise it once with "
+                    "conn.to_csr() and update the CSR's weights."
+                )
+            if "w" in given["syn"]:
+                raise ValueError(
+                    f"{op}: syn.w of a JitProb is its generated weight; do not pass syn['w'] "
+                    "(to use weights of your own, build a CSR: conn.to_csr())."
+                )
+            given_units["syn"]["w"] = None if conn.unit is u.dimensionless else conn.unit
+            # sizes and seed as an operand: a new size or seed reuses the compiled kernel
+            seed = int(np.array(conn.seed, np.uint32).view(np.int32))
+            indptr = conn.table
+            cols = jnp.array([conn.n_pre, conn.n_post, conn.bound, seed], jnp.int32)
+            n_pre, n_post = conn.shape
+            max_row, per_syn = conn.bound, None
+        else:
+            indptr, cols, n_pre, n_post, max_row, per_syn = _structure(conn, op)
+        self.body.ensure(given_units)
         for g in GROUPS:
-            missing = [k for k in self.body.fields[g] if k not in given[g]]
+            missing = [
+                k for k in self.body.fields[g] if k not in given[g] and not (jit and g == "syn")
+            ]
             if missing:
                 label = "params" if g == "p" else g
                 raise KeyError(
@@ -489,16 +695,28 @@ class EventOp:
                 "Per-lane synapse values: vmap the op."
             )
         ev2 = ev if batched else ev[None]
-        nnz = int(cols.shape[0])
+        nnz = 1 if jit else int(cols.shape[0])
         units, operands, layout = {}, [], {}
         for g in GROUPS:
             units[g], layout[g] = {}, tuple(self.body.fields[g])
+            if jit and g == "syn":
+                layout[g] = tuple(k for k in layout[g] if k != "w")
+                if "w" in self.body.fields[g]:
+                    units[g]["w"] = given_units["syn"]["w"]
             size = {"pre": n_pre, "post": n_post}.get(g)
             for k in layout[g]:
                 label = "params" if g == "p" else g
                 m, unit = _mantissa(given[g][k], f"{label}[{k!r}]", op)
                 units[g][k] = unit
-                if g == "syn":
+                if g == "syn" and jit:
+                    if m.ndim:
+                        raise ValueError(
+                            f"{op}: a JitProb stores no synapses, so syn[{k!r}] must be a "
+                            f"scalar (the same value at every synapse); got shape {m.shape}. "
+                            "Per-synapse values need stored synapses: conn.to_csr()."
+                        )
+                    m = m.reshape(1)
+                elif g == "syn":
                     m = per_syn(m) if m.ndim else jnp.broadcast_to(m, (nnz,))
                     if m.shape != (nnz,):
                         raise ValueError(
@@ -586,6 +804,12 @@ class EventOp:
         mode = backend or self.backend
         if mode not in _BACKENDS:
             raise ValueError(f"{op}: backend must be one of {_BACKENDS}, got {mode!r}.")
+        if mode == "pallas" and (kind == "update" or jit):
+            raise ValueError(
+                f"{op}: the Pallas kernel serves scatter_op and gather_op on stored synapses "
+                f"(CSR, FixedFanOut, Dense); this is {'a JitProb' if jit else 'an update'}. "
+                "Use backend='event' (numba or the lax loop)."
+            )
         st = _Static(
             body=self.body,
             units=units,
@@ -596,6 +820,11 @@ class EventOp:
             max_row=max_row,
             backend=(kind, self.on, mode),
             old_index=old_index,
+            conn=(
+                ("jit", conn.seed, DIST_CODES[conn.dist], conn.w0, conn.w1, conn._dtype().name)
+                if jit
+                else None
+            ),
         )
         outs = user_event_p.bind(
             ev2, jnp.asarray(indptr), jnp.asarray(cols), *operands, *extra, st=st

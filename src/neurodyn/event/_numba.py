@@ -65,6 +65,9 @@ _BINARY = {
     "and": "({} & {})",
     "or": "({} | {})",
     "xor": "({} ^ {})",
+    "add_any": "({} + {})",
+    "shift_right_logical": "({} >> {})",
+    "shift_left": "({} << {})",
 }
 _UNARY = {
     "neg": "(-{})",
@@ -172,6 +175,10 @@ class _Emitter:
                 expr = f"({ins[0]} != 0)" if dtype == np.bool_ else f"{_np_type(dtype)}({ins[0]})"
             else:
                 raise Unsupported(prim)
+            dtype = np.dtype(eqn.outvars[0].aval.dtype)
+            if np.issubdtype(dtype, np.integer) and prim != "convert_element_type":
+                # numba widens small integers: wrap back (the hash's uint32 arithmetic)
+                expr = f"{_np_type(dtype)}({expr})"
             if expr in self.memo:
                 self.names[eqn.outvars[0]] = self.memo[expr]
                 continue
@@ -182,7 +189,7 @@ class _Emitter:
         return [self.read(v) for v in jaxpr.outvars]
 
 
-def _body_source(closed, n_inputs: int, out_dtypes: list) -> str:
+def _body_source(closed, n_inputs: int, out_dtypes: list, name: str = "body") -> str:
     """The body as a numba function of scalars; several outputs (an update of several
     fields) are returned as a tuple."""
     if closed.consts:
@@ -192,8 +199,42 @@ def _body_source(closed, n_inputs: int, out_dtypes: list) -> str:
     results = em.emit(closed.jaxpr, args)
     outs = [f"{_np_type(d)}({r})" for r, d in zip(results, out_dtypes)]
     ret = outs[0] if len(outs) == 1 else f"({', '.join(outs)})"
-    lines = [f"def body({', '.join(args)}):", *em.lines, f"    return {ret}"]
+    lines = [f"def {name}({', '.join(args)}):", *em.lines, f"    return {ret}"]
     return "\n".join(lines)
+
+
+def _jit_functions(conn) -> str:
+    """numba functions of a JitProb's generation, emitted from the jaxprs of
+    ``_jitconn``'s own hash and weight code (no constant is repeated here): ``skip_hash(
+    seed, i, k)`` (the hash compared with the skip table) and ``weight(seed, i, k)`` (the
+    seed an argument: one kernel for every seed)."""
+    import jax.numpy as jnp
+
+    from ._jitconn import _unit_uniform, hash3
+
+    _, _, dist, w0, w1, wdt = conn
+    dtype = jnp.dtype(wdt)
+
+    def weight(seed, i, k):  # the weight of ``generate_rows`` for one synapse
+        if dist == 0:
+            return jnp.asarray(w0, dtype)
+        if dist == 1:
+            u = _unit_uniform(hash3(seed, i, k, 1), jnp.float32)
+            return (w0 + (w1 - w0) * u).astype(dtype)
+        u1 = _unit_uniform(hash3(seed, i, k, 1), jnp.float32)
+        u2 = _unit_uniform(hash3(seed, i, k, 2), jnp.float32)
+        z = jnp.sqrt(-2.0 * jnp.log(u1)) * jnp.cos(2.0 * jnp.pi * u2)
+        return (w0 + w1 * z).astype(dtype)
+
+    ij = (jnp.uint32(0), jnp.uint32(0), jnp.uint32(0))
+    out = []
+    for name, fn, d in (
+        ("skip_hash", lambda seed, i, k: hash3(seed, i, k, 0), np.uint32),
+        ("weight", weight, dtype),
+    ):
+        closed = jax.make_jaxpr(fn)(*ij)
+        out.append("@njit(cache=True, inline='always')\n" + _body_source(closed, 3, [d], name))
+    return "\n\n\n".join(out) + "\n\n\n"
 
 
 _HEADER = """import math
@@ -357,6 +398,86 @@ def _kernel_source(
     return "\n".join(lines)
 
 
+def _jit_kernel_source(kind: str, st, dtypes: list, out_dtypes: list) -> str:
+    """The loop of a scatter or gather over a JitProb: operands ``events, table, [n_pre,
+    n_post, bound, seed], fields...``; each active row (every row, for a gather) regenerated:
+    column skips by binary search of the hash in the skip table, as ``generate_rows``."""
+    layout, fields = st.layout, st.body.fields
+    n_f = [len(layout[g]) for g in ("pre", "post", "syn", "p")]
+    starts = np.cumsum([3, *n_f])
+    pre_i, post_i, syn_i, p_i = (list(range(a, b)) for a, b in zip(starts[:-1], starts[1:]))
+    out = len(dtypes)
+    lines = ["@cfunc(SIG, cache=True)", "def kernel(ptrs, sizes):"]
+    lines += _arrays(dtypes, 0)
+    lines.append(f"    out = carray(ptrs[{out}], (sizes[{out}],), dtype={_np_type(out_dtypes[0])})")
+    lines += [
+        "    n_pre = a2[0]",
+        "    n_post = a2[1]",
+        "    bound = a2[2]",
+        "    seed = np.uint32(a2[3])",
+        "    n_table = sizes[1]",
+        # a first guess of each skip from the hash's top 12 bits (the skip of the bucket's
+        # first hash, from one merge of the bucket starts with the table), corrected
+        # against the table: the table decides, exactly
+        "    first = np.empty(4097, np.int64)",
+        "    s = 0",
+        "    for t in range(4097):",
+        "        edge = np.uint64(t) << np.uint64(20)",
+        "        while s < n_table and np.uint64(a1[s]) < edge:",
+        "            s += 1",
+        "        first[t] = s",
+        f"    for q in range(sizes[{out}]):",
+        "        out[q] = 0",
+        "    if n_pre <= 0 or n_post <= 0:",
+        "        return",
+    ]
+    lines += [f"    p{k} = a{i}[0]" for k, i in enumerate(p_i)]
+    lines += [f"    y{k} = a{i}[0]" for k, i in enumerate(syn_i)]
+    syn_named = dict(zip(layout["syn"], (f"y{k}" for k in range(len(syn_i)))))
+    syn_args = [("wk" if k == "w" and k not in syn_named else syn_named[k]) for k in fields["syn"]]
+    args = [f"a{k}[(b if sizes[{k}] > n_pre else 0) * n_pre + i]" for k in pre_i]
+    args += [f"a{k}[(b if sizes[{k}] > n_post else 0) * n_post + j]" for k in post_i]
+    args += syn_args + [f"p{k}" for k in range(len(p_i))]
+    call = f"body({', '.join(args)})"
+    gen = [
+        "ui = np.uint32(i)",
+        "j = -1",
+        "for k in range(bound):",
+        "    h = skip_hash(seed, ui, np.uint32(k))",
+        # entries below the bucket's start are <= h; walk the bucket's entries
+        "    lo = first[h >> np.uint32(20)]",
+        "    while lo < n_table and a1[lo] <= h:",
+        "        lo += 1",
+        "    j += lo + 1",
+        "    if j >= n_post:",
+        "        break",
+        "    wk = weight(seed, ui, np.uint32(k))" if "wk" in syn_args else "    pass",
+    ]
+    if kind == "scatter":
+        spike = "" if np.dtype(dtypes[0]) == np.bool_ else "s * "
+        lines += [
+            "    B = sizes[0] // n_pre",
+            "    for b in range(B):",
+            "        for i in range(n_pre):",
+            "            s = a0[b * n_pre + i]",
+            "            if s == 0:",
+            "                continue",
+            *("            " + ln for ln in gen),
+            f"                out[b * n_post + j] += {spike}{call}",
+        ]
+    else:
+        lines += [
+            "    B = sizes[0] // n_post",
+            "    for b in range(B):",
+            "        for i in range(n_pre):",
+            "            acc = 0.0",
+            *("            " + ln for ln in gen),
+            f"                acc += a0[b * n_post + j] * {call}",
+            "            out[b * n_pre + i] = acc",
+        ]
+    return "\n".join(lines)
+
+
 def kernel_address(st, in_dtypes: list, out_dtypes: list) -> int | None:
     """The address of the compiled kernel for this operator and these dtypes (of the
     operands, of the results), or None when numba cannot express the body (the caller
@@ -370,18 +491,25 @@ def kernel_address(st, in_dtypes: list, out_dtypes: list) -> int | None:
     if hit is not None:
         return hit[1]
     kind, on = st.backend[0], st.backend[1]
+    it = iter(np.dtype(d) for d in in_dtypes[3:])
     field_dtypes = [
-        np.dtype(d) for d in in_dtypes[3 : 3 + sum(len(st.layout[g]) for g in st.layout)]
+        np.dtype(st.conn[5]) if st.conn is not None and g == "syn" and k == "w" else next(it)
+        for g in st.layout
+        for k in st.body.fields[g]
     ]
     try:
         closed = st.body.scalar_jaxpr(st.units, st.out_units, field_dtypes)
         body_dtypes = [a.dtype for a in closed.out_avals]
         source = _HEADER + "@njit(cache=True, inline='always')\n"
         source += _body_source(closed, len(field_dtypes), body_dtypes) + "\n\n\n"
-        source += (
-            _kernel_source(kind, on, st.layout, list(in_dtypes), list(out_dtypes), st.old_index)
-            + "\n"
-        )
+        if st.conn is not None:
+            source += _jit_functions(st.conn)
+            source += _jit_kernel_source(kind, st, list(in_dtypes), list(out_dtypes)) + "\n"
+        else:
+            source += (
+                _kernel_source(kind, on, st.layout, list(in_dtypes), list(out_dtypes), st.old_index)
+                + "\n"
+            )
     except Unsupported:
         _KERNELS[key] = (None, None)
         return None
