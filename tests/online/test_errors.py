@@ -94,6 +94,7 @@ def test_plan_reports_structure_and_memory(nets):
     assert plan.trace_bytes() == 2 * (45 + 75) * 8
     assert [plan.theta_names[k] for k in plan.readout] == ["w_out", "b_out"]
     es = prepare(nets.ALIF(rec=True, batch=2), jnp.ones((4, 2, 3)), "es_d_rtrl")
-    # x @ w_in + z @ w_rec: one postsynaptic trace serves both weights
-    assert es.trace_elements() == {"w_in": 3 + 5 * 3, "w_rec": 5}
+    # x @ w_in + z @ w_rec: one postsynaptic trace (3 variables) and one pending dl/dy
+    # serve both weights
+    assert es.trace_elements() == {"w_in": 3 + 5 * (3 + 1), "w_rec": 5}
     assert "exact (readout) gradients: w_out, b_out" in plan.report()

@@ -126,3 +126,23 @@ def test_accumulate_outer_tiles_without_a_weight_sized_temporary():
     for tile in (48, 100, 10**6):  # 1-row and 2-row blocks, and one product
         got = jax.jit(lambda g, p, tile=tile: accumulate_outer(g, p, tile))(g, pairs)
         assert jnp.allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_steps_without_loss_are_skipped_exactly(nets):
+    # a loss on a few steps only (a decision window, a gap, the last two steps): the rules
+    # skip the reverse pass where the loss has a zero gradient and keep the ES weights'
+    # last immediate term pending; feed-forward LIF: D-RTRL and ES-D-RTRL equal BPTT
+    m = nets.ALIF(rec=False, beta=0.0, batch=4)
+    xs, ys = _data(nets.rng, T=20)
+    mask = jnp.zeros(20).at[jnp.asarray([5, 6, 11, 18, 19])].set(1.0)
+
+    def loss(o, target):
+        y, k = target
+        return k * jnp.sum((o - y) ** 2)
+
+    ref = nets.bptt(m, xs, (ys, mask), loss=loss)
+    assert float(jnp.abs(ref["w_in"]).max()) > 1e-3
+    for algorithm in ("d_rtrl", "es_d_rtrl"):
+        got = nets.online(m, xs, (ys, mask), algorithm, loss=loss)
+        for k in ref:
+            assert nets.rel_err(got[k], ref[k]) < 1e-10, (algorithm, k)

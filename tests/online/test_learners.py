@@ -60,7 +60,8 @@ def test_es_d_rtrl_memory_is_linear_in_the_layer_size(nets):
         m = nets.ALIF(n=n, rec=True, batch=2)
         for cls in (DRTRL, ESDRTRL):
             sizes[cls.__name__, n] = cls(m, nets.mse, optax.sgd(0.1)).memory(jnp.ones((2, 3)))
-    assert sizes["ESDRTRL", 64] == 2 * 8 * ((3 + 64 * 3) + 64)  # one shared P
+    # one shared P (3 variables) and the pending dl/dy of the last step (64), xbar (3, 64)
+    assert sizes["ESDRTRL", 64] == 2 * 8 * ((3 + 64 * (3 + 1)) + 64)
     assert sizes["DRTRL", 64] == 2 * 8 * (3 * 64 * 3 + 64 * 64 * 3)
     assert sizes["ESDRTRL", 64] / sizes["ESDRTRL", 16] < 4.5  # ~linear
     assert sizes["DRTRL", 64] / sizes["DRTRL", 16] > 10  # ~quadratic

@@ -152,6 +152,7 @@ def _pure_run(rule, plan, theta, h, c, inputs, targets):
     if not step.batched:
         xs = [jnp.asarray(a)[:, None] for a in xs]
     state = rule.init(theta, h)
+    state = rule.prime(state, theta, h, c, [a[0] for a in xs], jnp.int32(0))
 
     def body(carry, inp):
         st, hh, i = carry
@@ -193,6 +194,10 @@ def stream_gradient(
 
     def run(theta, h, c):
         state = rule.init(theta, h)
+        x0 = jax.tree_util.tree_leaves(source(jnp.int32(0))[0])
+        if not step.batched:
+            x0 = [jnp.asarray(a)[None] for a in x0]
+        state = rule.prime(state, theta, h, c, x0, jnp.int32(0))
 
         def body(carry, _):
             st, hh, i, total = carry

@@ -160,9 +160,8 @@ class OnlineLearner:
 
             def do(args):
                 theta, state, opt_state = args
-                theta, opt_state, finite = self._apply(theta, state["grad"], opt_state)
-                state = {**state, "grad": [jnp.zeros_like(g) for g in state["grad"]]}
-                return theta, state, opt_state, finite
+                theta, opt_state, finite = self._apply(theta, self._rule.gradient(state), opt_state)
+                return theta, self._rule.clear_gradient(state), opt_state, finite
 
             def skip(args):
                 theta, state, opt_state = args
@@ -187,15 +186,18 @@ class OnlineLearner:
                 def body(c, inp):
                     return self._one(c, inp[0], inp[1])
 
+                # a fresh state: what the rule reads from the first step, before the loop
+                theta, h, c, state = carry[:4]
+                state = self._rule.prime(state, theta, h, c, [a[0] for a in xs], carry[5])
+                carry = (*carry[:3], state, *carry[4:])
                 carry, losses = jax.lax.scan(body, carry, (xs, ys))
                 return carry, losses
 
         else:  # "flush": apply what was accumulated
 
             def fn(theta, state, opt_state):
-                theta, opt_state, finite = self._apply(theta, state["grad"], opt_state)
-                state = {**state, "grad": [jnp.zeros_like(g) for g in state["grad"]]}
-                return theta, state, opt_state, finite
+                theta, opt_state, finite = self._apply(theta, self._rule.gradient(state), opt_state)
+                return theta, self._rule.clear_gradient(state), opt_state, finite
 
         self._compiled[kind] = jax.jit(fn)
         return self._compiled[kind]

@@ -105,7 +105,9 @@ class Plan:
             if tr.leaf in es_leaves and es_leaves[tr.leaf].group == tr.group:
                 e = es_leaves[tr.leaf]
                 key = (shared.get(tr.leaf), tr.group)
-                n = e.n_pre + (0 if key[0] is not None and key in counted else g.size * g.k)
+                # xbar, and once per shared postsynaptic trace P (k variables) and the
+                # pending dl/dy of the last step
+                n = e.n_pre + (0 if key[0] is not None and key in counted else g.size * (g.k + 1))
                 counted.add(key)
             elif tr.mode == "indexed":
                 n = int(np.size(th[tr.leaf])) * g.k

@@ -18,9 +18,15 @@ and the *immediate* term are exact (one VJP of the step); the rules differ in ``
   ``Lam_t = lam Lam_{t-1} + 1``. Exact when every neuron's Jacobian is ``lam I`` and
   ``dh/dy`` constant (linear leaky dynamics, e.g. LIF with a detached reset). ``P`` is
   advanced by one forward-mode product of the step (no Jacobian is formed), weights whose
-  products are summed (``x @ W_in + z @ W_rec``) share one ``P``, and the weight-sized
-  gradient increment is added tile by tile (:func:`accumulate_outer`): the memory is
-  O(N_pre + N_post) per layer besides the gradient itself, for any sequence length.
+  products are summed (``x @ W_in + z @ W_rec``) share one ``P``; the trace term and the
+  immediate term of a step are regrouped (exactly) into one outer product of the batch's
+  rows per step (:meth:`DRTRLRule.update`), added tile by tile
+  (:func:`accumulate_outer`): the memory is O(N_pre + N_post) per layer besides the
+  gradient itself, for any sequence length.
+
+D-RTRL and ES-D-RTRL skip the reverse pass and the gradient's increment on steps whose
+loss has a zero gradient (outside a decision window): exact, and most of the work of a
+step when the loss is taken on a few steps only.
 """
 
 from __future__ import annotations
@@ -108,6 +114,16 @@ class Rule:
         """Gradient per theta leaf (zeros for non-differentiable leaves)."""
         return state["grad"]
 
+    def prime(self, state, theta, h, c, x, i):
+        """``state`` prepared with the first step's input ``x`` before the loop (what a
+        rule reads from the first step); by default unchanged."""
+        del theta, h, c, x, i
+        return state
+
+    def clear_gradient(self, state):
+        """``state`` with the accumulated gradient set to zero (traces kept)."""
+        return {**state, "grad": [jnp.zeros_like(g) for g in state["grad"]]}
+
 
 def _block_apply(J, e):
     """``J[..., a, b] e[..., b]`` summed over b: the k x k block of each neuron applied to
@@ -123,21 +139,29 @@ def _zeros_theta(theta):
     return [jnp.zeros_like(t) for t in theta]
 
 
-#: the largest temporary (elements) of a weight-sized gradient increment: larger ones are
-#: added tile by tile into the accumulator (in place), so the increment never exists whole
-TILE_ELEMENTS = 16384
+#: skip the reverse pass on steps whose loss has a zero cotangent (False: always run it;
+#: the same gradient, for measuring what a step with a loss costs)
+SKIP_ZERO_LOSS = True
+
+#: the rows of a weight-sized gradient increment computed at a time, at least: the
+#: increment of a larger weight is added block by block into the accumulator (in place),
+#: each block as large as the operands (``max(TILE_ROWS, M)`` rows of ``m``), so that no
+#: temporary of the weight's size exists
+TILE_ROWS = 16
 
 
 def accumulate_outer(g, pairs, tile=None):
     """``g + sum(left.T @ right for left, right in pairs)`` (``left [M, n]``,
-    ``right [M, m]``, ``g [n, m]``): one product over the stacked rows, and without a
-    temporary of ``g``'s size when ``g`` is larger than ``tile`` elements (default
-    ``TILE_ELEMENTS``): then row blocks are computed and added in place in a loop."""
+    ``right [M, m]``, ``g [n, m]``): one product over the stacked rows, computed in
+    blocks of ``max(TILE_ROWS, M)`` rows of ``g`` (or ``tile`` elements, when given)
+    added in place in a loop, so that the temporaries are no larger than the operands
+    (O(n + m) memory besides ``g``)."""
     n, m = g.shape
     left = pairs[0][0] if len(pairs) == 1 else jnp.concatenate([lt for lt, _ in pairs], 0)
     right = pairs[0][1] if len(pairs) == 1 else jnp.concatenate([rt for _, rt in pairs], 0)
     dims = (((0,), (0,)), ((), ()))
-    budget = max(TILE_ELEMENTS if tile is None else tile, 1)
+    rows = max(TILE_ROWS, left.shape[0])
+    budget = max(rows * m if tile is None else tile, 1)
     r = max(1, budget // m)
     while n % r:
         r -= 1
@@ -264,15 +288,53 @@ class DRTRLRule(Rule):
                     "lam": jnp.asarray(-1.0 if lam is None else lam, dtype),
                 }
             )
-        post = []
+        post, pending = [], []
         for rep in self.post_sets:
             g = plan.groups[self.es[rep].group]
             post.append([jnp.zeros((b, *g.shape), dtype) for _ in range(g.k)])
-        es = {"pre": es, "post": post}
-        return {"traces": traces, "es": es, "grad": _zeros_theta(theta)}
+            pending.append(jnp.zeros((b, math.prod(self.es[rep].op.out_shape)), dtype))
+        es = {"pre": es, "post": post, "gy": pending}
+        return {
+            "traces": traces,
+            "es": es,
+            "grad": _zeros_theta(theta),
+            "live": jnp.zeros((), bool),
+        }
+
+    def gradient(self, state) -> list:
+        """The accumulated gradient, with the immediate term of the last step that the
+        ES weights keep pending (``xbar_t (x) dl_t/dy_t``, see :meth:`update`)."""
+        grad = list(state["grad"])
+        for key, st in zip(self.es, state["es"]["pre"]):
+            gy = state["es"]["gy"][self.post_of[key]]
+            pairs = [(st["xbar"], gy)]
+            if self.es[key].contracted:
+                pairs = [(r, lt) for lt, r in pairs]
+            grad[key[0]] = accumulate_outer(grad[key[0]], pairs)
+        return grad
+
+    def clear_gradient(self, state):
+        """``state`` with the accumulated gradient (pending terms included) set to zero."""
+        es = {**state["es"], "gy": [jnp.zeros_like(g) for g in state["es"]["gy"]]}
+        return {
+            **state,
+            "es": es,
+            "grad": [jnp.zeros_like(g) for g in state["grad"]],
+            "live": jnp.zeros((), bool),
+        }
 
     # -- one step ----------------------------------------------------------------------
     def update(self, state, theta, h, c, x, i, target):
+        """One step. The gradient's increment is ``dl_t/dh_{t-1} M_{t-1}`` plus the
+        immediate ``dl_t/dtheta``; for an ES weight ``y = x @ W`` (trace
+        ``xbar_{t-1} (x) P_{t-1} / Lam_{t-1}``) that is
+        ``xbar_{t-1} (x) q_t / Lam_{t-1} + x_t (x) gy_t`` (``q_t`` the learning signal on
+        ``P``, ``gy_t = dl_t/dy_t``). With ``x_t = xbar_t - lam xbar_{t-1}`` the sum over
+        steps is regrouped, exactly, into one outer product per step:
+        ``xbar_{t-1} (x) (q_t / Lam_{t-1} - lam gy_t + gy_{t-1})``, the last step's
+        ``xbar (x) gy`` kept pending (:meth:`gradient` adds it). The reverse pass and
+        the gradient's increment are skipped on steps whose loss has a zero cotangent
+        (e.g. outside a decision window) and leave nothing pending."""
         es_keys = list(self.es)
         es_ops = [self.es[key].op for key in es_keys]
         es_leaves = {key[0] for key in es_keys}
@@ -284,36 +346,57 @@ class DRTRLRule(Rule):
               for op in es_ops]  # fmt: skip
         _, vjp_fn, (h_new, out, (acts, ys)) = jax.vjp(f, tdv0, hd0, d0, has_aux=True)
         value, cot = self.loss(out, target)
-        g_td, g_hd, g_d = vjp_fn(([jnp.zeros_like(h_new[k]) for k in self.hd], cot))
-        grad = list(state["grad"])
-        for k, g in zip(td_v, g_td):
-            grad[k] = grad[k] + g
-        signal = dict(zip(self.hd, g_hd))  # learning signal per hidden leaf [B, ...]
-        # contributions of the traces of h_{t-1}
-        for tr, e in zip(self.full, state["traces"]):
-            grad[tr.leaf] = grad[tr.leaf] + self._contract(tr, e, signal, theta)
         acts = [a.reshape(a.shape[0], -1) for a in acts]
-        qs = []
-        for rep, P in zip(self.post_sets, state["es"]["post"]):
-            grp = self.plan.groups[self.es[rep].group]
-            q = sum(signal[leaf] * p for leaf, p in zip(grp.leaves, P))
-            qs.append(q.reshape(q.shape[0], -1))
-        for key, est, a, gy in zip(es_keys, state["es"]["pre"], acts, g_d):
-            es = self.es[key]
-            # the immediate term x_t (x) dl_t/dy_t and the trace's xbar (x) q / Lam, added
-            # tile by tile (no weight-sized temporary)
-            q = qs[self.post_of[key]]
-            lam = jnp.where(est["Lam"] > 0, est["Lam"], 1.0)
-            pairs = [(a, gy.reshape(gy.shape[0], -1)), (est["xbar"], q / lam)]
-            if es.contracted:
-                pairs = [(r, lt) for lt, r in pairs]
-            grad[key[0]] = accumulate_outer(grad[key[0]], pairs)
+        nonzero = jnp.zeros((), bool)
+        for c_ in cot:
+            nonzero = nonzero | jnp.any(c_ != 0)
+        live = nonzero | state["live"]
+
+        def backward(args):
+            grad, pending = args
+            g_td, g_hd, g_d = vjp_fn(([jnp.zeros_like(h_new[k]) for k in self.hd], cot))
+            grad = list(grad)
+            for k, g in zip(td_v, g_td):
+                grad[k] = grad[k] + g
+            signal = dict(zip(self.hd, g_hd))  # learning signal per hidden leaf [B, ...]
+            # contributions of the traces of h_{t-1}
+            for tr, e in zip(self.full, state["traces"]):
+                grad[tr.leaf] = grad[tr.leaf] + self._contract(tr, e, signal, theta)
+            qs = []
+            for rep, P in zip(self.post_sets, state["es"]["post"]):
+                grp = self.plan.groups[self.es[rep].group]
+                q = sum(signal[leaf] * p for leaf, p in zip(grp.leaves, P))
+                qs.append(q.reshape(q.shape[0], -1))
+            gys = [gy.reshape(gy.shape[0], -1) for gy in g_d]
+            for n, (key, est) in enumerate(zip(es_keys, state["es"]["pre"])):
+                p = self.post_of[key]
+                lam = jnp.where(est["Lam"] > 0, est["Lam"], 1.0)
+                right = qs[p] / lam - est["lam"] * gys[n] + pending[p]
+                pairs = [(est["xbar"], right)]
+                if self.es[key].contracted:
+                    pairs = [(r, lt) for lt, r in pairs]
+                # added tile by tile: no weight-sized temporary
+                grad[key[0]] = accumulate_outer(grad[key[0]], pairs)
+            new_pending = [gys[es_keys.index(rep)] for rep in self.post_sets]
+            return grad, new_pending
+
+        def skip(args):
+            grad, pending = args
+            return list(grad), [jnp.zeros_like(p) for p in pending]
+
+        args = (list(state["grad"]), list(state["es"]["gy"]))
+        if SKIP_ZERO_LOSS:
+            grad, pending = jax.lax.cond(live, backward, skip, args)
+        else:
+            grad, pending = backward(args)
         traces = state["traces"]
         if self.full:
             jac, incr, _, _ = self._local(theta, h, c, x, i)
             traces = [self._advance(tr, e, jac, incr) for tr, e in zip(self.full, traces)]
         es_states = self._es_advance_all(es_keys, state["es"], theta, h, c, x, i, acts, ys)
-        return {"traces": traces, "es": es_states, "grad": grad}, h_new, out, value
+        es_states["gy"] = pending
+        new = {"traces": traces, "es": es_states, "grad": grad, "live": nonzero}
+        return new, h_new, out, value
 
     def _forward_es(self, theta, h, c, x, i, es_ops, td_v):
         """``(td_v, hd, deltas) -> ((h_new[hd], out[float]), (h_new, out, activities))``:
@@ -353,12 +436,12 @@ class DRTRLRule(Rule):
 
         return f
 
-    def _es_advance_all(self, es_keys, states, theta, h, c, x, i, acts, ys):
+    def _es_advance_all(self, es_keys, states, theta, h, c, x, i, acts, ys, first=False):
         """Advance every ES weight's traces: ``P_t = J_t P_{t-1} + dh_t/dy_t`` as one
         forward-mode product of the cut step (no Jacobian is formed) and
         ``xbar_t = lam xbar_{t-1} + x_t``."""
         if not es_keys:
-            return {"pre": [], "post": []}
+            return {"pre": [], "post": [], "gy": []}
         plan = self.plan
         es_ops = [self.es[key].op for key in es_keys]
         hd = self.hd
@@ -398,7 +481,11 @@ class DRTRLRule(Rule):
         pre = []
         for n, (key, st) in enumerate(zip(es_keys, states["pre"])):
             lam = st["lam"]
-            if self.es_decay[key] is None:
+            if self.es_decay[key] is not None or "primed" in states:
+                pass  # given, or set by prime() before the loop
+            elif first:
+                lam = self._auto_decay(key, new_post[self.post_of[key]], cut_step, hd0, d0)
+            else:
                 P = new_post[self.post_of[key]]
                 lam = jax.lax.cond(
                     st["Lam"] == 0,
@@ -408,7 +495,31 @@ class DRTRLRule(Rule):
             pre.append(
                 {"xbar": lam * st["xbar"] + acts[n], "Lam": lam * st["Lam"] + 1.0, "lam": lam}
             )
-        return {"pre": pre, "post": new_post}
+        out = {"pre": pre, "post": new_post}
+        if "primed" in states:
+            out["primed"] = states["primed"]
+        return out
+
+    def prime(self, state, theta, h, c, x, i):
+        """``state`` (fresh, before the first step ``x``) with the presynaptic decays that
+        are taken from the first step (``decay=None``) set, so that the loop's steps need
+        no branch on the first step. Leaves ``state`` as it is when every decay is given."""
+        if not any(self.es_decay[key] is None for key in self.es):
+            return state
+        es_keys = list(self.es)
+        es_ops = [self.es[key].op for key in es_keys]
+        es_leaves = {key[0] for key in es_keys}
+        td_v = [k for k in self.td if k not in es_leaves]
+        f = self._forward_es(theta, h, c, x, i, es_ops, td_v)
+        hd0 = [h[k] for k in self.hd]
+        d0 = [jnp.zeros((jnp.shape(hd0[0])[0], *op.out_shape), jnp.result_type(*hd0))
+              for op in es_ops]  # fmt: skip
+        _, (_, _, (acts, ys)) = f([theta[k] for k in td_v], hd0, d0)
+        acts = [a.reshape(a.shape[0], -1) for a in acts]
+        first = self._es_advance_all(es_keys, state["es"], theta, h, c, x, i, acts, ys, first=True)
+        pre = [{**st, "lam": new["lam"]} for st, new in zip(state["es"]["pre"], first["pre"])]
+        es = {**state["es"], "pre": pre, "primed": jnp.zeros((), bool)}
+        return {**state, "es": es}
 
     def _auto_decay(self, key, d, cut_step, hd0, d0):
         """At the first step: the postsynaptic decay of the variable the input enters (the
