@@ -181,13 +181,7 @@ def _scatter_event(*args, st):
 
         def synapse(q, acc):
             c = cols[q]
-            (val,) = _vals(
-                st,
-                pre,
-                {k: v[:, c] for k, v in g["post"].items()},
-                {k: v[q] for k, v in g["syn"].items()},
-                g["p"],
-            )
+            val = _synapse_value(st, g, pre, q, c)
             if plain:
                 return acc.at[c].add(val.reshape(()).astype(dtype))
             return acc.at[:, c].add(ev[:, i] * val.astype(dtype))
@@ -197,6 +191,19 @@ def _scatter_event(*args, st):
     if plain:
         return [_for_active(events, out[0], row)[None]]
     return [_for_active(events, out, row)]
+
+
+def _synapse_value(st, g, pre, q, c):
+    """The body at synapse ``q`` (column ``c``) of a row whose presynaptic fields are
+    ``pre`` (the scalar loops' one evaluation)."""
+    (val,) = _vals(
+        st,
+        pre,
+        {k: v[:, c] for k, v in g["post"].items()},
+        {k: v[q] for k, v in g["syn"].items()},
+        g["p"],
+    )
+    return val
 
 
 def _gather_event(*args, st):
@@ -215,14 +222,7 @@ def _gather_event(*args, st):
 
         def synapse(q, acc):
             c = cols[q]
-            (val,) = _vals(
-                st,
-                pre,
-                {k: v[:, c] for k, v in g["post"].items()},
-                {k: v[q] for k, v in g["syn"].items()},
-                g["p"],
-            )
-            return acc + xf[:, c] * val.astype(dtype)
+            return acc + xf[:, c] * _synapse_value(st, g, pre, q, c).astype(dtype)
 
         acc = jax.lax.fori_loop(indptr[i], indptr[i + 1], synapse, jnp.zeros((b,), dtype))
         return out.at[:, i].set(acc)
