@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint bench clean native
+.PHONY: demo test test-slow lint bench clean native docs native-sanitize
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(PY) examples/coba.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks examples
-	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/ruff check src tests benchmarks examples docs
+	$(VENV)/bin/ruff format --check src tests benchmarks examples docs
 	$(VENV)/bin/lint-imports
 
 # two test processes (pytest-xdist): the suite is mostly single-threaded compiles and
@@ -27,6 +27,24 @@ test: lint
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow -q -n 2
+
+# The documentation site (docs/conf.py says what each step checks). The docs extra is installed
+# from its list (docs/_requirements.py), without reinstalling neurodyn. Each step fails on
+# its own kind of fault: a warning or broken reference (nitpicky -W), a failing tutorial
+# cell or gallery number, a failing doctest, a broken internal link, an undocumented name.
+DOCS_STAMP := $(VENV)/.docs-installed
+SPHINX     := $(VENV)/bin/sphinx-build -W --keep-going -n -j auto -d docs/_build/doctrees
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml docs/_requirements.py
+	$(PY) docs/_requirements.py docs > $(VENV)/docs-requirements.txt
+	$(PY) -m pip install --quiet -r $(VENV)/docs-requirements.txt
+	touch $@
+
+docs: $(DOCS_STAMP)
+	$(SPHINX) -b html docs docs/_build/html
+	$(SPHINX) -b doctest docs docs/_build/doctest
+	$(PY) docs/_check_links.py --html docs/_build/html
+	$(PY) docs/_check_coverage.py --built docs/_build/html
 
 # Benchmarks (benchmarks/README.md): neurodyn runs from $(VENV); each anchor from its own
 # venv under benchmarks/.envs/, so their pins never touch ours. bench-setup is idempotent
@@ -102,6 +120,26 @@ bench-dendrite: $(STAMP) $(ENVS)/neuron/.installed
 # Rebuild the native kernels in place after editing src/neurodyn/event/_native/*.cc
 native: $(STAMP)
 	$(PY) -m pip install --quiet --no-deps -e .
+
+# Build the native event kernels with -fsanitize=thread and, separately, with
+# -fsanitize=address,undefined (in a temporary directory: the installed library is left
+# alone) and run a driver through every kernel family, the threaded paths with a real
+# helper thread (src/neurodyn/event/_native/sanitize_driver.cc). Fails on any report.
+NATIVE_DIR := src/neurodyn/event/_native
+NATIVE_SAN_SRC := $(addprefix $(NATIVE_DIR)/,sanitize_driver.cc rows.cc jitconn.cc update.cc record.cc)
+native-sanitize: $(STAMP)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	inc=$$($(PY) -c "import jax; print(jax.ffi.include_dir())"); \
+	for san in thread address,undefined; do \
+	  echo "native-sanitize: building with -fsanitize=$$san"; \
+	  $(CXX) -std=c++17 -O1 -g -fno-omit-frame-pointer -ffp-contract=off -Wno-attributes \
+	    -fsanitize=$$san -fno-sanitize-recover=all -I"$$inc" -I$(NATIVE_DIR) \
+	    $(NATIVE_SAN_SRC) -o "$$tmp/driver" -lpthread; \
+	  echo "native-sanitize: running with -fsanitize=$$san"; \
+	  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
+	  ASAN_OPTIONS="halt_on_error=1 detect_leaks=1" \
+	  UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" "$$tmp/driver"; \
+	done; echo "native-sanitize: no sanitizer report"
 
 clean:
 	rm -rf $(VENV) $(ENVS) build dist src/*.egg-info .pytest_cache

@@ -146,6 +146,8 @@ def _spawn(n: int, port: int, script: str, args: list[str], timeout: float | Non
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line ``python -m neurodyn.launch [-n N] script [args...]``; returns the
+    exit status (the first non-zero status of a process, which stops the others)."""
     ap = argparse.ArgumentParser(
         prog="python -m neurodyn.launch",
         description="Run a script as N cooperating JAX processes (see the module docstring).",

@@ -35,7 +35,7 @@ __all__ = [
 @dataclass
 class FixedPoint:
     """A fixed point, its Jacobian, eigenvalues and stability class (for a ``dyn`` model
-    also ``var_names`` and ``var_units``, the entries of ``x``; see :attr:`values`)."""
+    also ``var_names`` and ``var_units``, the entries of ``x``; see :attr:`FixedPoint.values`)."""
 
     x: np.ndarray
     jacobian: np.ndarray

@@ -160,11 +160,11 @@ class Cell(Dynamics):
     """A multi-compartment neuron on a :class:`~neurodyn.dendrite.Morphology`.
 
     Every branch is split into ``ncomp`` compartments (NEURON's ``nseg``; areas and axial
-    resistances from the 3-D points as NEURON computes them, see :mod:`._geometry`). Each
+    resistances from the 3-D points as NEURON computes them, see ``dendrite._geometry``). Each
     step (``update``, called by ``nd.run``) follows NEURON's fixed step
     (``secondorder = 0`` or ``2``): the membrane currents and their conductances at the
     present V and gates, and point-process currents at the middle of the step, give a
-    linear tree system for the change of V, solved exactly in O(n) (:mod:`._solver`);
+    linear tree system for the change of V, solved exactly in O(n) (``dendrite._solver``);
     then the gates advance over the step at the new V. On the CPU, with the native
     kernel built (``python -m neurodyn.dendrite._hines``), the axial currents, the solve
     and the new V are one call of Hines' elimination per step (blocks of cells at once

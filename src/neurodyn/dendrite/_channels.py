@@ -80,7 +80,7 @@ class Channels(Mechanism):
         self._mems: dict = {}
 
     def membrane(self, temperature_c: float) -> Membrane:
-        """The :class:`Membrane` of these channels at a temperature (degrees C)."""
+        """The :class:`~neurodyn.dyn.Membrane` of these channels at a temperature (degrees C)."""
         key = float(temperature_c)
         if key not in self._mems:
             self._mems[key] = Membrane(self.channels, self.ions, temperature=key * u.celsius)

@@ -6,7 +6,7 @@ a plain shared library ``_hines_native*.so`` next to this file (no ``PyInit``; l
 with :mod:`ctypes` and registered with ``jax.ffi.register_ffi_target(..., "cpu")``).
 Importing never raises: without the library (no compiler at install time), or with
 ``NEURODYN_DISABLE_NATIVE=1``, :func:`available` is False, :func:`reason` says why, and
-the cell solves its tree with the pure-JAX solver (:mod:`._solver`) instead.
+the cell solves its tree with the pure-JAX solver (``dendrite._solver``) instead.
 
 Build it in place (the same flags as the package's other native kernels)::
 

@@ -93,7 +93,8 @@ class _Distance:
 
 class Mechanism:
     """A density mechanism: ``states``, ``parameters`` (name -> unit), and the methods
-    :meth:`steady_state`, :meth:`current` and :meth:`advance` on plain arrays."""
+    :meth:`Mechanism.steady_state`, :meth:`Mechanism.current` and
+    :meth:`Mechanism.advance` on plain arrays."""
 
     name = "mechanism"
     states: tuple[str, ...] = ()

@@ -135,7 +135,7 @@ class Morphology:
     @classmethod
     def from_swc(cls, path) -> Morphology:
         """Read an SWC file; the branches are the sections NEURON's Import3d makes (see
-        :mod:`neurodyn.dendrite._swc`: single-point and 3-point somata become spheres,
+        ``neurodyn.dendrite._swc``: single-point and 3-point somata become spheres,
         children of a single-point soma attach at its middle). Malformed files are refused
         with the line number (:class:`~neurodyn.dendrite.SWCError`)."""
         swc = read_swc(path)

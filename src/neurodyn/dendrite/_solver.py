@@ -16,7 +16,7 @@ set of a round is a contiguous block followed by the survivors. Back substitutio
 rounds in reverse. The solve is pure ``jax.numpy`` on the last axis: it works under jit,
 vmap (any leading batch axes) and grad.
 
-On the CPU, with the native kernel built (:mod:`._hines`), the solve is instead one call
+On the CPU, with the native kernel built (``dendrite._hines``), the solve is instead one call
 of Hines' sequential elimination per step (``seq``: children before parents), O(n) work
 in double precision and no per-round overhead; its derivatives come from
 ``jax.lax.custom_linear_solve`` (the matrix is symmetric: the adjoint solve is the same
@@ -64,7 +64,7 @@ class TreeSolver:
         compress: also eliminate chain nodes in each round (O(log n) rounds for a chain);
             False gives Hines' level-by-level order.
         native: solve with the native Hines kernel on the CPU (one sequential
-            elimination per step; :mod:`._hines`): None (default) when it is built, True
+            elimination per step; ``dendrite._hines``): None (default) when it is built, True
             to require it, False for the pure-JAX rounds everywhere.
         layout: the caller's nodes in the internal order wanted (a permutation; the root
             is moved last), e.g. regions contiguous so that mechanisms read slices of V;

@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from . import _surrogate as surrogate
+from . import surrogate
 from ._base import Dynamics, SpikingNeuron, param
 from ._channel_library import (
     ATypePotassium,

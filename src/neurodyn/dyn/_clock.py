@@ -68,6 +68,11 @@ def clock(dt: Quantity, t: Any = None, i: Any = None):
 
 
 def current_clock() -> Clock:
+    """The innermost open :class:`Clock` (the one :func:`clock` or ``nd.run`` opened).
+
+    Raises:
+        RuntimeError: outside a clock scope.
+    """
     if not _LOCAL.stack:
         raise RuntimeError(
             "No clock: models read dt and t from a clock scope. Run them with nd.run(...), "

@@ -130,10 +130,12 @@ def AdQuaIF(size, a=1.0 * u.nS, b=10.0 * u.pA, tau_w=30.0 * u.ms, **kwargs) -> Q
 
 
 class Izhikevich(Model):
-    """Izhikevich (2003)::
+    """Izhikevich (2003) neuron.
 
-    dV/dt = (0.04 V²/mV + 5 V + 140 mV + R I) / ms - u
-    du/dt = a (b V - u) ;   on spike (V >= 30 mV): V <- c, u <- u + d
+    Equations::
+
+        dV/dt = (0.04 V²/mV + 5 V + 140 mV + R I) / ms - u
+        du/dt = a (b V - u) ;   on spike (V >= 30 mV): V <- c, u <- u + d
     """
 
     a = Parameter(u.ms**-1, 0.02 / u.ms, _POS)

@@ -43,10 +43,12 @@ class FitzHughNagumo(_Polynomial):
 
 
 class HindmarshRose(_Polynomial):
-    """Hindmarsh & Rose (1984) bursting neuron::
+    """Hindmarsh & Rose (1984) bursting neuron.
 
-    dV/dt = y - a V³ + b V² - z + I ;  dy/dt = c - d V² - y ;
-    dz/dt = r (s (V - V_rest) - z)
+    Equations::
+
+        dV/dt = y - a V³ + b V² - z + I ;  dy/dt = c - d V² - y ;
+        dz/dt = r (s (V - V_rest) - z)
     """
 
     a = Parameter(None, 1.0, "finite")

@@ -41,10 +41,12 @@ def _sigmoid(x, a, theta):
 
 
 class WilsonCowan(RateModel):
-    """Wilson & Cowan (1972) excitatory/inhibitory populations::
+    """Wilson & Cowan (1972) excitatory/inhibitory populations.
 
-    tau_E dE/dt = -E + (1 - r E) S_E(w_EE E - w_EI I + P + inp)
-    tau_I dI/dt = -I + (1 - r I) S_I(w_IE E - w_II I + Q)
+    Equations::
+
+        tau_E dE/dt = -E + (1 - r E) S_E(w_EE E - w_EI I + P + inp)
+        tau_I dI/dt = -I + (1 - r I) S_I(w_IE E - w_II I + Q)
     """
 
     tau_E = Parameter(u.ms, 1.0 * u.ms, "positive")

@@ -67,6 +67,15 @@ class RunResult:
     the next time point). Spikes keep Brian2's convention: :meth:`spikes` stamps a spike
     with the *start* of the step in which the threshold was crossed. A
     :class:`SpikeMonitor` gives a :class:`SpikeRecord` (``res[name].t``, ``.i``).
+
+    Attributes:
+        times: the time of every row of a monitor recorded every step (a time Quantity,
+            ``[steps]``).
+        data: ``{monitor name: recorded values}``; also ``res[name]``.
+        timing: wall-clock seconds of the run (``"compile_s"``, ``"run_s"``, ...).
+        monitor_times: ``{monitor name: times}`` for the monitors recorded less often
+            than every step (``Monitor(..., every=...)``): the time of each of their rows.
+            A monitor absent from it uses :attr:`times`.
     """
 
     times: Any
@@ -81,6 +90,7 @@ class RunResult:
             raise KeyError(f"No monitor named {name!r}; recorded: {sorted(self.data)}.") from None
 
     def keys(self):
+        """The monitor names (``res[name]`` gives each one's values)."""
         return self.data.keys()
 
     def __repr__(self) -> str:

@@ -148,7 +148,7 @@ def solve(
         args: extra arguments of ``f`` (and ``g``).
         g: diffusion ``g(t, y, *args)`` for SDE methods.
         noise: ``"diagonal"``, ``"scalar"`` or ``"general"`` (see
-            :mod:`neurodyn.integrate._sde`).
+            ``neurodyn.integrate._sde``).
         key: PRNG key for the Brownian increments (default: drawn from
             ``neurodyn.state.random``, so it advances the global key State).
         dW, dZ: given Brownian increments, stacked per step (instead of

@@ -94,7 +94,7 @@ class NIRNetwork(Node):
         nodes: ``{name: node module}`` (parameters are ``nd.Param``: ``model.states(nd.Param)``).
         edges: the graph's edges; ``recurrent``: those that carry the previous step.
         order: the order in which the nodes run.
-        dt, method, reset: the discretisation.
+        dt: the time step; method, reset: the discretisation (as in :func:`neurodyn.io.nir.load`).
     """
 
     nir_type = "NIRGraph"

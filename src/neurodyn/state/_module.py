@@ -131,9 +131,9 @@ class Module:
     checkpoint_attrs: tuple[str, ...] = ()
 
     def checkpoint_meta(self) -> dict[str, Any]:
-        """JSON-able bookkeeping of the root module that :func:`save` stores beside the
-        States and :func:`load` hands back to :meth:`restore_checkpoint_meta` (e.g. a
-        network's step count). Empty by default."""
+        """JSON-able bookkeeping of the root module that :func:`~neurodyn.state.save`
+        stores beside the States and :func:`~neurodyn.state.load` hands back to
+        :meth:`restore_checkpoint_meta` (e.g. a network's step count). Empty by default."""
         return {}
 
     def restore_checkpoint_meta(self, meta: dict[str, Any]) -> None:
@@ -142,8 +142,9 @@ class Module:
     def checkpoint_constants(self) -> dict[str, Any]:
         """``{name: value}`` of what defines this module without being a State: the
         values of class-level descriptors marked ``checkpointed = True`` (declared model
-        parameters) and the attributes named in ``checkpoint_attrs``. :func:`save` stores
-        them; :func:`load` refuses a module whose constants differ."""
+        parameters) and the attributes named in ``checkpoint_attrs``.
+        :func:`~neurodyn.state.save` stores them; :func:`~neurodyn.state.load` refuses a
+        module whose constants differ."""
         out: dict[str, Any] = {}
         own = vars(self)
         for klass in reversed(type(self).__mro__):

@@ -1,6 +1,6 @@
 """Random numbers from a key held in a State, reproducible under transforms.
 
-The module-level functions draw from :data:`DEFAULT` (a :class:`RandomKey`
+The module-level functions draw from :data:`DEFAULT` (a :class:`~neurodyn.state.RandomKey`
 State) unless a ``key`` is passed; each draw splits the key and writes it
 back, so under :func:`neurodyn.state.jit` and the loops the key is threaded
 like any other State, and under :func:`neurodyn.state.vmap` each lane gets

@@ -36,7 +36,7 @@ def ridge(X, Y, alpha: float = 1e-6, bias: bool = True):
 
 class RidgeAccumulator:
     """Streaming ridge regression: accumulate ``XᵀX`` and ``XᵀY`` batch by batch (so the
-    whole state history never needs to be in memory), then :meth:`solve`."""
+    whole state history never needs to be in memory), then :meth:`RidgeAccumulator.solve`."""
 
     def __init__(self, n_features: int, n_outputs: int, bias: bool = True, dtype=None):
         dtype = dtype or jnp.result_type(float)

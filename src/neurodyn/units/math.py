@@ -3,23 +3,23 @@
 Every function here is generated from one rule table (:data:`RULES`) instead
 of being written by hand. A rule says what a function does with units:
 
-========================  ====================================================
-``keep``                  result has the unit of the first argument
-                          (``abs``, ``sum``, ``mean``, ``reshape``, ``cumsum``)
-``same``                  the listed arguments are converted to the unit of the
-                          first quantity among them; result keeps it
-                          (``maximum``, ``where``, ``clip``, ``concatenate``)
-``compare``               like ``same`` but the result is a plain array
-                          (``less``, ``isclose``, ``arctan2``, ``searchsorted``)
-``multiply`` / ``divide`` result unit is the product / quotient of the units
-                          (``dot``, ``matmul``, ``outer``, ``divide``)
-``power`` *p*             result unit is the unit to the power *p*
-                          (``sqrt``: 1/2, ``square``: 2, ``var``: 2)
-``dimensionless``         arguments must have no dimension (``exp``, ``log``,
-                          ``sin``, ``tanh``); result is a plain array
-``drop``                  result has no unit and the input may have any unit
-                          (``sign``, ``argmax``, ``isnan``, ``argsort``)
-========================  ====================================================
+==========================  ====================================================
+``keep``                    result has the unit of the first argument
+                            (``abs``, ``sum``, ``mean``, ``reshape``, ``cumsum``)
+``same``                    the listed arguments are converted to the unit of the
+                            first quantity among them; result keeps it
+                            (``maximum``, ``where``, ``clip``, ``concatenate``)
+``compare``                 like ``same`` but the result is a plain array
+                            (``less``, ``isclose``, ``arctan2``, ``searchsorted``)
+``multiply`` / ``divide``   result unit is the product / quotient of the units
+                            (``dot``, ``matmul``, ``outer``, ``divide``)
+``power`` *p*               result unit is the unit to the power *p*
+                            (``sqrt``: 1/2, ``square``: 2, ``var``: 2)
+``dimensionless``           arguments must have no dimension (``exp``, ``log``,
+                            ``sin``, ``tanh``); result is a plain array
+``drop``                    result has no unit and the input may have any unit
+                            (``sign``, ``argmax``, ``isnan``, ``argsort``)
+==========================  ====================================================
 
 Plain arrays pass straight to ``jax.numpy``. A literal ``0`` is accepted
 wherever a quantity is expected (it means the same in every unit).
