@@ -36,7 +36,10 @@ def statistics(spikes, n_e: int) -> dict:
     corr = np.asarray(analysis.spike_count_correlation(e[:, :100], 20 * u.ms, dt=DT))
     off = corr[~np.eye(100, dtype=bool)]
     smooth = analysis.instantaneous_rate(e[:, :100], 5 * u.ms, DT).to_value(u.Hz)
-    trains = analysis.spike_trains(e[:, :2], DT)  # two neurons' spike times
+    # two neurons' spike times: the first two active E neurons (the first two may be
+    # silent, which leaves the distances and the STTC undefined)
+    pair = np.flatnonzero(active)[:2] if active.sum() >= 2 else np.arange(2)
+    trains = analysis.spike_trains(e[:, pair], DT)
     a, b = trains.times
     return {
         "rate_E_hz": float(rates[:n_e].mean()),

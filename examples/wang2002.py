@@ -8,6 +8,11 @@ Connectivity is all-to-all with weights that are constant within blocks of neuro
 group sum times a block weight: O(N) per step instead of O(N^2).
 
     python examples/wang2002.py [--coherence 25.6] [--t 2500] [--seed 0]
+    python examples/wang2002.py --coherence 51.2 --stim-on 100 --stim-off 1100 --t 1100
+
+The stimulus is on from 1000 to 2000 ms (``--stim-on``, ``--stim-off``); the rates
+printed are those of the second half of the stimulus (1500-2000 ms), so ``--t`` must
+reach the end of the stimulus. The second command is the docs build's short run.
 """
 
 from __future__ import annotations
@@ -146,9 +151,16 @@ def main() -> None:
     ap.add_argument("--coherence", type=float, default=25.6)
     ap.add_argument("--t", type=float, default=2500.0, help="biological time in ms")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stim-on", type=float, default=1000.0, help="stimulus onset (ms)")
+    ap.add_argument("--stim-off", type=float, default=2000.0, help="stimulus offset (ms)")
     args = ap.parse_args()
+    if not (0 <= args.stim_on and args.stim_on + 100 <= args.stim_off <= args.t):
+        ap.error(
+            f"the stimulus ({args.stim_on:g}-{args.stim_off:g} ms) must last 100 ms or more "
+            f"and end within --t {args.t:g} ms: the rates are measured in its second half"
+        )
     nd.random.seed(args.seed)
-    net = Wang2002(args.coherence)
+    net = Wang2002(args.coherence, stim_on=args.stim_on, stim_off=args.stim_off)
     T = args.t * u.ms
     t0 = time.perf_counter()
     res = nd.run(net, T, dt=0.1 * u.ms, monitors={"E": Monitor(net.E.spike, every=50 * u.ms)})
@@ -157,7 +169,8 @@ def main() -> None:
     rate = lambda sl: counts[:, sl].mean(axis=1) / 0.05  # noqa: E731
     a, b = rate(slice(0, N_SEL)), rate(slice(N_SEL, 2 * N_SEL))
     nonsel = rate(slice(2 * N_SEL, N_E))
-    late = slice(int(1500 / 50), int(2000 / 50))  # last 500 ms of the stimulus
+    # the second half of the stimulus (1500-2000 ms by default), in 50 ms bins
+    late = slice(int((args.stim_on + args.stim_off) / 2 / 50), int(args.stim_off / 50))
     ra, rb = float(a[late].mean()), float(b[late].mean())
     winner = "A" if ra > rb else "B"
     print(

@@ -98,6 +98,25 @@ def test_wang2002_decision_follows_the_coherence():
     assert data["rate_A_hz"] > 15 and data["rate_B_hz"] < 8, data
 
 
+@pytest.mark.slow
+def test_wang2002_short_stimulus_decides_too():
+    # the docs build's size: a 1 s stimulus from 100 ms, rates over its second half
+    data = _last_json(
+        "wang2002.py", "--coherence", "51.2", "--stim-on", "100", "--stim-off", "1100",
+        "--t", "1100",
+    )  # fmt: skip
+    assert data["winner"] == "A", data
+    assert data["rate_A_hz"] > 15 and data["rate_B_hz"] < 8, data
+
+
+def test_wang2002_refuses_a_run_that_ends_before_the_stimulus():
+    # --t 500 used to print NaN rates: the window (1500-2000 ms) was never simulated
+    cmd = [sys.executable, str(EXAMPLES / "wang2002.py"), "--t", "500"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "must last 100 ms or more" in proc.stderr, proc.stderr
+    assert "NaN" not in proc.stdout
+
+
 def _run_json(name, *args, timeout=300):
     out = subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
@@ -118,6 +137,15 @@ def test_analysis_spikes_example_prints_its_statistics():
     assert data["fano_100ms"] > 0 and -1 <= data["sttc_5ms"] <= 1
     assert data["victor_purpura"] >= 0 and data["van_rossum"] >= 0
     assert 0 <= data["synchrony_chi"] <= 1 and data["psd_peak_hz"] >= 5
+
+
+@pytest.mark.slow
+def test_analysis_spikes_distances_use_active_neurons():
+    # at 500 neurons the first two E neurons are nearly silent; the pair is the first two
+    # active ones, so the STTC and the distances are defined
+    data = _run_json("analysis_spikes.py", "--t", "1000", "--no-plot")
+    assert -1 <= data["sttc_5ms"] <= 1, data
+    assert data["victor_purpura"] > 2 and data["van_rossum"] > 1, data
 
 
 @pytest.mark.slow
