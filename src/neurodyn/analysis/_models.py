@@ -521,6 +521,13 @@ class NetworkField:
 
     # -- conversions -----------------------------------------------------------------------
     def param_value(self, value=None, what: str = "args[0]"):
+        """The varied parameter's ``value`` as numbers, converted as by the population's
+        own field (Quantities converted to its unit); ``None``: the population's current
+        value. ``what`` names the argument in error messages.
+
+        Raises:
+            TypeError: when no parameter was named (``param=...``).
+        """
         if self._varied is None:
             raise TypeError(f"{what}: no parameter was named (param=...).")
         return self._varied[1].param_value(value, what)

@@ -59,6 +59,8 @@ class FixedPoint:
 
     @property
     def stable(self) -> bool:
+        """Whether every eigenvalue of the Jacobian has a negative real part (linearly
+        stable)."""
         return bool(np.all(np.real(self.eigenvalues) < 0))
 
 
@@ -312,9 +314,26 @@ class PhasePlane:
         self.labels = ("x", "y") if labels is None else labels
 
     def nullclines(self, resolution: int = 200):
+        """The two nullclines over the plane, as :func:`~neurodyn.analysis.nullclines`.
+
+        Args:
+            resolution: grid points per axis used to find the sign changes.
+
+        Returns:
+            ``{0: points, 1: points}``: for each component ``i``, an ``(n, 2)`` array of
+            points (sorted by x) where ``f_i = 0``, i.e. where ``d(labels[i])/dt = 0``.
+        """
         return nullclines(self.f, self.x_range, self.y_range, resolution, self.args)
 
     def fixed_points(self, grid: int = 12):
+        """The fixed points inside the plane, found by Newton iteration from a
+        ``grid`` x ``grid`` lattice of starting points.
+
+        Returns:
+            A list of :class:`~neurodyn.analysis.FixedPoint` (duplicates merged) lying in
+            ``x_range`` x ``y_range``; for a ``dyn`` model they carry its variable names
+            and units.
+        """
         xs = np.linspace(*self.x_range, grid)
         ys = np.linspace(*self.y_range, grid)
         cands = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
@@ -327,6 +346,18 @@ class PhasePlane:
         return [p for p in pts if np.all(p.x >= lo) and np.all(p.x <= hi)]
 
     def trajectory(self, x0, duration: float, dt: float = 0.01, method: str = "rk4"):
+        """Integrate ``f`` from ``x0`` for ``duration`` with a fixed step.
+
+        Args:
+            x0: the initial point, shape ``(2,)`` (plain numbers in the plane's units).
+            duration: how long to integrate (the time unit of ``f``, ms for a ``dyn``
+                model).
+            dt: the time step.
+            method: a fixed-step method name of :func:`~neurodyn.integrate.solve`.
+
+        Returns:
+            ``(ts, ys)``: NumPy arrays of shape ``(n,)`` and ``(n, 2)``.
+        """
         from neurodyn.integrate import solve
 
         sol = solve(
@@ -339,6 +370,18 @@ class PhasePlane:
         return np.asarray(sol.ts), np.asarray(sol.ys)
 
     def plot(self, ax=None, trajectories: Sequence = (), duration: float = 50.0):
+        """Draw the vector field (streamlines), both nullclines, the fixed points (filled
+        when stable, labelled with their kind) and optional trajectories.
+
+        Args:
+            ax: a Matplotlib axes; a new 5 x 5 inch figure when ``None``.
+            trajectories: initial points, each integrated for ``duration`` with
+                :meth:`trajectory` and drawn as a black line.
+            duration: the length of each trajectory.
+
+        Returns:
+            The Matplotlib axes.
+        """
         from ._plots import _plt
 
         plt = _plt()

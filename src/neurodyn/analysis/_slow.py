@@ -46,6 +46,8 @@ class SlowPoint:
 
     @property
     def stable(self) -> bool:
+        """Whether every eigenvalue of the Jacobian at the point has a negative real
+        part (linearly stable)."""
         return bool(np.all(np.real(self.eigenvalues) < 0))
 
 

@@ -201,16 +201,19 @@ class SpikeTrains:
         self.t_stop = math.inf if t_stop is None else _ms(t_stop, "t_stop")
 
     def tree_flatten(self):
+        """JAX pytree hook: ``times`` is the leaf; ``t_start``/``t_stop`` are static."""
         return (self.times,), (self.t_start, self.t_stop)
 
     @classmethod
     def tree_unflatten(cls, aux, children):
+        """JAX pytree hook: rebuild from ``tree_flatten``'s output."""
         obj = object.__new__(cls)
         obj.times, (obj.t_start, obj.t_stop) = children[0], aux
         return obj
 
     @property
     def n_neurons(self) -> int:
+        """Number of spike trains (the second-to-last axis of ``times``)."""
         return self.times.shape[-2]
 
     @property
@@ -226,6 +229,11 @@ class SpikeTrains:
 
     @property
     def duration_ms(self) -> float:
+        """Length of the recording, ``t_stop - t_start`` in ms (a float).
+
+        Raises:
+            ValueError: without a ``t_stop``.
+        """
         if not math.isfinite(self.t_stop):
             raise ValueError(
                 "SpikeTrains without t_stop: rates and binning need the recording's end; "

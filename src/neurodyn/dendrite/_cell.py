@@ -328,6 +328,8 @@ class Cell(Dynamics):
         return int(self._membrane.sum())
 
     def regions(self) -> dict[str, list[int]]:
+        """Branch indices by region, as :meth:`Morphology.regions
+        <neurodyn.dendrite.Morphology.regions>`."""
         return self.morphology.regions()
 
     def _region_nodes(self, region) -> tuple[np.ndarray, str]:
@@ -715,6 +717,7 @@ class Cell(Dynamics):
         """Nothing to reset after a spike (the slot of a Network's schedule)."""
 
     def update(self):
+        """One step: :meth:`integrate_and_fire`."""
         return self.integrate_and_fire()
 
     def __repr__(self) -> str:

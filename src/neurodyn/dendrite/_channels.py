@@ -87,6 +87,8 @@ class Channels(Mechanism):
         return self._mems[key]
 
     def bind_temperature(self, temperature_c: float) -> None:
+        """Set the temperature (degrees C) at which :meth:`current` and
+        :meth:`currents` evaluate the channels (done when the cell is built)."""
         self._T = float(temperature_c)
 
     def _y(self, s: dict) -> dict:
@@ -98,6 +100,8 @@ class Channels(Mechanism):
         return out
 
     def steady_state(self, v, p, temperature_c):
+        """The channels' states at rest at ``v`` (mV) and ``temperature_c`` (degrees C),
+        as plain values in their units (also binds the temperature)."""
         self.bind_temperature(temperature_c)
         y = self.membrane(temperature_c).steady_state(u.Quantity(v, u.mV))
         return {
@@ -126,6 +130,8 @@ class Channels(Mechanism):
         return i, di
 
     def advance(self, v, s, p, dt, temperature_c):
+        """The states one step of ``dt`` (ms) later at fixed ``v`` (mV), each advanced by
+        exponential Euler on its own linearised derivative."""
         mem = self.membrane(temperature_c)
         V = u.Quantity(v, u.mV)
 

@@ -125,6 +125,7 @@ class Geometry:
 
     @property
     def n_nodes(self) -> int:
+        """Number of nodes (compartments, the zero-area branch ends included)."""
         return len(self.parent)
 
     def node(self, branch: int, x: float) -> int:

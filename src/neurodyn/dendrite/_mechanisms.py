@@ -128,6 +128,9 @@ class Mechanism:
         return new
 
     def steady_state(self, v, p, temperature_c) -> dict:
+        """The states at rest: ``{state: value}`` at membrane potential ``v`` (mV, plain
+        array), parameters ``p`` (from :meth:`params`) and ``temperature_c`` (degrees C).
+        Default: no states (``{}``)."""
         return {}
 
     def current(self, v, s: dict, p: dict):
@@ -135,6 +138,9 @@ class Mechanism:
         raise NotImplementedError
 
     def advance(self, v, s: dict, p: dict, dt, temperature_c) -> dict:
+        """The states ``s`` one step of ``dt`` (ms) later, at membrane potential ``v``
+        (mV) and ``temperature_c`` (degrees C), with parameters ``p``. Default: ``s``
+        unchanged."""
         return s
 
     #: the names of the currents :meth:`currents` returns
@@ -265,6 +271,7 @@ class HH(Mechanism):
         return tuple(vals[k] for k in range(6))
 
     def steady_state(self, v, p, temperature_c):
+        """``{"m", "h", "n"}`` at their steady state ``x_inf(v)`` (``v`` in mV)."""
         mi, _, hi, _, ni, _ = self._rates(v, temperature_c)
         return {"m": mi, "h": hi, "n": ni}
 
@@ -286,6 +293,9 @@ class HH(Mechanism):
         return i, gna + gk + p["g_L"]
 
     def advance(self, v, s, p, dt, temperature_c):
+        """The gates one step of ``dt`` (ms) later, integrated exactly at fixed ``v``
+        (mV): ``x + (1 - exp(-dt / tau_x)) (x_inf - x)``, rates from NEURON's ``hh.mod``
+        table (Q10-scaled to ``temperature_c``)."""
         mi, mt, hi, ht, ni, nt = self._rates(v, temperature_c)
         return {
             "m": s["m"] + (1.0 - jnp.exp(-dt / mt)) * (mi - s["m"]),

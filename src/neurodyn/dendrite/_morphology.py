@@ -75,6 +75,8 @@ class Branch:
 
     @property
     def region(self) -> str:
+        """The region of the branch's SWC type: ``soma``, ``axon``, ``basal``, ``apical``
+        or ``custom<k>``."""
         return type_name(self.type)[0]
 
     def __repr__(self) -> str:
@@ -298,9 +300,11 @@ class Morphology:
 
     @property
     def n_branches(self) -> int:
+        """Number of branches (sections)."""
         return len(self.branches)
 
     def names(self) -> list[str]:
+        """The branches' (sections') names, in branch order."""
         return [b.name for b in self.branches]
 
     def regions(self) -> dict[str, list[int]]:

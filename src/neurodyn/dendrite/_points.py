@@ -72,10 +72,13 @@ class Exp2(Synapse):
         self.factor = 1.0 / (-math.exp(-tp / t1) + math.exp(-tp / t2))
 
     def initial(self, shape, unit):
+        """Zero ``A``, ``B`` and ``g = B - A`` of ``shape`` in ``unit``."""
         z = jnp.zeros(shape) * unit
         return {"A": z, "B": z, "g": z}
 
     def update(self, x):
+        """Decay ``A`` (``tau1``) and ``B`` (``tau2``) exactly over ``dt``, add
+        ``factor * x`` to both and return ``g = B - A``."""
         dt = float(_clock.dt().to_value(u.ms))
         a = self.A.value * math.exp(-dt / self._t1) + x * self.factor
         b = self.B.value * math.exp(-dt / self._t2) + x * self.factor
@@ -89,9 +92,13 @@ class PointSynapse:
     kinetics) and ``output`` (current) of the projections onto its site."""
 
     def synapse(self) -> Synapse:  # pragma: no cover - interface
+        """A new synapse model (the conductance kinetics) for a projection onto the site
+        (override)."""
         raise NotImplementedError
 
     def output(self):  # pragma: no cover - interface
+        """A new output (turning the conductance into a current) for a projection onto
+        the site (override)."""
         raise NotImplementedError
 
 
@@ -108,9 +115,11 @@ class ExpSyn(PointSynapse):
         self.e = _check(e, u.mV, "e", "ExpSyn")
 
     def synapse(self):
+        """An :class:`~neurodyn.dyn.Expon` with this ``tau``."""
         return Expon(tau=self.tau)
 
     def output(self):
+        """A :class:`~neurodyn.dyn.COBA` output with reversal potential ``e``."""
         return COBA(E=self.e)
 
     def __repr__(self) -> str:
@@ -134,9 +143,11 @@ class Exp2Syn(PointSynapse):
         self.e = _check(e, u.mV, "e", owner)
 
     def synapse(self):
+        """An :class:`Exp2` with these ``tau1`` and ``tau2``."""
         return Exp2(self.tau1, self.tau2)
 
     def output(self):
+        """A :class:`~neurodyn.dyn.COBA` output with reversal potential ``e``."""
         return COBA(E=self.e)
 
     def __repr__(self) -> str:
@@ -167,6 +178,8 @@ class NMDA(Exp2Syn):
         self.mg = _check(mg, u.mM, "mg", "NMDA", "nonnegative")
 
     def output(self):
+        """A :class:`~neurodyn.dyn.MgBlock` output with reversal potential ``e`` and this
+        ``mg``."""
         return MgBlock(E=self.e, mg=self.mg)
 
     def __repr__(self) -> str:
@@ -205,12 +218,17 @@ class SynapseSite(Module):
 
     @property
     def num(self) -> int:
+        """Number of targets: one per cell (1 for a single cell)."""
         return self.varshape[0]
 
     def default_synapse(self):
+        """The placed synapse's kinetics (``kind.synapse()``), for a projection without
+        its own ``synapse=``."""
         return self.kind.synapse()
 
     def default_output(self):
+        """The placed synapse's output (``kind.output()``), for a projection without its
+        own ``output=``."""
         return self.kind.output()
 
     def add_input(self, key: str, fn) -> None:
@@ -301,6 +319,7 @@ class SpikeSource(Module):
 
     @property
     def num(self) -> int:
+        """Number of spike sources: one per cell (1 for a single cell)."""
         return self.varshape[0]
 
     def __index__(self) -> int:

@@ -113,9 +113,11 @@ class Dynamics(Module):
 
     @property
     def num(self) -> int:
+        """Number of units in the population (the product of ``varshape``)."""
         return int(np.prod(self.varshape))
 
     def update(self, *args, **kwargs):  # pragma: no cover - interface
+        """Advance by one step (override); calling the module calls this."""
         raise NotImplementedError
 
     def __call__(self, *args, **kwargs):
@@ -148,6 +150,9 @@ class SpikingNeuron(Dynamics):
         return PopulationView(self, index)
 
     def input_current(self, V, I_ext=None):
+        """The total input current at membrane potential ``V``: ``I_ext`` (when given)
+        plus every input registered with :meth:`add_input`; ``None`` when there is
+        neither."""
         total = I_ext
         for fn in self._inputs.values():
             c = fn(V)

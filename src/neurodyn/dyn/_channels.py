@@ -562,9 +562,13 @@ class Ion:
 
     @property
     def uses_nernst(self) -> bool:
+        """Whether the reversal potential comes from the Nernst equation (no fixed
+        ``E``)."""
         return self.E is None
 
     def variables(self) -> dict:
+        """The ion's state variables ``{name: unit}``: ``{"c": mM}`` (the inner
+        concentration) with concentration dynamics (``decay``), else none."""
         return {} if self.decay is None else {"c": u.mM}
 
     def reversal(self, C_in=None, temperature=None) -> u.Quantity:

@@ -120,6 +120,8 @@ class Delay(Module):
         self._shape, self._dtype = tuple(shape), dtype
 
     def before_run(self, dt) -> None:
+        """Set the delay in steps of ``dt`` (a time Quantity); a new number of steps
+        makes a new buffer (so it must happen outside a transform)."""
         n = int(delay_steps(self.delay, dt, self.name))
         if n != self.steps:
             _outside_transforms(self.name, self._built_in)
@@ -174,6 +176,7 @@ class SynapseDelays(Module):
         self.groups: list = []
 
     def bind(self, shape, dtype) -> None:
+        """The shape (without batch axis) and dtype of what is delayed."""
         self._shape, self._dtype = tuple(shape), dtype
 
     def _split(self, n: np.ndarray) -> list:
@@ -203,6 +206,9 @@ class SynapseDelays(Module):
         return groups
 
     def before_run(self, dt) -> None:
+        """Convert the per-synapse delays to steps of ``dt`` (a time Quantity) and group
+        the synapses by delay; a change makes a new buffer (so it must happen outside a
+        transform)."""
         n = delay_steps(self.delay, dt, self.name)
         if self.steps is None or not np.array_equal(n, self.steps):
             _outside_transforms(self.name, self._built_in)

@@ -384,26 +384,33 @@ class Equations(Mapping):
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Every defined name (differential equations, subexpressions and parameters),
+        in the order of definition."""
         return tuple(self._eqs)
 
     @property
     def diff_eq_names(self) -> tuple[str, ...]:
+        """Names of the variables defined by differential equations (``dx/dt = ...``)."""
         return self._names(DIFFERENTIAL)
 
     @property
     def subexpr_names(self) -> tuple[str, ...]:
+        """Names of the subexpressions (``x = ...``)."""
         return self._names(SUBEXPRESSION)
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
+        """Names of the parameters (lines ``x : unit``)."""
         return self._names(PARAMETER)
 
     @property
     def dimensions(self) -> dict[str, Dimension]:
+        """``{name: physical dimension}`` of every defined name."""
         return {k: e.dim for k, e in self._eqs.items()}
 
     @property
     def units(self) -> dict[str, u.Unit]:
+        """``{name: unit}`` of every defined name, as declared."""
         return {k: e.unit for k, e in self._eqs.items()}
 
     @property
@@ -417,10 +424,12 @@ class Equations(Mapping):
 
     @property
     def stochastic_variables(self) -> tuple[str, ...]:
+        """The white-noise symbols the expressions use (``xi`` and ``xi_<suffix>``)."""
         return tuple(n for n in self.identifiers if n == "xi" or n.startswith("xi_"))
 
     @property
     def is_stochastic(self) -> bool:
+        """Whether any expression uses a white-noise symbol (``xi``, ``xi_*``)."""
         return bool(self.stochastic_variables)
 
     def __add__(self, other) -> Equations:

@@ -369,6 +369,7 @@ class NeuronGroup(Model):
 
     @property
     def var_names(self):
+        """Names of the integrated variables: those of the differential equations."""
         return self._spec.eqs.diff_eq_names
 
     def writable(self, name: str, who: str) -> State:
@@ -436,6 +437,13 @@ class NeuronGroup(Model):
 
     # -- the model protocol ---------------------------------------------------------------
     def vector_field(self, t, y, I=None):
+        """The derivatives of the differential equations at time ``t`` for the variables
+        ``y`` (``{name: Quantity}``), the group's parameters and subexpressions
+        evaluated in SI; ``I`` is ignored (inputs enter through the equations).
+
+        Returns:
+            ``{name: dy/dt}`` for each variable in ``y``, in its unit per time.
+        """
         spec = self._spec
         env = self.si_values()
         t_s = t.to_value(u.second) if isinstance(t, u.Quantity) else t
@@ -450,6 +458,8 @@ class NeuronGroup(Model):
         return self.vector_field(t, y)
 
     def threshold(self, y):
+        """The ``threshold`` condition evaluated on the variables ``y`` (a boolean array),
+        or ``None`` for a group without one."""
         spec = self._spec
         if spec.threshold is None:
             return None
@@ -459,6 +469,8 @@ class NeuronGroup(Model):
         return spec.threshold(env)
 
     def on_spike(self, y, spiked):
+        """``y`` unchanged: the group's ``reset`` statements are run on its States by
+        :meth:`reset`, after the step."""
         return y
 
     def refractory_mask(self):

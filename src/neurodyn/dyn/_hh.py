@@ -105,6 +105,9 @@ class ConductanceNeuron(Model):
         return y
 
     def vector_field(self, t, y, I):
+        """``dV/dt = (I - area * membrane current density) / (C area)`` (mV/ms) and the
+        membrane's gate and concentration derivatives, under their State names.
+        """
         V = y["V"]
         z = {name: y[key] for name, key in self._state_of.items()}
         mem = self.membrane
@@ -115,6 +118,7 @@ class ConductanceNeuron(Model):
         return out
 
     def threshold(self, y):
+        """``V - V_th``; with ``crossing``, a spike is an upward crossing of ``V_th``."""
         return y["V"] - self.V_th
 
     def steady_state(self, V) -> dict:
@@ -146,6 +150,7 @@ class _NaKLeak(ConductanceNeuron):
         super().__init__(size, V_initializer=V0, **kwargs)
 
     def channel_options(self) -> dict:
+        """Extra keyword arguments for the model's channels (override); default none."""
         return {}
 
     def setup(self):
@@ -185,6 +190,7 @@ class HHTraub(_NaKLeak):
     sodium, potassium, V_init = TraubSodium, TraubPotassium, -60.0 * u.mV
 
     def channel_options(self):
+        """``V_T``, for the Traub channels (their rates are functions of ``V - V_T``)."""
         return {"V_T": self.V_T}
 
 
@@ -207,6 +213,7 @@ class WangBuzsaki(_NaKLeak):
     sodium, potassium = WangBuzsakiSodium, WangBuzsakiPotassium
 
     def channel_options(self):
+        """The factor ``phi`` that multiplies the h and n gates' rates."""
         return {"phi": self.phi}
 
 

@@ -51,9 +51,11 @@ class AbstractIF(Model):
                 )
 
     def threshold(self, y):
+        """``V - V_th``: a spike where it is ``>= 0``."""
         return y["V"] - self.V_th
 
     def on_spike(self, y, spiked):
+        """``V`` set to ``V_reset`` where ``spiked``; other variables unchanged."""
         return {**y, "V": u.math.where(spiked, self.V_reset, y["V"])}
 
 
@@ -74,6 +76,7 @@ class LIF(AbstractIF):
     R = Parameter(u.Mohm, 100.0 * u.Mohm, _POS, doc="membrane resistance")
 
     def vector_field(self, t, y, I):
+        """``{"V": (V_rest - V + R I) / tau}`` (mV/ms), ``I`` the total input current."""
         return {"V": (self.V_rest - y["V"] + self.R * I) / self.tau}
 
 
@@ -89,6 +92,7 @@ class ExpIF(AbstractIF):
     delta_T = Parameter(u.mV, 3.48 * u.mV, _POS, doc="slope factor")
 
     def vector_field(self, t, y, I):
+        """``{"V": (V_rest - V + delta_T exp((V - V_T) / delta_T) + R I) / tau}`` (mV/ms)."""
         V = y["V"]
         spike_term = self.delta_T * u.math.exp((V - self.V_T) / self.delta_T)
         return {"V": (self.V_rest - V + spike_term + self.R * I) / self.tau}
@@ -117,6 +121,7 @@ class QuaIF(AbstractIF):
     c = Parameter(u.mV**-1, 0.07 / u.mV, _POS, doc="curvature")
 
     def vector_field(self, t, y, I):
+        """``{"V": (c (V - V_rest) (V - V_c) + R I) / tau}`` (mV/ms)."""
         V = y["V"]
         return {"V": (self.c * (V - self.V_rest) * (V - self.V_c) + self.R * I) / self.tau}
 
@@ -150,14 +155,17 @@ class Izhikevich(Model):
     }
 
     def vector_field(self, t, y, I):
+        """``dV/dt`` and ``du/dt`` of the class equations (mV/ms and mV/ms²)."""
         V, w = y["V"], y["u"]
         dV = (0.04 / u.mV * V * V + 5.0 * V + 140.0 * u.mV + self.R * I) / u.ms - w
         return {"V": dV, "u": self.a * (self.b * V - w)}
 
     def threshold(self, y):
+        """``V - V_th``: a spike where it is ``>= 0`` (``V_th`` is the 30 mV peak)."""
         return y["V"] - self.V_th
 
     def on_spike(self, y, spiked):
+        """Where ``spiked``: ``V <- c`` and ``u <- u + d``."""
         return {
             "V": u.math.where(spiked, self.c, y["V"]),
             "u": u.math.where(spiked, y["u"] + self.d, y["u"]),
@@ -203,16 +211,23 @@ class GIF(AbstractIF):
         super().__init__(size, **kwargs)
 
     def vector_field(self, t, y, I):
+        """The derivatives of ``V``, ``I1``, ``I2`` and the threshold ``V_thr`` (class
+        equations).
+        """
         V = y["V"]
         dV = (self.V_rest - V + self.R * (I + y["I1"] + y["I2"])) / self.tau
         dth = self.a * (V - self.V_rest) - self.b * (y["V_thr"] - self.V_th_inf)
         return {"V": dV, "I1": -self.k1 * y["I1"], "I2": -self.k2 * y["I2"], "V_thr": dth}
 
     def threshold(self, y):
+        """``V - V_thr``: the potential against the adaptive threshold of the same time."""
         # the new V is tested against the threshold of the same time point (as Brian2)
         return y["V"] - y["V_thr"]
 
     def on_spike(self, y, spiked):
+        """Where ``spiked``: ``V <- V_reset``, ``I_j <- R_j I_j + A_j`` and
+        ``V_thr <- max(V_th_reset, V_thr)``.
+        """
         return {
             "V": u.math.where(spiked, self.V_reset, y["V"]),
             "I1": u.math.where(spiked, self.R1 * y["I1"] + self.A1, y["I1"]),

@@ -50,6 +50,9 @@ class PoissonGroup(_SpikeSource):
         self.init_state()
 
     def update(self):
+        """One step: each neuron spikes with probability ``rates * dt``; returns the
+        boolean ``spike``.
+        """
         p = _shard.local(self, self.rates) * _clock.dt()  # dimensionless: a plain array
         spk = random.uniform(size=self.spike.value.shape) < p
         self.spike.value = spk
@@ -81,6 +84,9 @@ class SpikeTimeGroup(_SpikeSource):
         self.init_state()
 
     def update(self):
+        """One step: the neurons with a spike time within half a step of ``t`` spike;
+        returns the boolean ``spike``.
+        """
         t, dt = _clock.t().to_value(u.ms), _clock.dt().to_value(u.ms)
         hit = (self.times >= t - 0.5 * dt) & (self.times < t + 0.5 * dt)
         spk = jnp.zeros(self.num, bool).at[self.indices].max(hit).reshape(self.varshape)
@@ -139,6 +145,9 @@ class ArrayInput(_SpikeSource):
         self.data.value = jnp.asarray(values, self.dtype)
 
     def update(self):
+        """One step: ``spike`` becomes row ``k`` of the fed values (``k`` the step since
+        the last reset; zeros after the last row); returns it.
+        """
         k = _clock.current_clock().i
         row = self.data.value[jnp.clip(k, 0, self.steps - 1)]
         self.spike.value = jnp.where(k < self.steps, row, jnp.zeros_like(row))
@@ -229,6 +238,10 @@ class OUProcess(Dynamics):
         reset_in_place(self, batch_size)
 
     def update(self):
+        """One exact step of the Ornstein-Uhlenbeck process:
+        ``x <- mean + (x - mean) e + sigma sqrt(1 - e²) N(0, 1)``, ``e = exp(-dt / tau)``;
+        returns ``x``.
+        """
         e = u.math.exp(-_clock.dt() / self.tau)
         noise = random.normal(size=jnp.shape(u.get_mantissa(self.x.value)))
         self.x.value = (

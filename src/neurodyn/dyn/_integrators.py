@@ -54,6 +54,7 @@ class IF(AbstractIF):
     C = Parameter(u.pF, 200.0 * u.pF, _CAPACITANCE, doc="membrane capacitance")
 
     def vector_field(self, t, y, I):
+        """``{"V": I / C}`` (mV/ms), ``I`` the total input current."""
         return {"V": I / self.C}
 
 
@@ -86,4 +87,5 @@ class LI(Model):
     variables = {"V": (u.mV, "V_rest")}
 
     def vector_field(self, t, y, I):
+        """``{"V": (V_rest - V + R I) / tau}`` (mV/ms), ``I`` the total input current."""
         return {"V": (self.V_rest - y["V"] + self.R * I) / self.tau}

@@ -65,6 +65,8 @@ class Adaptation:
         self.a, self.b, self.tau_w = a, b, tau_w
 
     def derivative(self, V, w, V_rest):
+        """``dw/dt = (a (V - V_rest) - w) / tau_w`` (pA/ms) for membrane potential ``V``,
+        adaptation current ``w`` and resting potential ``V_rest``."""
         return (self.a * (V - V_rest) - w) / self.tau_w
 
 
@@ -275,17 +277,37 @@ class Model(SpikingNeuron):
 
     # -- the model (override) ----------------------------------------------------------
     def vector_field(self, t, y: dict, I) -> dict:  # pragma: no cover - abstract
+        """The model's derivatives (override; pure: no States, no clock).
+
+        Args:
+            t: the time (a Quantity in ms).
+            y: ``{variable: value}`` in the declared units, one value per neuron (shape
+                ``varshape``, with a leading batch axis when batched).
+            I: the total input to the first variable (for neurons, a current: ``I_ext``,
+                synaptic and adaptation currents).
+
+        Returns:
+            ``{variable: dy/dt}`` for every declared variable, in its unit per time.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define vector_field(t, y, I).")
 
     def threshold(self, y: dict):  # pragma: no cover - marker: not spiking
+        """The spike condition (override in spiking models): a signed distance that is
+        ``>= 0`` on a spike (e.g. ``y["V"] - self.V_th``) or a boolean array, shaped as
+        the variables. ``None`` (the default) marks a model that does not spike."""
         return None
 
     def on_spike(self, y: dict, spiked) -> dict:
+        """The reset (override in spiking models): the variables ``y`` after the neurons
+        where ``spiked`` (boolean, or a surrogate spike in ``[0, 1]``) fired. Default:
+        ``y`` unchanged."""
         return y
 
     # -- States and lifecycle ----------------------------------------------------------
     @property
     def var_names(self) -> tuple[str, ...]:
+        """Names of the integrated variables: those in ``variables``, in order, then
+        ``"w"`` (the adaptation current) when the model has ``adaptation``."""
         names = tuple(self.variables)
         return (*names, "w") if self.adaptation is not None else names
 

@@ -53,6 +53,10 @@ class Network(Dynamics):
         return inputs, populations, deliveries
 
     def update(self):
+        """One step of the whole network, in Brian2's order: inputs (other dynamics,
+        nested networks with their own ``update``), then every population integrates
+        and fires, projections deliver the spikes (every presynaptic pathway before any
+        postsynaptic one), and the populations that spiked are reset."""
         inputs, populations, deliveries = self._slots()
         for module in inputs:
             module.update()
@@ -82,6 +86,8 @@ class Network(Dynamics):
         run_clock(self).count = int(meta.get("run_steps", 0))
 
     def before_run(self, dt) -> None:
+        """Call ``before_run(dt)`` on every nested module that has one (e.g. delays,
+        which size their buffers from the step ``dt``); run before a run starts."""
         for module in self.modules().values():
             if module is not self and hasattr(module, "before_run"):
                 module.before_run(dt)

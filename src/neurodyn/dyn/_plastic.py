@@ -55,6 +55,9 @@ class STP(Module):
         reset_in_place(self, batch_size)
 
     def update(self, spikes):
+        """One step: decay ``u`` and ``x`` over ``dt``, then apply the spikes (boolean or
+        0/1, presynaptic shape). Returns the release ``u x`` of the neurons that
+        spiked (0 elsewhere), the factor the projection scales each spike by."""
         dt = _clock.dt()
         ef, ed = u.math.exp(-dt / self.tau_f), u.math.exp(-dt / self.tau_d)
         uu = self.u.value * ef
@@ -97,6 +100,9 @@ class GapJunction(Dynamics):
         return coupled - self._row_sum * V
 
     def update(self):
+        """Nothing to do: the coupling current is an input of the population, computed
+        while it integrates ``V``. Returns ``None``.
+        """
         return None
 
 
@@ -179,9 +185,15 @@ class STDP(Module):
 
     @property
     def batched(self) -> bool:
+        """Whether there is one set of weights per batch element (2-D weights)."""
         return jnp.ndim(u.get_mantissa(self.weights.value)) == 2
 
     def conn_with_weights(self, conn: CSR) -> CSR:
+        """``conn`` with the current (learned) weights as its data.
+
+        Raises:
+            TypeError: when the weights are batched (use :meth:`propagate`).
+        """
         if self.batched:
             raise TypeError("STDP: batched weights; use propagate(conn, spikes).")
         return conn.with_data(self.weights.value)
@@ -211,6 +223,11 @@ class STDP(Module):
         return jax.vmap(lambda w, s: s @ conn.with_data(w))(w, spikes)
 
     def update(self, conn: CSR, pre_spikes, post_spikes, after=None):
+        """One step: decay the traces, apply the depression ``-A_minus * y`` on the rows
+        of ``pre_spikes`` and the potentiation ``A_plus * x`` on the columns of
+        ``post_spikes`` (clipped to ``[w_min, w_max]``), then add the spikes to the
+        traces. ``after`` is an array the in-place weight update must wait for (the
+        projection passes the input it has just computed with the old weights)."""
         dt = _clock.dt()
         # Brian2's order within a step: the presynaptic spikes are processed first, with
         # the postsynaptic trace before this step's postsynaptic spikes are added; then the
@@ -353,6 +370,14 @@ class PoissonInput(Dynamics):
             )
 
     def deliver(self):
+        """One step: draw the number of the ``num_inputs`` sources that spike
+        (binomial, probability ``rate * dt`` each) for every target neuron, weight it,
+        and feed it to the synapse (returning ``g``) or apply it as a jump of the
+        target variable (``update`` is the same method).
+
+        Raises:
+            ValueError: when ``rate * dt > 1``.
+        """
         rate_dt = self.rate * _clock.dt()
         p = concrete(rate_dt)
         if p is not None and p > 1:

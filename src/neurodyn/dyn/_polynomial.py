@@ -35,6 +35,7 @@ class FitzHughNagumo(_Polynomial):
     variables = {"V": (None, -1.2), "w": (None, -0.6)}
 
     def vector_field(self, t, y, I):
+        """``dV/dt`` and ``dw/dt`` of the class equations, divided by ``tau`` (per ms)."""
         V, w = y["V"], y["w"]
         return {
             "V": (V - V**3 / 3 - w + I) / self.tau,
@@ -61,6 +62,9 @@ class HindmarshRose(_Polynomial):
     variables = {"V": (None, -1.6), "y": (None, -10.0), "z": (None, 0.0)}
 
     def vector_field(self, t, y, I):
+        """``dV/dt``, ``dy/dt`` and ``dz/dt`` of the class equations, divided by ``tau``
+        (per ms).
+        """
         V, yy, z = y["V"], y["y"], y["z"]
         return {
             "V": (yy - self.a * V**3 + self.b * V**2 - z + I) / self.tau,

@@ -65,6 +65,9 @@ class WilsonCowan(RateModel):
     variables = {"E": (None, 0.0), "I": (None, 0.0)}
 
     def vector_field(self, t, y, inp):
+        """``dE/dt`` and ``dI/dt`` of the class equations (per ms); ``inp`` adds to the
+        excitatory population's input.
+        """
         E, I = y["E"], y["I"]
         xe = self.w_EE * E - self.w_EI * I + self.P + inp
         xi = self.w_IE * E - self.w_II * I + self.Q
@@ -94,6 +97,7 @@ class StuartLandau(RateModel):
         super().__init__(size, **kwargs)
 
     def vector_field(self, t, y, inp):
+        """``dx/dt`` and ``dy/dt`` of the class equations (per ms); ``inp`` drives ``x``."""
         x, yy = y["x"], y["y"]
         r2 = x * x + yy * yy
         return {
@@ -119,6 +123,9 @@ class QIFMeanField(RateModel):
     variables = {"r": (u.Hz, 0.0 * u.Hz), "v": (None, -2.0)}
 
     def vector_field(self, t, y, inp):
+        """``dr/dt`` (Hz/ms) and ``dv/dt`` (per ms) of the class equations; ``inp`` adds to
+        ``eta``.
+        """
         r, v = y["r"], y["v"]
         tr = r * self.tau  # dimensionless
         dr = (self.delta / (jnp.pi * self.tau) + 2 * r * v) / self.tau
@@ -142,6 +149,7 @@ class ThresholdLinear(RateModel):
         super().__init__(size, **kwargs)
 
     def vector_field(self, t, y, inp):
+        """``{"r": (-r + max(0, W r + inp)) / tau}`` (per ms)."""
         r = y["r"]
         return {"r": (-r + jnp.maximum(0.0, r @ self.W.T + inp)) / self.tau}
 
@@ -165,6 +173,9 @@ class JansenRit(RateModel):
         return 2 * self.e0 / (1 + jnp.exp(self.r * (self.v0 - v)))
 
     def vector_field(self, t, y, inp):
+        """The derivatives of ``y0`` ... ``y5`` (per ms; the standard equations in seconds,
+        converted); ``inp`` adds to the external input ``p``.
+        """
         # the standard equations in seconds (a, b in 1/s; y3..y5 in mV/s), then per ms
         A, B, a, b, C = self.A, self.B, self.a, self.b, self.C
         y0, y1, y2, y3, y4, y5 = (y[k] for k in self.variables)

@@ -31,6 +31,7 @@ class SpikeRecord:
 
     @property
     def n_neurons(self) -> int:
+        """Number of recorded neurons (the last axis of ``shape``)."""
         return int(self.shape[-1])
 
     def __len__(self) -> int:

@@ -99,6 +99,14 @@ class Plasticity(Module):
                         )
 
     def bind(self, conn: CSR, pre_shape, post_shape) -> None:
+        """Attach to a projection: take ``conn``'s per-synapse weights as the initial
+        weights and make the traces for the ``pre_shape`` / ``post_shape`` populations
+        (called by the projection; ``init`` is the former name).
+
+        Raises:
+            TypeError: when ``conn`` is not a :class:`~neurodyn.event.CSR` with
+                per-synapse weights.
+        """
         if not isinstance(conn, CSR) or conn.homogeneous:
             raise TypeError(
                 "Plasticity needs a CSR with per-synapse weights (e.g. FixedProb(...)."
@@ -127,6 +135,8 @@ class Plasticity(Module):
     batched = False
 
     def propagate(self, conn: CSR, spikes):
+        """``spikes @ conn`` with the current (learned) weights: the summed input of
+        each postsynaptic neuron, shape ``(..., n_post)``."""
         return spikes @ conn.with_data(self.weights.value)
 
     def _side(self, side: str) -> dict:
@@ -135,6 +145,11 @@ class Plasticity(Module):
         }
 
     def update(self, conn: CSR, pre_spikes, post_spikes, after=None):
+        """One step of the rule (in the order given in the class description): decay
+        the traces, run ``on_pre`` for ``pre_spikes`` and ``on_post`` for
+        ``post_spikes``, add the spikes to the traces and store the new weights.
+        ``after`` is an array the in-place weight update must wait for (the
+        projection passes the input it has just computed with the old weights)."""
         dt = _clock.dt()
         for name, (tau, _) in self.traces.items():
             st = getattr(self, f"trace_{name}")

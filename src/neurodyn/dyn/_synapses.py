@@ -55,6 +55,9 @@ class Synapse(Module):
     init = bind  # the former name
 
     def initial(self, shape, unit) -> dict:  # pragma: no cover - interface
+        """The first values of the synapse's States (override): ``{name: value}`` for
+        States of ``shape`` (the postsynaptic shape, with a leading batch axis when
+        batched), in ``unit`` (the unit of the projection's weights)."""
         raise NotImplementedError
 
     def init_state(self, batch_size: int | None = None, **kwargs) -> None:
@@ -68,6 +71,9 @@ class Synapse(Module):
         reset_in_place(self, batch_size)
 
     def update(self, x):  # pragma: no cover - interface
+        """Advance one step with input ``x`` (the weighted presynaptic spikes arriving
+        now, in the weights' unit, postsynaptic shape) and return the synaptic variable
+        ``g`` (override)."""
         raise NotImplementedError
 
 
@@ -88,11 +94,13 @@ class Expon(Synapse):
         self.g_initializer = g_initializer
 
     def initial(self, shape, unit):
+        """``{"g": ...}``: zeros of ``shape`` in ``unit``, or drawn from ``g_initializer``."""
         if self.g_initializer is None:
             return {"g": jnp.zeros(shape) * unit}
         return {"g": initialize(self.g_initializer, shape, unit, "Expon.g_initializer")}
 
     def update(self, x):
+        """``g <- g exp(-dt / tau) + x``; returns the new ``g``."""
         decay = u.math.exp(-_clock.dt() / self.tau)
         self.g.value = self.g.value * decay + x
         return self.g.value
@@ -109,9 +117,11 @@ class Delta(Synapse):
         self.name = "Delta"
 
     def initial(self, shape, unit):
+        """``{"g": zeros of shape in unit}``."""
         return {"g": jnp.zeros(shape) * unit}
 
     def update(self, x):
+        """``g <- x`` (no memory); returns ``g``."""
         self.g.value = x + 0 * self.g.value
         return self.g.value
 
@@ -127,9 +137,11 @@ class Alpha(Synapse):
         self.tau = tau
 
     def initial(self, shape, unit):
+        """``{"g", "h"}``: zeros of ``shape``, ``g`` in ``unit`` and ``h`` in ``unit`` per ms."""
         return {"g": jnp.zeros(shape) * unit, "h": jnp.zeros(shape) * unit / u.ms}
 
     def update(self, x):
+        """Add ``x e / tau`` to ``h``, advance ``(g, h)`` exactly over ``dt``; returns ``g``."""
         dt = _clock.dt()
         e = u.math.exp(-dt / self.tau)
         h = self.h.value + x * (math.e / self.tau)
@@ -158,9 +170,13 @@ class DualExpon(Synapse):
         self._norm = 1.0 / (math.exp(-t_peak / td) - math.exp(-t_peak / tr))
 
     def initial(self, shape, unit):
+        """``{"g", "h"}``: zeros of ``shape`` in ``unit`` (``h`` is the rising exponential)."""
         return {"g": jnp.zeros(shape) * unit, "h": jnp.zeros(shape) * unit}
 
     def update(self, x):
+        """Jump both exponentials by the normalised ``x``, decay them exactly over ``dt``;
+        returns ``g`` (decay minus rise).
+        """
         dt = _clock.dt()
         er, ed = u.math.exp(-dt / self.tau_rise), u.math.exp(-dt / self.tau_decay)
         # g = norm * (d - r) with d, r exponentials jumping together: keep d - r (g) and r (h)
@@ -189,9 +205,15 @@ class NMDA(Synapse):
         self.tau_decay, self.tau_rise, self.a, self.g_max = tau_decay, tau_rise, a, g_max
 
     def initial(self, shape, unit):
+        """``{"s", "x", "g"}``: zeros of ``shape`` (``s``, ``x`` dimensionless, ``g`` in
+        ``unit``).
+        """
         return {"s": jnp.zeros(shape), "x": jnp.zeros(shape), "g": jnp.zeros(shape) * unit}
 
     def update(self, x_in):
+        """Decay ``x`` and add ``x_in / g_max``, advance ``s`` exactly at that ``x``;
+        returns ``g = g_max s``.
+        """
         dt = _clock.dt()
         x = self.x.value * u.math.exp(-dt / self.tau_rise) + x_in / self.g_max
         rate = 1.0 / self.tau_decay + self.a * x  # ds/dt = a x - rate s, exact for fixed x
@@ -206,6 +228,8 @@ class Output(Module):
     """Turns the synaptic variable ``g`` and the postsynaptic V into a current."""
 
     def current(self, g, V):  # pragma: no cover - interface
+        """The postsynaptic current for synaptic variable ``g`` at membrane potential
+        ``V`` (override), in amperes (pA), shaped as ``V``."""
         raise NotImplementedError
 
 
@@ -215,6 +239,7 @@ class CUBA(Output):
     unit = u.pA
 
     def current(self, g, V):
+        """``g`` itself: the synaptic variable is the current."""
         return g
 
 
@@ -230,6 +255,7 @@ class COBA(Output):
         self.E = E
 
     def current(self, g, V):
+        """``g (E - V)``: conductance ``g`` (nS) times the driving force."""
         return g * (self.E - V)
 
 
@@ -249,6 +275,7 @@ class MgBlock(Output):
         self.E, self.mg, self.alpha, self.beta = E, mg, alpha, beta
 
     def current(self, g, V):
+        """``g (E - V) / (1 + [Mg] / beta * exp(-alpha V))``."""
         block = 1.0 + self.mg / self.beta * u.math.exp(-self.alpha * V)
         return g * (self.E - V) / block
 
@@ -286,6 +313,11 @@ class VoltageJump(Output):
         self.target = target
 
     def current(self, g, V):  # pragma: no cover - a jump is not a current
+        """Not available: a jump acts on a variable directly.
+
+        Raises:
+            TypeError: always.
+        """
         raise TypeError("VoltageJump acts on a variable, not through a current.")
 
     def check(self, post, w_unit, synapse, owner: str) -> None:

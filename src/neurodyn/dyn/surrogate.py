@@ -68,6 +68,8 @@ class Surrogate:
         return self._fn(jnp.asarray(x, jnp.result_type(float)))
 
     def grad(self, x):  # pragma: no cover - abstract
+        """The surrogate derivative used in place of the step's at ``x`` (the distance
+        to threshold), elementwise, shaped as ``x`` (override)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -84,6 +86,7 @@ class Sigmoid(Surrogate):
         super().__init__()
 
     def grad(self, x):
+        """``4 s (1 - s)`` with ``s = sigmoid(alpha x)``."""
         s = jax.nn.sigmoid(self.alpha * x)
         return 4.0 * s * (1 - s)
 
@@ -96,6 +99,7 @@ class Arctan(Surrogate):
         super().__init__()
 
     def grad(self, x):
+        """``1 / (1 + (pi alpha x / 2)²)``."""
         return 1.0 / (1.0 + (math.pi / 2 * self.alpha * x) ** 2)
 
 
@@ -107,6 +111,7 @@ class FastSigmoid(Surrogate):
         super().__init__()
 
     def grad(self, x):
+        """``1 / (1 + beta |x|)²``."""
         return 1.0 / (1.0 + self.beta * jnp.abs(x)) ** 2
 
 
@@ -118,6 +123,7 @@ class PiecewiseLinear(Surrogate):
         super().__init__()
 
     def grad(self, x):
+        """``max(0, 1 - |x| / width)``."""
         return jnp.maximum(0.0, 1.0 - jnp.abs(x) / self.width)
 
 
@@ -129,6 +135,7 @@ class Gaussian(Surrogate):
         super().__init__()
 
     def grad(self, x):
+        """``exp(-x² / (2 sigma²))``."""
         return jnp.exp(-(x**2) / (2 * self.sigma**2))
 
 
@@ -141,6 +148,9 @@ class MultiGaussian(Surrogate):
         super().__init__()
 
     def grad(self, x):
+        """``(1 + h) N(x; 0, sigma) - h N(x; sigma, k sigma) - h N(x; -sigma, k sigma)``,
+        ``N`` the normal density and ``k = scale``."""
+
         def n(mu, sd):
             return jnp.exp(-((x - mu) ** 2) / (2 * sd**2)) / (math.sqrt(2 * math.pi) * sd)
 
@@ -156,6 +166,7 @@ class Exponential(Surrogate):
         super().__init__()
 
     def grad(self, x):
+        """``exp(-alpha |x|)``."""
         return jnp.exp(-self.alpha * jnp.abs(x))
 
 
@@ -167,6 +178,7 @@ class Erf(Surrogate):
         super().__init__()
 
     def grad(self, x):
+        """``alpha / sqrt(pi) exp(-(alpha x)²)``."""
         return self.alpha / math.sqrt(math.pi) * jnp.exp(-((self.alpha * x) ** 2))
 
 
@@ -178,6 +190,7 @@ class Softsign(Surrogate):
         super().__init__()
 
     def grad(self, x):
+        """``alpha / (2 (1 + alpha |x|)²)``."""
         return self.alpha / (2 * (1 + self.alpha * jnp.abs(x)) ** 2)
 
 
@@ -189,4 +202,5 @@ class StraightThrough(Surrogate):
         super().__init__()
 
     def grad(self, x):
+        """1 where ``|x| <= width / 2``, else 0 (in the float dtype of ``x``)."""
         return (jnp.abs(x) <= self.width / 2).astype(jnp.result_type(x, float))

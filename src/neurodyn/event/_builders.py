@@ -147,6 +147,17 @@ class FixedProb:
         self.p, self.seed, self.allow_self = float(p), int(seed), allow_self
 
     def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> CSR:
+        """Draw the connections (reproducibly, from ``seed``).
+
+        Args:
+            n_pre: number of presynaptic neurons.
+            n_post: number of postsynaptic neurons.
+            weight: a scalar (one weight for all synapses; may be a Quantity), an array of
+                one value per synapse, or a callable ``weight(rng, nnz)`` returning them.
+
+        Returns:
+            A :class:`CSR` of shape ``(n_pre, n_post)``.
+        """
         rng = np.random.default_rng(self.seed)
         if not self.allow_self and n_pre != n_post:
             raise ValueError("allow_self=False needs n_pre == n_post (one population).")
@@ -167,6 +178,18 @@ class FixedPreNum:
         self.k, self.seed, self.allow_self = int(k), int(seed), allow_self
 
     def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> CSR:
+        """Draw ``k`` distinct presynaptic neurons for every postsynaptic one
+        (reproducibly, from ``seed``).
+
+        Args:
+            n_pre: number of presynaptic neurons.
+            n_post: number of postsynaptic neurons.
+            weight: a scalar (one weight for all synapses; may be a Quantity), an array of
+                one value per synapse, or a callable ``weight(rng, nnz)`` returning them.
+
+        Returns:
+            A :class:`CSR` of shape ``(n_pre, n_post)`` with ``k * n_post`` synapses.
+        """
         if self.k > n_pre - (0 if self.allow_self else 1):
             raise ValueError(f"FixedPreNum: k={self.k} exceeds the {n_pre} presynaptic neurons.")
         rng = np.random.default_rng(self.seed)
@@ -187,6 +210,19 @@ class FixedPostNum:
         self.k, self.seed, self.allow_self = int(k), int(seed), allow_self
 
     def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> FixedFanOut:
+        """Draw ``k`` distinct targets for every presynaptic neuron (reproducibly, from
+        ``seed``).
+
+        Args:
+            n_pre: number of presynaptic neurons.
+            n_post: number of postsynaptic neurons.
+            weight: a scalar (one weight for all synapses; may be a Quantity), an array of
+                one value per synapse, or a callable ``weight(rng, nnz)`` returning them.
+
+        Returns:
+            A :class:`FixedFanOut` with ``indices`` of shape ``(n_pre, k)`` (per-synapse
+            weights reshaped to ``(n_pre, k)``).
+        """
         if self.k > n_post - (0 if self.allow_self else 1):
             raise ValueError(f"FixedPostNum: k={self.k} exceeds the {n_post} targets.")
         rng = np.random.default_rng(self.seed)
@@ -207,6 +243,13 @@ class AllToAll:
         self.allow_self = allow_self
 
     def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> Dense:
+        """The full ``(n_pre, n_post)`` weight matrix: ``weight`` (a scalar, possibly a
+        Quantity, or anything broadcastable to that shape) everywhere, with a zero
+        diagonal when ``allow_self`` is false.
+
+        Returns:
+            A :class:`Dense`.
+        """
         import jax.numpy as jnp
 
         m = weight.mantissa if isinstance(weight, Quantity) else weight
@@ -220,6 +263,17 @@ class OneToOne:
     """Neuron i connects to neuron i."""
 
     def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> CSR:
+        """The ``n`` synapses ``i -> i``.
+
+        Args:
+            n_pre: number of presynaptic neurons.
+            n_post: number of postsynaptic neurons (must equal ``n_pre``).
+            weight: a scalar (may be a Quantity), ``n`` values, or a callable
+                ``weight(rng, n)``.
+
+        Returns:
+            A :class:`CSR` of shape ``(n, n)``.
+        """
         if n_pre != n_post:
             raise ValueError(f"OneToOne needs equal sizes, got {n_pre} and {n_post}.")
         idx = np.arange(n_pre, dtype=np.int32)
@@ -253,6 +307,20 @@ class GaussianProb:
         self.periodic, self.allow_self = periodic, allow_self
 
     def build(self, n_pre: int, n_post: int, weight: Any = 1.0) -> CSR:
+        """Draw each pair independently with probability ``p(d)`` of their distance
+        (reproducibly, from ``seed``); without ``pre_pos`` the presynaptic neurons sit on
+        a ring of unit spacing, and without ``post_pos`` the postsynaptic ones are spread
+        evenly over it.
+
+        Args:
+            n_pre: number of presynaptic neurons.
+            n_post: number of postsynaptic neurons.
+            weight: a scalar (one weight for all synapses; may be a Quantity), an array of
+                one value per synapse, or a callable ``weight(rng, nnz)`` returning them.
+
+        Returns:
+            A :class:`CSR` of shape ``(n_pre, n_post)``.
+        """
         rng = np.random.default_rng(self.seed)
         ring = self.pre_pos is None
         pre = np.arange(n_pre, dtype=float)[:, None] if ring else np.asarray(self.pre_pos, float)

@@ -60,10 +60,12 @@ class Connectivity:
 
     @property
     def n_pre(self) -> int:
+        """Number of presynaptic neurons (rows, ``shape[0]``)."""
         return self.shape[0]
 
     @property
     def n_post(self) -> int:
+        """Number of postsynaptic neurons (columns, ``shape[1]``)."""
         return self.shape[1]
 
     def _weights(self):
@@ -171,6 +173,8 @@ class CSR(Connectivity):
         )
 
     def tree_flatten_with_keys(self):
+        """JAX pytree hook: the arrays are leaves (with their attribute keys); the
+        shape and static metadata are auxiliary data."""
         k = jax.tree_util.GetAttrKey
         return (
             (k("data"), self.data),
@@ -180,6 +184,7 @@ class CSR(Connectivity):
 
     @classmethod
     def tree_unflatten(cls, aux, children):
+        """JAX pytree hook: rebuild from ``tree_flatten_with_keys``'s output."""
         obj = object.__new__(cls)
         obj.data, obj.indices, obj.indptr = children
         obj.shape, obj.max_row = aux
@@ -187,10 +192,12 @@ class CSR(Connectivity):
 
     @property
     def nnz(self) -> int:
+        """Number of stored synapses (nonzeros)."""
         return int(self.indices.shape[0])
 
     @property
     def homogeneous(self) -> bool:
+        """Whether all synapses share one scalar weight (``data`` is a scalar)."""
         return jnp.ndim(_split_unit(self.data)[0]) == 0
 
     def _weights(self):
@@ -323,11 +330,14 @@ class FixedFanOut(Connectivity):
         self.shape = (int(indices.shape[0]), int(n_post))
 
     def tree_flatten_with_keys(self):
+        """JAX pytree hook: the arrays are leaves (with their attribute keys); the
+        shape and static metadata are auxiliary data."""
         k = jax.tree_util.GetAttrKey
         return ((k("indices"), self.indices), (k("weights"), self.weights)), self.shape
 
     @classmethod
     def tree_unflatten(cls, shape, children):
+        """JAX pytree hook: rebuild from ``tree_flatten_with_keys``'s output."""
         obj = object.__new__(cls)
         obj.indices, obj.weights = children
         obj.shape = shape
@@ -344,6 +354,7 @@ class FixedFanOut(Connectivity):
 
     @property
     def homogeneous(self) -> bool:
+        """Whether all synapses share one scalar weight."""
         return jnp.ndim(_split_unit(self.weights)[0]) == 0
 
     def _weights(self):
@@ -372,6 +383,8 @@ class FixedFanOut(Connectivity):
         return dense if unit is dimensionless else Quantity(dense, unit)
 
     def to_csr(self) -> CSR:
+        """The same connections as a :class:`CSR` (``k`` entries per row, in order;
+        weights, and their unit, kept)."""
         n_pre, k = self.indices.shape
         indptr = np.arange(n_pre + 1, dtype=np.int32) * k
         m, unit = _split_unit(self.weights)
@@ -396,10 +409,13 @@ class Dense(Connectivity):
         self.shape = tuple(int(s) for s in jnp.shape(m))
 
     def tree_flatten_with_keys(self):
+        """JAX pytree hook: the arrays are leaves (with their attribute keys); the
+        shape and static metadata are auxiliary data."""
         return ((jax.tree_util.GetAttrKey("weights"), self.weights),), self.shape
 
     @classmethod
     def tree_unflatten(cls, shape, children):
+        """JAX pytree hook: rebuild from ``tree_flatten_with_keys``'s output."""
         obj = object.__new__(cls)
         (obj.weights,) = children
         obj.shape = shape
@@ -477,11 +493,14 @@ class JitProb(Connectivity):
         self.bound = row_bound(self.p, self.n_post)
 
     def tree_flatten_with_keys(self):
+        """JAX pytree hook: the arrays are leaves (with their attribute keys); the
+        shape and static metadata are auxiliary data."""
         aux = (self.shape, self.p, self.seed, self.dist, self.w0, self.w1, self.unit, self.bound)
         return ((jax.tree_util.GetAttrKey("table"), self.table),), aux
 
     @classmethod
     def tree_unflatten(cls, aux, children):
+        """JAX pytree hook: rebuild from ``tree_flatten_with_keys``'s output."""
         obj = object.__new__(cls)
         (obj.shape, obj.p, obj.seed, obj.dist, obj.w0, obj.w1, obj.unit, obj.bound) = aux
         (obj.table,) = children

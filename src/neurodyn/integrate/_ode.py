@@ -26,6 +26,9 @@ class ODEMethod:
     kind = "ode"
 
     def step(self, f: Callable, y: Any, t: Any, dt: Any, *args) -> Any:
+        """One step of size ``dt`` from ``(t, y)`` for the vector field
+        ``f(t, y, *args)``; returns ``y`` at ``t + dt`` (same pytree, units kept).
+        Calling the method calls this (override)."""
         raise NotImplementedError
 
     def __call__(self, f: Callable, y: Any, t: Any, dt: Any, *args) -> Any:
@@ -59,6 +62,8 @@ class ExplicitRK(ODEMethod):
         self.order = tableau.order
 
     def stages(self, f, y, t, dt, *args) -> list:
+        """The stage derivatives ``k_i = f(t + c_i dt, y + dt sum_j a_ij k_j, *args)``,
+        one per row of the tableau."""
         tab = self.tableau
         ks = []
         for i in range(tab.stages):
@@ -70,6 +75,7 @@ class ExplicitRK(ODEMethod):
         return ks
 
     def step(self, f, y, t, dt, *args):
+        """``y + dt sum_i b_i k_i``: one step with the tableau's weights."""
         ks = self.stages(f, y, t, dt, *args)
         return lincomb(y, dt, self.tableau.b, ks)
 
@@ -148,6 +154,8 @@ class ExponentialEuler(ODEMethod):
         self.linear = linear
 
     def step(self, f, y, t, dt, *args):
+        """``y_i + dt phi1(a_i dt) f_i(y)`` for every leaf, with ``a_i`` from ``linear``
+        when given, else the diagonal of the Jacobian found by :func:`jax.linearize`."""
         if self.linear is not None:
             dydt = f(t, y, *args)
             check_derivative(y, dydt, dt)

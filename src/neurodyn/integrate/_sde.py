@@ -75,6 +75,8 @@ class SDEMethod:
     kind = "sde"
 
     def check(self, noise: str):
+        """Raise ``ValueError`` unless ``noise`` is a known noise type that this method
+        supports (``noise_types``)."""
         if noise not in NOISE_TYPES:
             raise ValueError(f"noise must be one of {NOISE_TYPES}, got {noise!r}.")
         if noise not in self.noise_types:

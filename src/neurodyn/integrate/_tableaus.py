@@ -45,6 +45,7 @@ class ButcherTableau:
 
     @property
     def stages(self) -> int:
+        """Number of stages (the length of ``b``)."""
         return len(self.b)
 
 

@@ -197,6 +197,8 @@ class NIRNetwork(Node):
         return self.nodes[self.inputs[0]].declared
 
     def bind(self, in_shape) -> None:
+        """As a node of an outer graph: check that the edges into it carry its Input's
+        shape ``in_shape`` and set ``in_shape`` / ``out_shape``."""
         want = self.param_in_shape()
         if tuple(in_shape) != want:
             raise ValueError(
@@ -207,6 +209,8 @@ class NIRNetwork(Node):
         self.out_shape = self._shapes[self.outputs[0]]
 
     def rest_output(self):
+        """The output before the first step, as a node of an outer graph: zeros of
+        ``out_shape``."""
         return jnp.zeros(self.out_shape, _float())
 
     # -- state -------------------------------------------------------------------------
@@ -299,6 +303,9 @@ class NIRNetwork(Node):
         return values
 
     def update(self, x):
+        """One step with input ``x`` (an array, or ``{input name: array}`` for several
+        Input nodes); returns the Output node's value, or ``{output name: value}`` for
+        several (calling the graph calls this)."""
         values = self._evaluate(self._inputs(x))
         if len(self.outputs) == 1:
             return values[self.outputs[0]]
@@ -312,6 +319,8 @@ class NIRNetwork(Node):
 
     # -- export ------------------------------------------------------------------------
     def to_nir(self, nir):
+        """This graph as a ``nir.NIRGraph`` (``nir`` is the imported ``nir`` package):
+        every node exported, with the same edges and metadata."""
         nodes = {k: n.to_nir(nir) for k, n in self.nodes.items()}
         return nir.NIRGraph(
             nodes=nodes, edges=list(self.edges), metadata=dict(self.metadata), type_check=False

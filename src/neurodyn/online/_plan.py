@@ -119,11 +119,15 @@ class Plan:
         return out
 
     def trace_bytes(self, batch_size: int | None = None) -> int:
+        """Memory of the traces in bytes: :meth:`trace_elements` summed, times the batch
+        size (the step's unless ``batch_size`` is given) and the float item size."""
         b = self.step.batch_size if batch_size is None else batch_size
         item = jnp.dtype(jnp.result_type(float)).itemsize
         return int(sum(self.trace_elements().values()) * b * item)
 
     def report(self) -> str:
+        """A human-readable summary: the neuron groups, each trace's size per sample, the
+        readout parameters (exact gradients) and the total trace memory."""
         b = self.step.batch_size
         lines = [
             f"online {self.algorithm}: {len(self.groups)} neuron group(s) "
@@ -145,9 +149,12 @@ class Plan:
 
     # -- helpers -----------------------------------------------------------------------
     def diff_hidden(self) -> list:
+        """Indices of the hidden leaves that are floating point (differentiable)."""
         return [k for k, d in enumerate(self.step.diff) if d]
 
     def h_shape(self, k) -> tuple:
+        """Shape of hidden leaf ``k`` for one sample (the batch axis dropped when the
+        step is batched)."""
         leaves = self.step.hidden_leaves()
         s = tuple(jnp.shape(leaves[k]))
         return s[1:] if self.step.batched else s

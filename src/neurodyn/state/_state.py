@@ -113,6 +113,12 @@ class StateTrace:
             st._value = value
 
     def touch(self, state: State) -> None:
+        """Record that ``state`` is read or written: on its first touch, pass it to the
+        enclosing trace, save its value (for :meth:`restore`) and apply ``view``.
+
+        Raises:
+            StateLeakError: for a State not in ``allowed``.
+        """
         if state in self.touched or state in self.created:
             return
         if self.parent is not None:
@@ -130,6 +136,12 @@ class StateTrace:
         self.touched[state] = None
 
     def on_write(self, state: State, value) -> None:
+        """Record a write of ``value`` to ``state`` (called by the State's setter).
+
+        Raises:
+            StateLeakError: in a read-only trace, or for a value traced by a plain JAX
+                transform nested inside this one.
+        """
         if self.read_only:
             raise StateLeakError(
                 f"{state._describe()} is written inside {self.name}, where States may only be "

@@ -51,6 +51,8 @@ class RidgeAccumulator:
         return jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1) if self.bias else X
 
     def update(self, X, Y) -> None:
+        """Add a batch: ``X`` ``[..., n_features]`` (leading axes flattened into rows)
+        and ``Y`` with as many rows (``n_outputs`` columns)."""
         Xa = self._aug(X)
         Y = jnp.reshape(Y, (Xa.shape[0], -1))
         self.xtx = self.xtx + Xa.T @ Xa
@@ -58,6 +60,13 @@ class RidgeAccumulator:
         self.count += Xa.shape[0]
 
     def solve(self, alpha: float = 1e-6):
+        """Solve ``(XᵀX + alpha I) W = XᵀY`` from what was accumulated (the bias is not
+        penalised).
+
+        Returns:
+            ``(W, b)`` (``[n_features, n_outputs]`` and ``[n_outputs]``) with ``bias``;
+            else ``W``.
+        """
         n = self.xtx.shape[0]
         reg = alpha * jnp.eye(n, dtype=self.xtx.dtype)
         if self.bias:
@@ -81,6 +90,7 @@ class FORCE(Module):
         self.P = Memory(jnp.eye(n_inputs) / alpha)
 
     def readout(self, r):
+        """The output ``z = r @ w`` (``[n_outputs]``) for rates ``r``, without learning."""
         return r @ self.w.value
 
     def step(self, r, target, learn=True):

@@ -48,6 +48,8 @@ class ESN(Module):
         self.b_out = None
 
     def step(self, u):
+        """Advance the reservoir state ``x`` by one step with input ``u`` (``[n_in]`` or a
+        scalar) and return the new state, shape ``[n]``."""
         u = jnp.atleast_1d(u)
         pre = self.x.value @ self.W.T + u @ self.W_in + self.b
         self.x.value = (1 - self.leak) * self.x.value + self.leak * jnp.tanh(pre)
@@ -58,6 +60,13 @@ class ESN(Module):
         return jit(lambda u: for_loop(self.step, u))(jnp.reshape(u, (u.shape[0], -1)))
 
     def fit(self, u, y, washout: int = 100, alpha: float = 1e-8):
+        """Train the readout: drive the reservoir (from its current state) with ``u``
+        ``[time, n_in]``, drop the first ``washout`` states and solve the ridge
+        regression (penalty ``alpha``, unpenalised bias) onto ``y`` ``[time, n_out]``.
+
+        Returns:
+            The ESN itself (``W_out`` ``[n, n_out]`` and ``b_out`` ``[n_out]`` set).
+        """
         X = self.run(u)
         Y = jnp.reshape(y, (y.shape[0], -1))
         if X.shape[0] != Y.shape[0]:
@@ -71,6 +80,12 @@ class ESN(Module):
         return x @ self.W_out + self.b_out
 
     def predict(self, u):
+        """The readout for inputs ``u`` ``[time, n_in]``, continuing from the current
+        reservoir state: ``[time, n_out]``.
+
+        Raises:
+            RuntimeError: before :meth:`fit`.
+        """
         return self._readout(self.run(u))
 
     def generate(self, n_steps: int, u0):
@@ -94,9 +109,19 @@ class NVAR(Module):
         self.W = None
 
     def features(self, u):
+        """The feature rows of ``u`` ``[time, dims]``: :func:`nvar_features` with this
+        model's ``k``, ``skip`` and ``quadratic``, shape
+        ``[time - (k - 1) skip, n_features]``."""
         return nvar_features(u, self.k, self.skip, self.quadratic)
 
     def fit(self, u, y, alpha: float = 1e-6):
+        """Solve the ridge readout (penalty ``alpha``, no separate bias: the features
+        include a constant) from the features of ``u`` ``[time, dims]`` onto ``y``
+        ``[time, n_out]``, dropping the first ``(k - 1) skip`` targets to align them.
+
+        Returns:
+            The model itself (``W`` ``[n_features, n_out]`` set).
+        """
         X = self.features(u)
         Y = jnp.reshape(y, (y.shape[0], -1))[(self.k - 1) * self.skip :]
         if X.shape[0] != Y.shape[0]:
@@ -105,6 +130,12 @@ class NVAR(Module):
         return self
 
     def predict(self, u):
+        """The readout for inputs ``u``: ``[time - (k - 1) skip, n_out]``, one row per
+        full delay window.
+
+        Raises:
+            RuntimeError: before :meth:`fit`.
+        """
         if self.W is None:
             raise RuntimeError("NVAR: call fit(...) before predicting.")
         return self.features(u) @ self.W

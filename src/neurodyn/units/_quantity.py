@@ -225,22 +225,27 @@ class Quantity:
     # -- pytree-friendly array attributes ------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape of the mantissa."""
         return jnp.shape(self.mantissa)
 
     @property
     def ndim(self) -> int:
+        """Number of axes of the mantissa."""
         return jnp.ndim(self.mantissa)
 
     @property
     def size(self) -> int:
+        """Number of elements of the mantissa."""
         return jnp.size(self.mantissa)
 
     @property
     def dtype(self):
+        """The dtype of the mantissa."""
         return jnp.result_type(self.mantissa)
 
     @property
     def T(self) -> Quantity:
+        """The transpose (axes reversed), in the same unit."""
         return _make(jnp.transpose(self.mantissa), self.unit)
 
     def __len__(self) -> int:
@@ -259,41 +264,61 @@ class Quantity:
         return _IndexUpdateHelper(self)
 
     def reshape(self, *shape) -> Quantity:
+        """The mantissa reshaped to ``shape`` (a tuple or separate ints), same unit."""
         return _make(jnp.reshape(self.mantissa, shape[0] if len(shape) == 1 else shape), self.unit)
 
     def astype(self, dtype) -> Quantity:
+        """The mantissa cast to ``dtype``, same unit."""
         return _make(jnp.asarray(self.mantissa, dtype=dtype), self.unit)
 
     def squeeze(self, axis=None) -> Quantity:
+        """Length-1 axes removed (all, or ``axis``), same unit."""
         return _make(jnp.squeeze(self.mantissa, axis), self.unit)
 
     def flatten(self) -> Quantity:
+        """A 1-D copy of the values, same unit (``ravel`` is the same method)."""
         return _make(jnp.ravel(self.mantissa), self.unit)
 
     ravel = flatten
 
     def sum(self, axis=None, keepdims=False) -> Quantity:
+        """The sum over ``axis`` (all axes by default), same unit.
+
+        Raises:
+            UnitMismatchError: for a temperature on an offset scale (e.g. degrees C).
+        """
         _check_not_offset(self, "sum")
         return _make(jnp.sum(self.mantissa, axis=axis, keepdims=keepdims), self.unit)
 
     def mean(self, axis=None, keepdims=False) -> Quantity:
+        """The mean over ``axis`` (all axes by default), same unit."""
         return _make(jnp.mean(self.mantissa, axis=axis, keepdims=keepdims), self.unit)
 
     def max(self, axis=None, keepdims=False) -> Quantity:
+        """The maximum over ``axis`` (all axes by default), same unit."""
         return _make(jnp.max(self.mantissa, axis=axis, keepdims=keepdims), self.unit)
 
     def min(self, axis=None, keepdims=False) -> Quantity:
+        """The minimum over ``axis`` (all axes by default), same unit."""
         return _make(jnp.min(self.mantissa, axis=axis, keepdims=keepdims), self.unit)
 
     def std(self, axis=None, ddof=0, keepdims=False) -> Quantity:
+        """The standard deviation over ``axis`` (``ddof`` as NumPy), same unit."""
         return _make(jnp.std(self.mantissa, axis=axis, ddof=ddof, keepdims=keepdims), self.unit)
 
     def var(self, axis=None, ddof=0, keepdims=False):
+        """The variance over ``axis`` (``ddof`` as NumPy), in the unit squared.
+
+        Raises:
+            UnitMismatchError: for a temperature on an offset scale (e.g. degrees C).
+        """
         _check_not_offset(self, "take the variance of")
         out = jnp.var(self.mantissa, axis=axis, ddof=ddof, keepdims=keepdims)
         return _make(out, pow_unit(self.unit, 2))
 
     def cumsum(self, axis=None) -> Quantity:
+        """The cumulative sum along ``axis`` (of the flattened values by default), same
+        unit."""
         return _make(jnp.cumsum(self.mantissa, axis=axis), self.unit)
 
     # -- arithmetic ------------------------------------------------------------------
