@@ -256,7 +256,7 @@ def _arrays(dtypes: list, first: int) -> list[str]:
 def _kernel_source(
     kind: str, on: str, layout: dict, dtypes: list, out_dtypes: list, aliases=()
 ) -> str:
-    """The loop of one operator; operand order as in ``_custom._split``; the results
+    """The loop of one operator; operand order as in ``_custom_impl._split``; the results
     follow the operands (``out`` the first, ``out<t>`` each of an update's)."""
     n_pre_f, n_post_f, n_syn_f, n_p_f = (len(layout[g]) for g in ("pre", "post", "syn", "p"))
     starts = np.cumsum([3, n_pre_f, n_post_f, n_syn_f, n_p_f])
