@@ -359,24 +359,12 @@ def neurodyn_case(
             bt = [brun() for _ in range(max(1, repeats // 2))]
             return build_s, bfirst, min(bt), min(bcpu)
 
-        if batch > 1:
-            b_build, b_first, b_min, b_cpu = batch_run(batch)
-            out.update(
-                batch=batch,
-                batch_build_s=b_build,
-                batch_first_run_s=b_first,
-                batch_run_min_s=b_min,
-                batch_run_cpu_min_s=b_cpu,
-            )
-        if big_batch > 1:
-            b_build, b_first, b_min, b_cpu = batch_run(big_batch)
-            out.update(
-                big_batch=big_batch,
-                big_batch_build_s=b_build,
-                big_batch_first_run_s=b_first,
-                big_batch_run_min_s=b_min,
-                big_batch_run_cpu_min_s=b_cpu,
-            )
+        for key, n in (("batch", batch), ("big_batch", big_batch)):
+            if n > 1:
+                times = batch_run(n)
+                out[key] = n
+                for name, t in zip(("build_s", "first_run_s", "run_min_s", "run_cpu_min_s"), times):
+                    out[f"{key}_{name}"] = t
     return out
 
 
