@@ -22,7 +22,8 @@ runs in float32 (its default) and float64. ``--rounds`` alternations of the two
 simulators, the fastest time of each kept; CPU times (``time.process_time``) beside the
 wall-clock times and the load average before and after (the machine is shared). Also:
 ``--big-batch`` cells (default 1000; neurodyn, float32, exact rates) against the
-``--batch`` figure ("no loss at 1000"); the gradient of a soma-trace loss with respect
+``--batch`` figure ("no loss at 1000"; ``nd.run`` runs the big batch in lane blocks
+that fit the cache, and it is also measured whole, ``lane_block=False``); the gradient of a soma-trace loss with respect
 to the channel densities (hh's g_Na, g_K, pas's g as ``nd.Param``) through the 50 ms run
 (``nd.grad`` under ``nd.jit``, ``checkpoint_every`` 2.5 ms, and without), its time over
 the forward run's and its memory (``compiled.memory_analysis()``); and the accuracy of
@@ -341,29 +342,39 @@ def neurodyn_case(
             soma_trace=np.asarray(res["v"].to_value(u.mV))[3::4].tolist(),
         )
 
-        def batch_run(n: int) -> tuple[float, float, float, float]:
+        def batch_run(n: int, lane_block) -> tuple:
             bcell, build_s = build(n)
             bmons = {"v": bcell.V_at(bcell.location("soma", 0.5))}
-            bcpu = []
+            bcpu, blocks = [], []
 
             def brun():
                 bcell.reset_state()
                 t0, c0 = time.perf_counter(), time.process_time()
-                res = nd.run(bcell, T_MS * u.ms, dt=DT_MS * u.ms, monitors=bmons)
+                res = nd.run(
+                    bcell, T_MS * u.ms, dt=DT_MS * u.ms, monitors=bmons, lane_block=lane_block
+                )
                 jax.block_until_ready(res["v"].mantissa)
                 bcpu.append(time.process_time() - c0)
+                blocks.append(res.timing["lane_block"])
                 return time.perf_counter() - t0
 
             bfirst = brun()
             bcpu.clear()
             bt = [brun() for _ in range(max(1, repeats // 2))]
-            return build_s, bfirst, min(bt), min(bcpu)
+            return build_s, bfirst, min(bt), min(bcpu), blocks[-1]
 
-        for key, n in (("batch", batch), ("big_batch", big_batch)):
+        # the batches as nd.run runs them by default (in lane blocks when the batch's
+        # States outgrow the cache), and the big batch also whole (lane_block=False)
+        for key, n, lane_block in (
+            ("batch", batch, None),
+            ("big_batch", big_batch, None),
+            ("big_batch_whole", big_batch, False),
+        ):
             if n > 1:
-                times = batch_run(n)
+                times = batch_run(n, lane_block)
                 out[key] = n
-                for name, t in zip(("build_s", "first_run_s", "run_min_s", "run_cpu_min_s"), times):
+                names = ("build_s", "first_run_s", "run_min_s", "run_cpu_min_s", "lane_block")
+                for name, t in zip(names, times):
                     out[f"{key}_{name}"] = t
     return out
 
@@ -482,7 +493,7 @@ def main() -> None:
                 per = 1e9 / (ncomp * STEPS)
                 nd_res["ns_per_comp_step"] = nd_res["run_min_s"] * per
                 nd_res["cpu_ns_per_comp_step"] = nd_res["run_cpu_min_s"] * per
-                for pre in ("batch", "big_batch"):
+                for pre in ("batch", "big_batch", "big_batch_whole"):
                     if f"{pre}_run_min_s" in nd_res:
                         n = nd_res[pre]
                         nd_res[f"{pre}_ns_per_cell_comp_step"] = (
@@ -572,10 +583,13 @@ def rows_print(row: dict) -> None:
         f"swc->runnable {nd_r['swc_to_runnable_s']:.3f} s"
     )
     line += f" [cpu {nd_r['run_cpu_min_s'] * 1e3:.1f} ms]"
-    for pre in ("batch", "big_batch"):
+    for pre in ("batch", "big_batch", "big_batch_whole"):
         if f"{pre}_run_min_s" in nd_r:
+            lanes = nd_r.get(f"{pre}_lane_block")
             line += (
-                f", batch {nd_r[pre]}: {nd_r[f'{pre}_ns_per_cell_comp_step']:.2f} "
+                f", batch {nd_r[pre]}{'' if lanes is None else f' (blocks of {lanes})'}"
+                f"{' whole' if pre.endswith('whole') else ''}: "
+                f"{nd_r[f'{pre}_ns_per_cell_comp_step']:.2f} "
                 f"(cpu {nd_r[f'{pre}_cpu_ns_per_cell_comp_step']:.2f}) ns/cell-comp-step"
             )
     print(line)

@@ -9,13 +9,14 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 import neurodyn.units as u
-from neurodyn.dyn import Channel, Dynamics, _clock
+from neurodyn.dyn import Channel, Dynamics, _clock, _lanes
 from neurodyn.dyn._init import initialize
-from neurodyn.state import Hidden
+from neurodyn.state import Hidden, Param
 
 from ._channels import Channels
 from ._geometry import d_lambda_ncomp, discretize
@@ -506,14 +507,22 @@ class Cell(Dynamics):
         v = self.V.value.to_value(u.mV)
         batch = v.shape[:-1]
         states = [{k: getattr(p, k).value for k in p.mech.states} for p in self.mechanisms]
-        params = [p.mech.params() for p in self.mechanisms]
+        # per-cell values (arrays with the batch axis) as the lane block being run sees them
+        params = [
+            {k: _lanes.take(val, v.ndim) for k, val in p.mech.params().items()}
+            for p in self.mechanisms
+        ]
         # point processes: a current and a conductance at a few nodes, (..., k) each, put
         # on the nodes in the step below
         points = {}
         if self.clamps:
             t_mid = t + 0.5 * dt
             points["clamp"] = jnp.stack(
-                [jnp.broadcast_to(c.current(t_mid), batch) for _, c in self.clamps], -1
+                [
+                    jnp.broadcast_to(_lanes.take(c.current(t_mid), len(batch)), batch)
+                    for _, c in self.clamps
+                ],
+                -1,
             )
         if self.sites:
             points["site_i"], points["site_g"] = self._site_currents(v)
@@ -602,11 +611,24 @@ class Cell(Dynamics):
         ons, vcs, gss = [], [], []
         for _, clamp in self.vclamps:
             on, vc = clamp.command(t_mid)
-            ons.append(jnp.broadcast_to(on, batch))
-            vcs.append(jnp.broadcast_to(vc, batch))
-            gss.append(jnp.broadcast_to(clamp.conductance(), batch))
+            ons.append(jnp.broadcast_to(_lanes.take(on, len(batch)), batch))
+            vcs.append(jnp.broadcast_to(_lanes.take(vc, len(batch)), batch))
+            gss.append(jnp.broadcast_to(_lanes.take(clamp.conductance(), len(batch)), batch))
         on = jnp.stack(ons, -1).astype(jnp.result_type(float))
         return on, jnp.stack(vcs, -1), jnp.stack(gss, -1)
+
+    def _lane_states(self):
+        """The per-cell States when the cells are independent lanes (a batch, or a
+        population without synapses), for ``nd.run``'s lane blocks; None otherwise."""
+        if (self._batch is None and self.n_cells is None) or self.sites:
+            return None
+        states = [s for s in self.states().values() if not isinstance(s, Param)]
+        full = self._batch if self._batch is not None else self.n_cells
+        for s in states:
+            leaves = jax.tree_util.tree_leaves(s.value)
+            if not leaves or not np.shape(leaves[0]) or np.shape(leaves[0])[0] != full:
+                return None
+        return states
 
     def reset(self) -> None:
         """Nothing to reset after a spike (the slot of a Network's schedule)."""

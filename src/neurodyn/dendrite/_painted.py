@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import neurodyn.units as u
+from neurodyn.dyn import _lanes
 from neurodyn.state import Hidden, Module
 
 from ._mechanisms import Mechanism
@@ -36,11 +37,12 @@ class _MechView:
         p, j = self.painted, self.j
         if self.var is not None:
             return getattr(p, self.var).value[..., j]
-        v = self.cell.V.value.to_value(u.mV)[..., p.nodes[j]]
+        v_all = self.cell.V.value.to_value(u.mV)
+        v = v_all[..., p.nodes[j]]
         k = len(p.nodes)
         params = {}
         for name, val in p.mech.params().items():
-            val = jnp.asarray(val)
+            val = jnp.asarray(_lanes.take(val, v_all.ndim))
             params[name] = val[..., j] if val.ndim and val.shape[-1] == k and k > 1 else val
             if val.ndim and val.shape[-1] == 1 and k >= 1:
                 params[name] = val[..., 0]

@@ -17,7 +17,7 @@ from neurodyn.event import record_spikes
 from neurodyn.state import Memory, State, checkpoint, for_loop, jit, random
 from neurodyn.state._state import current_trace
 
-from . import _clock
+from . import _clock, _lanes
 from . import _shard as _sh
 from ._results import RunResult, SpikeRecord
 
@@ -160,6 +160,7 @@ class _Compiled:
         remat,
         plan=None,
         streams=False,
+        lanes=None,
     ):
         self.net, self.dt, self.monitors, self.inner = net, dt, monitors, inner
         self.capacity = dict(capacity)
@@ -229,6 +230,8 @@ class _Compiled:
         if plan is not None:  # split over the devices of a mesh
             self.run_chunks = self._sharded(segment, plan, summed)
             return
+        if lanes is not None:  # the whole loop on one block of lanes after another
+            segment = _lane_blocks(segment, *lanes)
         # the connectivity and other closed-over arrays become arguments of the compiled
         # program, not constants embedded in it (compile time and memory at scale)
         self.run_chunks = jit(segment, hoist_constants=True)
@@ -279,6 +282,74 @@ class _Compiled:
         return out
 
 
+def _lane_blocks(segment, states, size: int, full: int):
+    """``segment`` run on the lanes ``[0, size)``, then ``[size, 2 size)``, ...: every
+    State in ``states`` (leading axis: the ``full`` lanes) is cut to the block while the
+    block's loop runs, and the monitors' rows are put back together lane by lane."""
+
+    def cut(tree, lo):
+        return jax.tree_util.tree_map(lambda x: jax.lax.dynamic_slice_in_dim(x, lo, size), tree)
+
+    def paste(tree, part, lo):
+        return jax.tree_util.tree_map(
+            lambda x, y: jax.lax.dynamic_update_slice_in_dim(x, y, lo, 0), tree, part
+        )
+
+    def blocked(start, idx):
+        def one(j):
+            lo = j * size
+            whole = [s.value for s in states]
+            for s, w in zip(states, whole):
+                s._write(cut(w, lo))  # (a block-shaped value: no shape check against the batch)
+            with _lanes.block(lo, size, full):
+                out = segment(start, idx)
+            for s, w in zip(states, whole):
+                s._write(paste(w, s.value, lo))
+            return out
+
+        out = for_loop(one, jnp.arange(full // size))  # [blocks, rows, size, ...]
+        return jax.tree_util.tree_map(
+            lambda x: jnp.moveaxis(x, 0, 1).reshape(x.shape[1], full, *x.shape[3:]), out
+        )
+
+    return blocked
+
+
+def _lane_plan(net, mons, smons, spike_sum, requested, in_transform, mesh):
+    """``(States, lanes per block, batch)`` for a run in lane blocks, or None."""
+    if requested is False:
+        return None
+    lane_states = getattr(net, "_lane_states", None)
+    states = lane_states() if callable(lane_states) else None
+    why = None
+    if not states:
+        why = "the network's lanes are not independent (only a batched D.Cell's are)"
+    elif in_transform or mesh is not None:
+        why = "it runs inside nd.grad / nd.jit / nd.vmap or over a mesh"
+    elif smons or spike_sum:
+        why = "it records spikes (SpikeMonitor or summed spike counts)"
+    else:
+        full = int(np.shape(jax.tree_util.tree_leaves(states[0].value)[0])[0])
+        for k, m in mons.items():
+            shape = np.shape(_read(m)) if _has_value(m.target) else ()
+            if not shape or shape[0] != full:
+                why = f"monitor {k!r} does not record lane by lane (shape {shape})"
+                break
+    if why is not None:
+        if requested is not None:
+            raise ValueError(
+                f"nd.run: lane_block={requested!r} asks for a run in lane blocks, but {why}. "
+                "Leave lane_block out for this run."
+            )
+        return None
+    per_lane = (
+        sum(x.size * x.dtype.itemsize for s in states for x in jax.tree_util.tree_leaves(s.value))
+        / full
+    )
+    size = _lanes.choose_block(full, per_lane, requested)
+    return None if size == full else (tuple(states), size, full)
+
+
 def run(
     net,
     duration,
@@ -288,6 +359,7 @@ def run(
     n_segments: int | None = None,
     checkpoint_every=None,
     mesh=None,
+    lane_block: int | bool | None = None,
 ) -> RunResult:
     """Simulate ``net`` for ``duration`` with time step ``dt``.
 
@@ -315,6 +387,13 @@ def run(
             (NEST's scheme); the spikes are the same for every device count. Works over
             several processes too (``python -m neurodyn.launch -n 2 script.py``).
             Monitors come back whole, as for one device.
+        lane_block: a batch of independent lanes (a batched ``D.Cell``) runs its whole
+            loop on blocks of this many lanes, one block after another, so that a
+            block's state stays in the processor's cache; the results are the same,
+            lane by lane. By default the block is sized to about 2 MiB of State (a
+            batch that fits runs whole); ``False`` turns blocks off; a number must
+            divide the batch. Not inside transforms, over a mesh, or with spike
+            recording (the batch runs whole there).
 
     Inside ``nd.grad`` (or another transform) the run is differentiable: Params read by
     the network (``nd.Param`` model parameters, ``Projection(trainable=True)`` weights)
@@ -412,8 +491,12 @@ def run(
             plan = None
     streams = mesh is not None and plan is None
 
+    lanes = _lane_plan(net, mons, smons, spike_sum, lane_block, in_transform, mesh)
+
     def build(capacity):
-        return _Compiled(net, dt, mons, inner, spike_sum, smons, capacity, block > 1, plan, streams)
+        return _Compiled(
+            net, dt, mons, inner, spike_sum, smons, capacity, block > 1, plan, streams, lanes
+        )
 
     cache = net.__dict__.setdefault("_nd_compiled", {})
     state_ids = tuple(id(s) for s in net.states().values())  # new States -> recompile
@@ -427,6 +510,7 @@ def run(
         block,
         state_ids,
         None if mesh is None else (id(plan), streams),
+        None if lanes is None else lanes[1],
         versions,
     )
     if in_transform:
@@ -522,6 +606,7 @@ def run(
         "dt_ms": dt_ms,
         "t_start_ms": t_start,
         "t_stop_ms": t_start + total * dt_ms,
+        "lane_block": None if lanes is None else lanes[1],
     }
     return RunResult(times=times, data=data, timing=timing, monitor_times=mon_times)
 
