@@ -23,9 +23,10 @@ simulators, the fastest time of each kept; CPU times (``time.process_time``) bes
 wall-clock times and the load average before and after (the machine is shared). Also:
 ``--big-batch`` cells (default 1000; neurodyn, float32, exact rates) against the
 ``--batch`` figure ("no loss at 1000"; ``nd.run`` runs the big batch in lane blocks
-that fit the cache, and it is also measured whole, ``lane_block=False``); the gradient of a soma-trace loss with respect
-to the channel densities (hh's g_Na, g_K, pas's g as ``nd.Param``) through the 50 ms run
-(``nd.grad`` under ``nd.jit``, ``checkpoint_every`` 2.5 ms, and without), its time over
+that fit the cache, and it is also measured whole, ``lane_block=False``); the gradient
+of a soma-trace loss with respect to the channel densities (hh's g_Na, g_K, pas's g as
+``nd.Param``) through the 50 ms run (``nd.grad`` under ``nd.jit``, ``checkpoint_every``
+2.5 ms, and without), its time over
 the forward run's and its memory (``compiled.memory_analysis()``); and the accuracy of
 backward Euler and Crank-Nicolson at dt 0.025 ms (neurodyn and NEURON) against a
 converged NEURON run (Crank-Nicolson at dt 0.001 ms; the soma trace every 0.1 ms and

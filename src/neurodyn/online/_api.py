@@ -46,7 +46,7 @@ _OPTIONS = {
     "rtrl": set(),
     "d_rtrl": set(),
     "es_d_rtrl": {"decay"},
-    "eprop": {"feedback", "kappa", "readout", "seed"},
+    "eprop": {"feedback", "feedback_decay", "kappa", "readout", "seed"},
 }
 
 
@@ -74,6 +74,7 @@ def make_rule(plan: Plan, loss_fn, **options):
         kappa=options.get("kappa"),
         readout=options.get("readout"),
         seed=options.get("seed", 0),
+        feedback_decay=options.get("feedback_decay"),
     )
 
 
@@ -110,8 +111,10 @@ def sequence_gradient(
         dt: run each step in ``nd.dyn.clock(dt, t=i dt, i=i)`` (for ``nd.dyn`` models).
         batched: whether States and inputs have a leading batch axis (default: guessed).
         return_loss: also return the summed loss.
-        **options: ``decay=`` for ES-D-RTRL; ``feedback=``, ``kappa=``, ``readout=``,
-            ``seed=`` for e-prop (see :class:`~neurodyn.online.EProp`).
+        **options: ``decay=`` for ES-D-RTRL; ``feedback=``, ``feedback_decay=``,
+            ``kappa=``, ``readout=``, ``seed=`` for e-prop (see
+            :class:`~neurodyn.online.EProp`). One call applies no weight update, so
+            ``feedback="adaptive"`` here equals ``"random"`` with the same ``seed``.
 
     Returns:
         ``{name: gradient}`` keyed like ``params`` (by default ``module.states(nd.Param)``),

@@ -10,9 +10,33 @@ D-RTRL trace of its own neurons):
   (neuron by neuron; Bellec's ``e_ji = dz_j/dh_j eps_ji``), filtered by the readout's
   time constant: ``zbar_t = kappa zbar_{t-1} + zeta_t``;
 - the learning signal ``L_t = B^T dl_t/du_t``, ``u_t`` the readout operation's output,
-  ``B`` the readout weights (``feedback="symmetric"``) or a fixed random matrix of the
-  same shape and scale (``"random"``);
+  ``B`` the readout weights (``feedback="symmetric"``), a fixed random matrix of the
+  same shape and scale (``"random"``: normal, scaled by the root mean square of the
+  readout weights) or a matrix that starts as that random draw and follows the readout
+  weights (``"adaptive"``, below);
 - ``grad theta += L_t . zbar_t``.
+
+Adaptive feedback (Bellec et al. 2020, Methods, "adaptive e-prop"): ``B`` receives the
+same updates as the readout weights ``W_out`` it stands for, and a weight decay ``lambda``
+(``feedback_decay``) is applied to both, so that the mismatch ``B - W_out`` shrinks by
+``d = 1 - lambda`` per weight update. The rule keeps the random draw ``B_0`` and the
+readout weights ``W_0`` of the first step it takes, counts the weight updates ``k``
+applied since (the learners count them; one call of :func:`sequence_gradient` applies
+none) and uses the closed form::
+
+    B_k = W_k + d**k (B_0 - W_0)        (W_k: the readout weights of the current step)
+
+This is exactly ``B <- B + dW - lambda (B - W_out)`` at every update, ``dW`` the change
+of the readout weights as applied, whatever the optimiser. When the optimiser itself
+decays the readout weights by ``lambda`` per update (``W <- W + u - lambda W``, e.g.
+``optax.chain(optax.adam(lr), optax.add_decayed_weights(-lambda))``, masked to the
+readout with ``optax.masked`` if wanted), it is Bellec's ``B <- B + u - lambda B``: the
+same update ``u`` and the same decay on both (as in their code). Without such a decay of
+``W_out`` (nothing is assumed of the optimiser), ``B`` still converges to ``W_out``; it
+is then not decayed towards zero. With ``k = 0`` (a single :func:`sequence_gradient`
+call, or a learner's steps before its first weight update) adaptive feedback *is* random
+feedback drawn from the same ``seed``. ``W`` is the weight operand of the readout
+operation as the step computes it (the parameter itself for ``z @ W_out``).
 
 Readout parameters get their exact gradient (their own D-RTRL traces: the readout's
 trace is not filtered again). With symmetric feedback e-prop equals BPTT for a network
@@ -34,17 +58,53 @@ from ._plan import Plan
 from ._rules import DRTRLRule
 from ._step import OnlineError
 
-__all__ = ["EPropRule"]
+__all__ = ["EPropRule", "FEEDBACK", "FEEDBACK_DECAY"]
+
+#: the feedback of the readout error to the hidden neurons
+FEEDBACK = ("symmetric", "random", "adaptive")
+#: the default ``feedback_decay`` of adaptive feedback (the fraction of ``B - W_out``
+#: removed per weight update): the ``readout_decay`` of Bellec et al.'s code for adaptive
+#: e-prop (IGITUGraz/eligibility_propagation, Figure_2_TIMIT, applied to ``W_out`` and
+#: ``B`` after every update); the mismatch falls to 5 % in 300 updates
+FEEDBACK_DECAY = 1e-2
+
+
+def _check_feedback(feedback, feedback_decay):
+    """The decay ``lambda`` of ``feedback`` (None unless adaptive); bad values refused."""
+    if not isinstance(feedback, str) or feedback not in FEEDBACK:
+        raise OnlineError(
+            "e-prop: feedback must be 'symmetric', 'random' or 'adaptive', got "
+            f"{feedback!r}. Give one of them (feedback='adaptive', feedback_decay=... for "
+            "Bellec's adaptive e-prop)."
+        )
+    if feedback != "adaptive":
+        if feedback_decay is not None:
+            raise OnlineError(
+                f"e-prop: feedback_decay={feedback_decay!r} is the decay of adaptive "
+                f"feedback; with feedback={feedback!r} it would do nothing. Give "
+                "feedback='adaptive' or leave feedback_decay out."
+            )
+        return None
+    if feedback_decay is None:
+        return FEEDBACK_DECAY
+    try:
+        lam = float(feedback_decay)
+    except (TypeError, ValueError):
+        lam = None
+    if isinstance(feedback_decay, bool) or lam is None or not 0.0 <= lam < 1.0:
+        raise OnlineError(
+            "e-prop: feedback_decay must be a number in [0, 1) (the fraction of B - W_out "
+            f"removed per weight update), got {feedback_decay!r}. Give e.g. "
+            f"feedback_decay={FEEDBACK_DECAY} (0: B follows W_out's updates, no decay)."
+        )
+    return lam
 
 
 class EPropRule(DRTRLRule):
     def __init__(self, plan: Plan, loss_fn, feedback="symmetric", kappa=None, readout=None,
-                 seed: int = 0):  # fmt: skip
+                 seed: int = 0, feedback_decay=None):  # fmt: skip
+        self.feedback_decay = _check_feedback(feedback, feedback_decay)
         super().__init__(plan, loss_fn)
-        if feedback not in ("symmetric", "random"):
-            raise OnlineError(
-                f"e-prop: feedback must be 'symmetric' or 'random', got {feedback!r}."
-            )
         self.feedback, self.kappa_opt, self.seed = feedback, kappa, int(seed)
         n_h = plan.step.n_h
         h_out = plan.out_deps[:n_h]
@@ -200,11 +260,51 @@ class EPropRule(DRTRLRule):
             )
             for g in self.kappa_group
         ]
-        return {**state, "zeta": zeta, "kappa": kappa, "t": jnp.zeros((), jnp.int32)}
+        state = {**state, "zeta": zeta, "kappa": kappa, "t": jnp.zeros((), jnp.int32)}
+        if self.feedback == "adaptive":
+            # B_0, W_0 are set at the first step (``ready``); ``b``: the B used last
+            ws = []
+            for op, _ in self.ops:
+                aval = op.eqn.invars[op.weight[0]].aval
+                ws.append(jnp.zeros(aval.shape, aval.dtype))
+            state["feedback"] = {
+                "k": jnp.zeros((), jnp.int32),
+                "ready": jnp.zeros((), bool),
+                "w0": ws,
+                "b0": ws,
+                "b": ws,
+            }
+        return state
 
-    def _feedback(self, n_op, w):
+    def persistent(self, state) -> dict:
+        """What outlives a sequence: the adaptive feedback (``B_0``, ``W_0``, the count
+        of weight updates ``k`` and the last ``B``)."""
+        return {"feedback": state["feedback"]} if self.feedback == "adaptive" else {}
+
+    def after_update(self, state):
+        """``state`` after a weight update was applied: adaptive feedback counts it."""
+        if self.feedback != "adaptive":
+            return state
+        fb = state["feedback"]
+        return {**state, "feedback": {**fb, "k": fb["k"] + 1}}
+
+    def _feedback(self, n_op, w, fb_state=None):
+        """The feedback matrix of readout operation ``n_op`` whose weight operand is ``w``
+        at this step; with adaptive feedback also ``(W_0, B_0)`` as they are after it."""
         if self.feedback == "symmetric":
-            return w
+            return w, None
+        b = self._random(n_op, w)
+        if self.feedback == "random":
+            return b, None
+        ready = fb_state["ready"]
+        w0 = jnp.where(ready, fb_state["w0"][n_op], w)
+        b0 = jnp.where(ready, fb_state["b0"][n_op], b)
+        d = jnp.asarray(1.0 - self.feedback_decay, jnp.result_type(w))
+        dk = d ** fb_state["k"].astype(d.dtype)  # exactly 1 at k = 0: then B = B_0
+        return dk * b0 + (w - dk * w0), (w0, b0)
+
+    def _random(self, n_op, w):
+        """The random feedback matrix: normal, scaled by the root mean square of ``w``."""
         op, _ = self.ops[n_op]
         key = jax.random.fold_in(jax.random.key(self.seed), n_op)
         scale = jnp.sqrt(jnp.mean(jax.lax.stop_gradient(w) ** 2))
@@ -249,11 +349,12 @@ class EPropRule(DRTRLRule):
             tr = self.full[n]
             grad[tr.leaf] = grad[tr.leaf] + self._contract(tr, state["traces"][n], signal, theta)
         # learning signals: B^T dl/du, per sample, on the hidden group's neurons
-        signals = []
+        signals, adapt = [], []
         for n_op, ((op, g), ops_rec, u) in enumerate(zip(self.ops, recs, g_d)):
             a_idx, w_idx = op.activity, op.weight[0]
             z, w = ops_rec[a_idx], ops_rec[w_idx]
-            fb = self._feedback(n_op, w[0])
+            fb, start = self._feedback(n_op, w[0], state.get("feedback"))
+            adapt.append((fb, start))
 
             def lsig(z_s, u_s, op=op, a_idx=a_idx, w_idx=w_idx, fb=fb):
                 def fz(zz):
@@ -300,6 +401,14 @@ class EPropRule(DRTRLRule):
             "grad": grad,
             "t": state["t"] + 1,
         }
+        if self.feedback == "adaptive":
+            new_state["feedback"] = {
+                **state["feedback"],
+                "ready": jnp.ones((), bool),
+                "w0": [w0 for _, (w0, _) in adapt],
+                "b0": [b0 for _, (_, b0) in adapt],
+                "b": [fb for fb, _ in adapt],
+            }
         return new_state, h_new, out, value
 
     def _local_eprop(self, theta, h, c, x, i):

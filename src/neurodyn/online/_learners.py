@@ -49,8 +49,8 @@ class OnlineLearner:
         batched: whether States and inputs have a leading batch axis (default: guessed).
         clip_norm: clip the global norm of each update's gradient.
         verbose: print the memory report before the first step.
-        **options: rule options (``decay`` for ES-D-RTRL; ``feedback``, ``kappa``,
-            ``readout``, ``seed`` for e-prop).
+        **options: rule options (``decay`` for ES-D-RTRL; ``feedback``,
+            ``feedback_decay``, ``kappa``, ``readout``, ``seed`` for e-prop).
     """
 
     algorithm = "d_rtrl"
@@ -82,6 +82,8 @@ class OnlineLearner:
         self.options = options
         self.clip = None if clip_norm is None else optax.clip_by_global_norm(clip_norm)
         self._plan = None
+        self._state = None
+        self._kept: dict = {}  # what the rule keeps across sequences (adaptive feedback)
         self.history: list[float] = []
         self.updates = 0  # weight updates applied
         self.steps = 0  # time steps taken by step()
@@ -133,7 +135,8 @@ class OnlineLearner:
     # -- the compiled step -------------------------------------------------------------
     def _fresh_state(self):
         step = self._plan.step
-        return self._rule.init(step.theta_leaves(), step.add_batch(step.hidden_leaves()))
+        state = self._rule.init(step.theta_leaves(), step.add_batch(step.hidden_leaves()))
+        return {**state, **self._kept}
 
     def _apply(self, theta, grads, opt_state):
         optax = _optax()
@@ -161,7 +164,8 @@ class OnlineLearner:
             def do(args):
                 theta, state, opt_state = args
                 theta, opt_state, finite = self._apply(theta, self._rule.gradient(state), opt_state)
-                return theta, self._rule.clear_gradient(state), opt_state, finite
+                state = self._rule.after_update(self._rule.clear_gradient(state))
+                return theta, state, opt_state, finite
 
             def skip(args):
                 theta, state, opt_state = args
@@ -197,7 +201,8 @@ class OnlineLearner:
 
             def fn(theta, state, opt_state):
                 theta, opt_state, finite = self._apply(theta, self._rule.gradient(state), opt_state)
-                return theta, self._rule.clear_gradient(state), opt_state, finite
+                state = self._rule.after_update(self._rule.clear_gradient(state))
+                return theta, state, opt_state, finite
 
         self._compiled[kind] = jax.jit(fn)
         return self._compiled[kind]
@@ -262,7 +267,7 @@ class OnlineLearner:
             step.theta_leaves(), self._state, self._opt_state
         )
         self._write_theta(theta)
-        self._opt_state = opt_state
+        self._state, self._opt_state = state, opt_state
         self.updates += 1
         self.reset()
         if not bool(finite):
@@ -273,9 +278,12 @@ class OnlineLearner:
 
     def reset(self) -> None:
         """Reset the traces, the accumulated gradient and the network's state
-        (``net.reset_state()`` when it has one)."""
+        (``net.reset_state()`` when it has one). What the rule keeps across sequences
+        (e-prop's adaptive feedback) is kept."""
         if hasattr(self.net, "reset_state"):
             self.net.reset_state()
+        if self._state is not None:
+            self._kept = self._rule.persistent(self._state)
         self._state = None
 
     def sequence(self, inputs, targets) -> jax.Array:
@@ -340,8 +348,49 @@ class ESDRTRL(OnlineLearner):
 
 
 class EProp(OnlineLearner):
-    """e-prop (Bellec et al. 2020): ``feedback="symmetric"`` or ``"random"``,
-    ``kappa=`` the readout's decay per step (default: read from the readout's State),
-    ``readout=`` the readout's parameter names (default: found from the structure)."""
+    """e-prop (Bellec et al. 2020). Options:
+
+    - ``feedback=``: how the readout error reaches the hidden neurons (the learning
+      signal ``B^T dl/du``): ``"symmetric"`` (``B`` = the readout weights ``W_out``),
+      ``"random"`` (a fixed normal matrix drawn from ``seed=``, scaled to ``W_out``'s root
+      mean square) or ``"adaptive"`` (Bellec's adaptive e-prop: ``B`` starts as that
+      random draw ``B_0``, receives the same updates as ``W_out`` and a decay
+      ``feedback_decay=`` lambda, default 1e-2, of the mismatch per weight update:
+      ``B_k = W_k + (1 - lambda)**k (B_0 - W_0)`` after ``k`` updates, ``W_0`` the readout
+      weights at the learner's first step; this is Bellec's ``dB = dW`` with the decay on
+      both when the optimiser decays ``W_out`` by lambda per update, e.g.
+      ``optax.chain(optax.adam(lr), optax.add_decayed_weights(-lambda))``; without it
+      ``B`` still converges to ``W_out``, see :mod:`neurodyn.online._eprop`). The
+      adaptive feedback survives :meth:`reset`, :meth:`end_sequence` and :meth:`fit`
+      (a new learner starts it again); :meth:`feedback_matrices` gives it.
+    - ``kappa=``: the readout's decay per step (default: read from the readout's State).
+    - ``readout=``: the readout's parameter names (default: found from the structure).
+    """
 
     algorithm = "eprop"
+
+    def __init__(self, net, loss_fn, optimizer, params: dict | None = None, **kwargs):
+        from ._eprop import _check_feedback
+
+        # refused here, not at the first step
+        _check_feedback(kwargs.get("feedback", "symmetric"), kwargs.get("feedback_decay"))
+        super().__init__(net, loss_fn, optimizer, params, **kwargs)
+
+    def feedback_matrices(self) -> list:
+        """The adaptive feedback matrices ``B`` (one per readout operation ``z @ W_out``)
+        that the last time step used: ``W_k + (1 - lambda)**k (B_0 - W_0)`` with the
+        readout weights ``W_k`` of that step and the ``k`` weight updates applied before
+        it (the update at the end of the sequence comes after)."""
+        if self.options.get("feedback") != "adaptive":
+            raise OnlineError(
+                "EProp.feedback_matrices: only adaptive feedback keeps its matrices; this "
+                f"learner has feedback={self.options.get('feedback', 'symmetric')!r}. "
+                "Create it with feedback='adaptive'."
+            )
+        fb = (self._state or self._kept).get("feedback")
+        if fb is None or not bool(fb["ready"]):
+            raise OnlineError(
+                "EProp.feedback_matrices: no step taken yet; the feedback is drawn at the "
+                "first step. Call step(), sequence() or fit() first."
+            )
+        return list(fb["b"])

@@ -124,6 +124,16 @@ class Rule:
         """``state`` with the accumulated gradient set to zero (traces kept)."""
         return {**state, "grad": [jnp.zeros_like(g) for g in state["grad"]]}
 
+    def persistent(self, state) -> dict:
+        """The part of ``state`` that outlives a sequence (a learner carries it into the
+        fresh state of the next one); by default nothing."""
+        del state
+        return {}
+
+    def after_update(self, state):
+        """``state`` after the learner applied a weight update; by default unchanged."""
+        return state
+
 
 def _block_apply(J, e):
     """``J[..., a, b] e[..., b]`` summed over b: the k x k block of each neuron applied to
