@@ -151,7 +151,8 @@ sphinx_gallery_conf = _gallery.conf(DOCS, ROOT)
 # -- HTML ----------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = "neurodyn"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]  # wide tables scroll inside the article
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,

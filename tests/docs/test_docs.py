@@ -164,9 +164,158 @@ def test_performance_page_is_generated_from_the_results(tmp_path):
         )
     )
     page = _performance.generate(src, tmp_path / "out").read_text()
-    assert "| COBA-LIF | 4,000 | 1000 | neurodyn | 100.0 ms | 1.00 s | 500.0 ms | 20.0 |" in page
+    assert "### COBA-LIF, 1000 ms: `coba-x.json`" in page
+    assert "| 4,000 | neurodyn | 100.0 ms | — | 1.00 s | 500.0 ms | 20.0 |" in page
+    assert "| 4,000 | brian2 standalone | 400.0 ms | 0.25 | — | — | 22.0 |" in page
     assert "| units: eager a + b | 1000 | plain jax | 10.0 µs | 1.25 |" in page
     assert (tmp_path / "out" / "coba_runtime.png").stat().st_size > 1000
+
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _section(page: str, title: str) -> str:
+    """The text of the page's section ``## title`` (up to the next ``## ``)."""
+    start = page.index(f"\n## {title}\n")
+    end = page.find("\n## ", start + 1)
+    return page[start : None if end < 0 else end]
+
+
+def _source(section: str) -> dict:
+    """The result file a section names first (``From `name```)."""
+    name = re.search(r"From `([^`]+\.json)`", section).group(1)
+    return json.loads((RESULTS / name).read_text())
+
+
+def test_performance_page_has_every_family_with_numbers_from_its_file(tmp_path):
+    page = _performance.generate(RESULTS, tmp_path).read_text()
+    titles = [t for t, _ in _performance.FAMILIES]
+    assert len(titles) >= 13
+    for title in titles:
+        sec = _section(page, title)
+        if title == "Integrate" and "*Skipped: no `integrate` result" in sec:
+            continue  # no integrate file yet (make bench-full writes one)
+        assert "Skipped" not in sec, sec[:400]
+        assert "|---|" in sec, title
+        for line in sec.splitlines():  # narrow tables
+            if line.startswith("|---"):
+                assert line.count("---|") <= 7, (title, line)
+    r = _performance._r
+
+    # dendrites: ns per compartment-step from the run time, the ratio to NEURON's
+    sec = _section(page, "Dendrites: neurodyn.dendrite and NEURON")
+    d = _source(sec)
+    c = d["cases"][0]
+    steps = round(d["t_ms"] / d["dt_ms"])
+    ns = c["neurodyn"]["run_min_s"] * 1e9 / (c["neurodyn"]["n_compartments"] * steps)
+    ratio = c["neurodyn"]["run_min_s"] / c["neuron"]["run_min_s"]
+    rates, prec = ("table" if c["table"] else "exact"), ("f64" if c["neurodyn_x64"] else "f32")
+    assert f"| {c['model']} | {rates} | {prec} | {ns:.2f} | " in sec
+    assert f"| {ns:.2f} | {r(c['neuron']['ns_per_comp_step'])} | {r(ratio)} |" in sec
+    big = [c for c in d["cases"] if "big_batch_ns_per_cell_comp_step" in c["neurodyn"]]
+    for c in big:
+        nd = c["neurodyn"]
+        per = nd["big_batch_run_min_s"] * 1e9 / (nd["n_compartments"] * steps * nd["big_batch"])
+        assert f"| {nd['big_batch']} | {per:.2f} |" in sec
+    assert "**Gradient**" in sec and "**Accuracy**" in sec
+
+    # Jaxley and braincell: run time over neurodyn float32's, same sitting
+    sec = _section(page, "Dendrites: Jaxley and braincell")
+    s = _source(sec)["summary"]["hh_soma"]
+    x = s["jaxley_f64"]["run_min_s"] / s["neurodyn_f32"]["run_min_s"]
+    assert f"| jaxley f64 | {_performance._fmt_s(s['jaxley_f64']['run_min_s'])} | {r(x)} |" in sec
+
+    # online: neurodyn over braintrace, ES-D-RTRL, N = 256, per step
+    sec = _section(page, "Online learning: neurodyn.online and braintrace")
+    rows = _source(sec)["rows"]
+
+    def per_step(rule):
+        return next(
+            x["ms_per_step"]
+            for x in rows
+            if x["case"] == "time" and x["rule"] == rule and x["N"] == 256
+        )
+
+    x = per_step("es_d_rtrl") / per_step("braintrace_es_d_rtrl")
+    assert "| 256 | ES-D-RTRL | 100 | " in sec and f" | {r(x)} |" in sec
+
+    # event operators: neurodyn CSR over brainevent CSR
+    sec = _section(page, "Event operators: neurodyn.event and brainevent")
+    row = _source(sec)["rows"][-1]
+    x = row["min_ms"]["neurodyn CSR"] / row["min_ms"]["brainevent CSR"]
+    assert f"| {row['N']:,} | {row['rate']:.0%} | " in sec and f" | {r(x)} |" in sec
+
+    # user event operators: against brainevent's generic rule
+    sec = _section(page, "User event operators")
+    rows = _source(sec)["rows"]
+    be = next(x for x in rows if x["simulator"].startswith("brainevent"))
+    user = next(x for x in rows if x["case"] == be["case"] and x["simulator"] == "user update")
+    assert f"| user update | {_performance._fmt_s(user['run_min_s'])} | " in sec
+    assert f" | {r(user['run_min_s'] / be['run_min_s'])} |" in sec
+
+    # the others: one figure each
+    sec = _section(page, "NWB output")
+    row = _source(sec)["rows"][0]
+    assert f" | {r(row['write_min_s'] / row['anchor_pynwb_h5dataio_gzip1_V_only_s'])} | " in sec
+    sec = _section(page, "Equation strings")
+    d = _source(sec)
+    assert f" | {r(d['strings']['min_s'] / d['built-in']['min_s'])} |" in sec
+    sec = _section(page, "Scale-out")
+    assert f"(block / step: {r(_source(sec)['exchange']['ratio_block_over_step'])})" in sec
+    sec = _section(page, "COBA networks")
+    d = json.loads((RESULTS / "coba-20261126.json").read_text())
+    res = d["rows"][0]["results"]
+    x = res["neurodyn"]["run_min_s"] / res["brian2 standalone"]["run_min_s"]
+    b2 = _performance._fmt_s(res["brian2 standalone"]["run_min_s"])
+    assert f"| 4,000 | brian2 standalone | {b2} | {r(x)} |" in sec
+    assert (tmp_path / "coba_runtime.png").stat().st_size > 1000
+
+
+def test_performance_page_skips_a_malformed_family_with_a_note(tmp_path):
+    src = tmp_path / "results"
+    shutil.copytree(RESULTS, src)
+    bad_online = {"date": "2099-12-31", "rows": [{"case": "time", "rule": "es_d_rtrl"}]}
+    (src / "online-20991231.json").write_text(json.dumps(bad_online))
+    (src / "dendrite-2099-12-31.json").write_text(json.dumps({"cases": "not a list"}))
+    (src / "event-20991231.json").write_text("{not json")
+    page = _performance.generate(src, tmp_path / "out").read_text()
+    for title, name in (
+        ("Online learning: neurodyn.online and braintrace", "online-20991231.json"),
+        ("Dendrites: neurodyn.dendrite and NEURON", "dendrite-2099-12-31.json"),
+    ):
+        sec = _section(page, title)
+        notes = [line for line in sec.splitlines() if line.startswith("*Skipped: ")]
+        assert notes == [line for line in sec.strip().splitlines()[1:] if line.strip()], sec
+        assert len(notes) == 1 and f"`{name}` has an unexpected structure" in notes[0]
+    assert "Not readable as a JSON object: `event-20991231.json`." in page
+    for title in (
+        "COBA networks",
+        "Event operators: neurodyn.event and brainevent",
+        "User event operators",
+        "Dendrites: Jaxley and braincell",
+    ):
+        assert "|---|" in _section(page, title), title
+    # no result file at all: every family is a note, nothing raises
+    (tmp_path / "empty").mkdir()
+    page = _performance.generate(tmp_path / "empty", tmp_path / "out2").read_text()
+    assert page.count("*Skipped: ") == len(_performance.FAMILIES) and "|---|" not in page
+
+
+def test_performance_page_shows_the_big_batch_in_lane_blocks_and_whole(tmp_path):
+    src = tmp_path / "results"
+    src.mkdir()
+    d = json.loads((RESULTS / "dendrite-2026-12-06d.json").read_text())
+    nd = d["cases"][0]["neurodyn"]
+    nd.update(big_batch_lane_block=256, big_batch_whole=1000)
+    nd.update(big_batch_whole_ns_per_cell_comp_step=4.567)
+    (src / "dendrite-2099-01-01.json").write_text(json.dumps(d))
+    page = _performance.generate(src, tmp_path / "out").read_text()
+    sec = _section(page, "Dendrites: neurodyn.dendrite and NEURON")
+    per = f"{nd['big_batch_ns_per_cell_comp_step']:.2f}"
+    assert f"| hh_soma | exact, f32 | 1000 | {per} | 256 | 4.57 | " in sec
+    row = next(line for line in sec.splitlines() if line.startswith("| hh_all | exact, f32 |"))
+    assert row.split(" | ")[4:6] == ["—", "—"], row  # absent: dashes
+    assert "*No gradient measurement in the dendrite files.*" in sec  # absent: a note
 
 
 # -- Sphinx itself fails on a broken reference, a failing cell, a failing doctest --------------
@@ -184,6 +333,7 @@ def _mini_project(tmp_path: Path, pages: dict[str, str]) -> Path:
     for name in ("_apipages.py", "_gallery.py", "_performance.py"):
         shutil.copy(DOCS / name, src / name)
     shutil.copytree(DOCS / "_templates", src / "_templates")
+    shutil.copytree(DOCS / "_static", src / "_static")
     (src / "api").mkdir()
     (src / "conf.py").write_text(_MINI_CONF.format(conf=str(DOCS / "conf.py")))
     toc = "\n".join(pages)
