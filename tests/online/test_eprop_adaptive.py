@@ -1,10 +1,13 @@
-"""e-prop with adaptive feedback (Bellec et al. 2020, Methods, "adaptive e-prop").
+"""e-prop with random and adaptive feedback (Bellec et al. 2020, "random e-prop" and
+Methods, "adaptive e-prop").
 
-The feedback matrix B starts as the random draw of ``feedback="random"`` (same seed),
-receives the same updates as the readout weights W_out and a decay lambda per update on
-both, so that B - W_out shrinks by (1 - lambda) per weight update. The references here
-are computed independently of the rule: B from the recursion over the learner's own
-successive readout weights, gradients from symmetric and random e-prop.
+Random feedback is a fixed matrix B_0: a normal draw scaled by the root mean square of
+the readout weights W_0 at the rule's first step, kept across sequences and weight
+updates. Adaptive feedback starts as that draw (same seed), receives the same updates as
+the readout weights W_out and a decay lambda per update on both, so that B - W_out
+shrinks by (1 - lambda) per weight update. The references here are computed
+independently of the rule: B_0 from the draw and W_0, B from the recursion over the
+learner's own successive readout weights, gradients from symmetric and random e-prop.
 """
 
 import jax
@@ -25,9 +28,94 @@ def _data(rng, T=10, batch=4):
 
 def _random_draw(seed, w):
     """``feedback="random"`` as documented: a normal matrix (key ``seed``, the readout
-    operation's index 0) scaled by the root mean square of the readout weights."""
+    operation's index 0) scaled by the root mean square of the readout weights ``w``
+    (those of the first step: ``W_0``)."""
     key = jax.random.fold_in(jax.random.key(seed), 0)
     return jax.random.normal(key, w.shape, w.dtype) * jnp.sqrt(jnp.mean(w**2))
+
+
+def _feedback_from(fn):
+    """A stand-in for ``EPropRule._feedback`` whose random feedback is ``fn(rule, n_op,
+    w)`` at every step (``w``: the readout weights of the step), written here."""
+
+    def feedback(self, n_op, w, fb_state=None):
+        b = fn(self, n_op, w)
+        return b, (w, b)
+
+    return feedback
+
+
+def _per_step_draw(rule, n_op, w):
+    """The random feedback as it was before it was fixed: the draw of key ``seed``
+    (folded with ``n_op``) scaled by the root mean square of the *current* ``w``."""
+    key = jax.random.fold_in(jax.random.key(rule.seed), n_op)
+    return jax.random.normal(key, w.shape, w.dtype) * jnp.sqrt(jnp.mean(w**2))
+
+
+@pytest.mark.parametrize("x64", [True, False], ids=["float64", "float32"])
+def test_random_feedback_of_one_call_is_the_draw_scaled_by_the_weights(nets, monkeypatch, x64):
+    # one sequence_gradient call (k = 0): W = W_0 at every step, so the fixed B_0 gives
+    # what the draw scaled by the current readout weights gave, bit for bit
+    with jax.enable_x64(x64):
+        m = nets.ALIF(rec=True, kappa=0.8, batch=4)
+        xs, ys = _data(nets.rng)
+        assert m.w_out.value.dtype == xs.dtype == (jnp.float64 if x64 else jnp.float32)
+        got = nets.online(m, xs, ys, "eprop", feedback="random", seed=3)
+        with monkeypatch.context() as mp:
+            mp.setattr(nd.online._eprop.EPropRule, "_feedback", _feedback_from(_per_step_draw))
+            ref = nets.online(m, xs, ys, "eprop", feedback="random", seed=3)
+        for k in ref:
+            assert jnp.array_equal(got[k], ref[k]), k
+        sym = nets.online(m, xs, ys, "eprop")
+        assert nets.rel_err(got["w_in"], sym["w_in"]) > 1e-3  # the comparison can fail
+        # the learner's first sequence draws the same B_0 (to rounding: the mean of
+        # W_0 ** 2 is summed in another order here than in the compiled step)
+        learner = EProp(m, nets.mse, optax.sgd(0.1), feedback="random", seed=3)
+        w0 = m.w_out.value
+        learner.sequence(xs, ys)
+        (b,) = learner.feedback_matrices()
+        eps = float(jnp.finfo(b.dtype).eps)
+        np.testing.assert_allclose(b, _random_draw(3, w0), rtol=4 * eps, atol=0)
+
+
+def test_random_feedback_stays_fixed_while_the_readout_learns(nets, monkeypatch):
+    seed, lr = 5, 0.01
+    m = nets.ALIF(rec=True, kappa=0.8, batch=4)
+    w0 = np.asarray(m.w_out.value)
+    b0 = np.asarray(_random_draw(seed, m.w_out.value))  # B_0, from W_0
+    learner = EProp(m, nets.mse, optax.sgd(lr), feedback="random", seed=seed)
+    bs = []
+    for _ in range(6):
+        xs, ys = _data(nets.rng)
+        learner.sequence(xs, ys)  # one weight update at its end
+        bs.append(np.asarray(learner.feedback_matrices()[0]))
+        learner.reset()  # an extra reset keeps the feedback too
+    np.testing.assert_allclose(bs[0], b0, rtol=1e-14, atol=0)  # (rounding: see above)
+    for b in bs[1:]:
+        assert np.array_equal(b, bs[0])  # kept as it is, bit for bit
+    assert learner.updates == 6
+    w = m.w_out.value
+    rms0, rms = np.sqrt(np.mean(w0**2)), float(jnp.sqrt(jnp.mean(w**2)))
+    assert abs(rms / rms0 - 1) > 1e-2  # the readout's scale moved; B_0's did not
+    # the next update's gradient is e-prop's with B = B_0, not with the draw rescaled to W
+    xs, ys = _data(nets.rng)
+    with monkeypatch.context() as mp:
+        fixed = _feedback_from(lambda rule, n_op, w: jnp.asarray(b0))
+        mp.setattr(nd.online._eprop.EPropRule, "_feedback", fixed)
+        ref = nets.online(m, xs, ys, "eprop", feedback="random", seed=seed)
+        mp.setattr(nd.online._eprop.EPropRule, "_feedback", _feedback_from(_per_step_draw))
+        drifting = nets.online(m, xs, ys, "eprop", feedback="random", seed=seed)
+    w_in = m.w_in.value
+    learner.sequence(xs, ys)
+    g = (w_in - m.w_in.value) / lr
+    assert nets.rel_err(g, ref["w_in"]) < 1e-8
+    assert nets.rel_err(drifting["w_in"], ref["w_in"]) > 1e-3  # the comparison can fail
+    # a new learner draws again, at the readout weights of its own first step
+    w1 = m.w_out.value
+    fresh = EProp(m, nets.mse, optax.sgd(lr), feedback="random", seed=seed)
+    fresh.sequence(xs, ys)
+    np.testing.assert_allclose(fresh.feedback_matrices()[0], _random_draw(seed, w1), rtol=1e-14)
+    assert np.abs(_random_draw(seed, w1) - b0).max() > 1e-3
 
 
 def test_adaptive_feedback_without_updates_is_random_feedback(nets):
@@ -163,14 +251,16 @@ def test_bad_feedback_options_are_refused_at_construction(nets, options, match):
         nd.online.sequence_gradient(m, nets.mse, xs, ys, "eprop", **options)
 
 
-def test_feedback_matrices_needs_adaptive_feedback_and_a_step(nets):
+def test_feedback_matrices_needs_random_or_adaptive_feedback_and_a_step(nets):
     m = nets.ALIF(rec=True, kappa=0.8, batch=4)
-    with pytest.raises(OnlineError, match="only adaptive feedback.*feedback='random'"):
-        EProp(m, nets.mse, optax.sgd(0.1), feedback="random").feedback_matrices()
-    learner = EProp(m, nets.mse, optax.sgd(0.1), feedback="adaptive")
-    learner.reset()  # before any step: nothing to keep
-    with pytest.raises(OnlineError, match="no step taken yet"):
-        learner.feedback_matrices()
+    for options in ({}, {"feedback": "symmetric"}):
+        with pytest.raises(OnlineError, match="only random and adaptive.*'symmetric'"):
+            EProp(m, nets.mse, optax.sgd(0.1), **options).feedback_matrices()
+    for feedback in ("random", "adaptive"):
+        learner = EProp(m, nets.mse, optax.sgd(0.1), feedback=feedback)
+        learner.reset()  # before any step: nothing to keep
+        with pytest.raises(OnlineError, match="no step taken yet"):
+            learner.feedback_matrices()
     for cls, decay in ((nd.online.DRTRL, 0.1),):  # other rules do not take the option
         with pytest.raises(OnlineError, match="unknown option.*feedback_decay"):
             cls(m, nets.mse, optax.sgd(0.1), feedback_decay=decay).step(

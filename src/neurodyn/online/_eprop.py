@@ -10,9 +10,11 @@ D-RTRL trace of its own neurons):
   (neuron by neuron; Bellec's ``e_ji = dz_j/dh_j eps_ji``), filtered by the readout's
   time constant: ``zbar_t = kappa zbar_{t-1} + zeta_t``;
 - the learning signal ``L_t = B^T dl_t/du_t``, ``u_t`` the readout operation's output,
-  ``B`` the readout weights (``feedback="symmetric"``), a fixed random matrix of the
-  same shape and scale (``"random"``: normal, scaled by the root mean square of the
-  readout weights) or a matrix that starts as that random draw and follows the readout
+  ``B`` the readout weights (``feedback="symmetric"``), a fixed random matrix ``B_0``
+  (``"random"``: normal, drawn from ``seed``, scaled by the root mean square of the
+  readout weights ``W_0`` at the rule's first step, and kept, like adaptive feedback,
+  across sequences and weight updates: its scale does not follow the readout's
+  training) or a matrix that starts as that draw ``B_0`` and follows the readout
   weights (``"adaptive"``, below);
 - ``grad theta += L_t . zbar_t``.
 
@@ -36,7 +38,10 @@ same update ``u`` and the same decay on both (as in their code). Without such a 
 is then not decayed towards zero. With ``k = 0`` (a single :func:`sequence_gradient`
 call, or a learner's steps before its first weight update) adaptive feedback *is* random
 feedback drawn from the same ``seed``. ``W`` is the weight operand of the readout
-operation as the step computes it (the parameter itself for ``z @ W_out``).
+operation as the step computes it (the parameter itself for ``z @ W_out``). Random
+feedback is the same machinery with ``B = B_0`` at every step: the rule keeps ``B_0``
+(and ``W_0``) from its first step, and a learner carries them into every later sequence
+(a new learner draws again).
 
 Readout parameters get their exact gradient (their own D-RTRL traces: the readout's
 trace is not filtered again). With symmetric feedback e-prop equals BPTT for a network
@@ -261,8 +266,9 @@ class EPropRule(DRTRLRule):
             for g in self.kappa_group
         ]
         state = {**state, "zeta": zeta, "kappa": kappa, "t": jnp.zeros((), jnp.int32)}
-        if self.feedback == "adaptive":
-            # B_0, W_0 are set at the first step (``ready``); ``b``: the B used last
+        if self.feedback != "symmetric":
+            # B_0, W_0 are set at the first step (``ready``); ``b``: the B used last;
+            # ``k``: the weight updates applied since (used by adaptive feedback)
             ws = []
             for op, _ in self.ops:
                 aval = op.eqn.invars[op.weight[0]].aval
@@ -277,34 +283,37 @@ class EPropRule(DRTRLRule):
         return state
 
     def persistent(self, state) -> dict:
-        """What outlives a sequence: the adaptive feedback (``B_0``, ``W_0``, the count
-        of weight updates ``k`` and the last ``B``)."""
-        return {"feedback": state["feedback"]} if self.feedback == "adaptive" else {}
+        """What outlives a sequence: the random or adaptive feedback (``B_0``, ``W_0``,
+        the count of weight updates ``k`` and the last ``B``)."""
+        return {"feedback": state["feedback"]} if self.feedback != "symmetric" else {}
 
     def after_update(self, state):
-        """``state`` after a weight update was applied: adaptive feedback counts it."""
-        if self.feedback != "adaptive":
+        """``state`` after a weight update was applied: random and adaptive feedback
+        count it (only adaptive feedback's ``B`` depends on the count)."""
+        if self.feedback == "symmetric":
             return state
         fb = state["feedback"]
         return {**state, "feedback": {**fb, "k": fb["k"] + 1}}
 
     def _feedback(self, n_op, w, fb_state=None):
         """The feedback matrix of readout operation ``n_op`` whose weight operand is ``w``
-        at this step; with adaptive feedback also ``(W_0, B_0)`` as they are after it."""
+        at this step; with random or adaptive feedback also ``(W_0, B_0)`` as they are
+        after it (drawn at the rule's first step, kept after)."""
         if self.feedback == "symmetric":
             return w, None
-        b = self._random(n_op, w)
-        if self.feedback == "random":
-            return b, None
         ready = fb_state["ready"]
         w0 = jnp.where(ready, fb_state["w0"][n_op], w)
-        b0 = jnp.where(ready, fb_state["b0"][n_op], b)
+        b0 = jnp.where(ready, fb_state["b0"][n_op], self._random(n_op, w))
+        if self.feedback == "random":  # fixed: B = B_0
+            return b0, (w0, b0)
         d = jnp.asarray(1.0 - self.feedback_decay, jnp.result_type(w))
         dk = d ** fb_state["k"].astype(d.dtype)  # exactly 1 at k = 0: then B = B_0
         return dk * b0 + (w - dk * w0), (w0, b0)
 
     def _random(self, n_op, w):
-        """The random feedback matrix: normal, scaled by the root mean square of ``w``."""
+        """The random draw ``B_0``: normal (key ``seed`` folded with ``n_op``), scaled by
+        the root mean square of ``w`` (:meth:`_feedback` calls it with the readout
+        weights ``W_0`` of the first step and keeps the result)."""
         op, _ = self.ops[n_op]
         key = jax.random.fold_in(jax.random.key(self.seed), n_op)
         scale = jnp.sqrt(jnp.mean(jax.lax.stop_gradient(w) ** 2))
@@ -401,7 +410,7 @@ class EPropRule(DRTRLRule):
             "grad": grad,
             "t": state["t"] + 1,
         }
-        if self.feedback == "adaptive":
+        if self.feedback != "symmetric":
             new_state["feedback"] = {
                 **state["feedback"],
                 "ready": jnp.ones((), bool),

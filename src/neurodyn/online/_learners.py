@@ -83,7 +83,7 @@ class OnlineLearner:
         self.clip = None if clip_norm is None else optax.clip_by_global_norm(clip_norm)
         self._plan = None
         self._state = None
-        self._kept: dict = {}  # what the rule keeps across sequences (adaptive feedback)
+        self._kept: dict = {}  # what the rule keeps across sequences (e-prop's feedback)
         self.history: list[float] = []
         self.updates = 0  # weight updates applied
         self.steps = 0  # time steps taken by step()
@@ -279,7 +279,7 @@ class OnlineLearner:
     def reset(self) -> None:
         """Reset the traces, the accumulated gradient and the network's state
         (``net.reset_state()`` when it has one). What the rule keeps across sequences
-        (e-prop's adaptive feedback) is kept."""
+        (e-prop's random and adaptive feedback) is kept."""
         if hasattr(self.net, "reset_state"):
             self.net.reset_state()
         if self._state is not None:
@@ -352,17 +352,20 @@ class EProp(OnlineLearner):
 
     - ``feedback=``: how the readout error reaches the hidden neurons (the learning
       signal ``B^T dl/du``): ``"symmetric"`` (``B`` = the readout weights ``W_out``),
-      ``"random"`` (a fixed normal matrix drawn from ``seed=``, scaled to ``W_out``'s root
-      mean square) or ``"adaptive"`` (Bellec's adaptive e-prop: ``B`` starts as that
-      random draw ``B_0``, receives the same updates as ``W_out`` and a decay
-      ``feedback_decay=`` lambda, default 1e-2, of the mismatch per weight update:
+      ``"random"`` (a fixed normal matrix ``B_0`` drawn from ``seed=``, scaled to the root
+      mean square of the readout weights ``W_0`` at the learner's first step; it keeps
+      that scale while ``W_out`` trains) or ``"adaptive"`` (Bellec's adaptive e-prop:
+      ``B`` starts as that random draw ``B_0``, receives the same updates as ``W_out``
+      and a decay ``feedback_decay=`` lambda, default 1e-2, of the mismatch per weight
+      update:
       ``B_k = W_k + (1 - lambda)**k (B_0 - W_0)`` after ``k`` updates, ``W_0`` the readout
       weights at the learner's first step; this is Bellec's ``dB = dW`` with the decay on
       both when the optimiser decays ``W_out`` by lambda per update, e.g.
       ``optax.chain(optax.adam(lr), optax.add_decayed_weights(-lambda))``; without it
-      ``B`` still converges to ``W_out``, see :mod:`neurodyn.online._eprop`). The
-      adaptive feedback survives :meth:`reset`, :meth:`end_sequence` and :meth:`fit`
-      (a new learner starts it again); :meth:`feedback_matrices` gives it.
+      ``B`` still converges to ``W_out``, not decayed towards zero). The random and
+      adaptive feedback survive :meth:`~OnlineLearner.reset`,
+      :meth:`~OnlineLearner.end_sequence` and :meth:`~OnlineLearner.fit` (a new learner
+      draws again); :meth:`feedback_matrices` gives them.
     - ``kappa=``: the readout's decay per step (default: read from the readout's State).
     - ``readout=``: the readout's parameter names (default: found from the structure).
     """
@@ -377,15 +380,16 @@ class EProp(OnlineLearner):
         super().__init__(net, loss_fn, optimizer, params, **kwargs)
 
     def feedback_matrices(self) -> list:
-        """The adaptive feedback matrices ``B`` (one per readout operation ``z @ W_out``)
-        that the last time step used: ``W_k + (1 - lambda)**k (B_0 - W_0)`` with the
-        readout weights ``W_k`` of that step and the ``k`` weight updates applied before
-        it (the update at the end of the sequence comes after)."""
-        if self.options.get("feedback") != "adaptive":
+        """The feedback matrices ``B`` (one per readout operation ``z @ W_out``) that the
+        last time step used: random feedback's fixed draw ``B_0``, or adaptive feedback's
+        ``W_k + (1 - lambda)**k (B_0 - W_0)`` with the readout weights ``W_k`` of that step
+        and the ``k`` weight updates applied before it (the update at the end of the
+        sequence comes after)."""
+        if self.options.get("feedback", "symmetric") == "symmetric":
             raise OnlineError(
-                "EProp.feedback_matrices: only adaptive feedback keeps its matrices; this "
-                f"learner has feedback={self.options.get('feedback', 'symmetric')!r}. "
-                "Create it with feedback='adaptive'."
+                "EProp.feedback_matrices: only random and adaptive feedback keep their "
+                "matrices; this learner has feedback='symmetric' (B is the readout weights "
+                "themselves). Create it with feedback='random' or 'adaptive'."
             )
         fb = (self._state or self._kept).get("feedback")
         if fb is None or not bool(fb["ready"]):
