@@ -61,6 +61,8 @@ def test_brunel_rate_and_cv_within_brian2_spread(state):
         assert lo <= ours.mean() <= hi, msg
 
 
+@pytest.mark.slow  # (about 15 s; the fast suite compares LIF/HH traces with Brian2 in
+# tests/dyn/test_brian2_reference.py)
 def test_voltage_jump_spike_train_identical_to_brian2_for_given_connectivity():
     """Same connectivity, delays, drive and initial voltages as Brian2
     (tests/reference/generate_brian2_jump_exact.py): in float64 the whole spike train is

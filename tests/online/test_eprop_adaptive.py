@@ -52,7 +52,11 @@ def _per_step_draw(rule, n_op, w):
     return jax.random.normal(key, w.shape, w.dtype) * jnp.sqrt(jnp.mean(w**2))
 
 
-@pytest.mark.parametrize("x64", [True, False], ids=["float64", "float32"])
+@pytest.mark.parametrize(
+    "x64",
+    [True, pytest.param(False, marks=pytest.mark.slow)],  # (float32: 7 s, make test-slow)
+    ids=["float64", "float32"],
+)
 def test_random_feedback_of_one_call_is_the_draw_scaled_by_the_weights(nets, monkeypatch, x64):
     # one sequence_gradient call (k = 0): W = W_0 at every step, so the fixed B_0 gives
     # what the draw scaled by the current readout weights gave, bit for bit
