@@ -453,15 +453,19 @@ def saved_figures_scraper(block, block_vars, gallery_conf):
     import matplotlib.pyplot as plt
     from sphinx_gallery.scrapers import figure_rst
 
+    figdir = ROOT / "examples" / "figures"
+    # a file is seen as (path, modification time): an example that writes it again later
+    # (a rerun, or another example's file of the same name) shows it again
+    written = {(p, p.stat().st_mtime_ns) for p in figdir.glob("*.png")}
+    seen = _STATE.setdefault("seen", set())
     if plt.get_fignums():
-        _STATE.setdefault("seen", set()).update((ROOT / "examples" / "figures").glob("*.png"))
+        seen.update(written)
         return ""
 
-    figdir = ROOT / "examples" / "figures"
     t0 = _STATE.get("t0", time.time())
-    seen = _STATE.setdefault("seen", set())
-    new = sorted(p for p in figdir.glob("*.png") if p.stat().st_mtime >= t0 and p not in seen)
+    new = sorted(w for w in written if w[1] >= t0 * 1e9 and w not in seen)
     seen.update(new)
+    new = [p for p, _ in new]
     paths = []
     for p, target in zip(new, block_vars["image_path_iterator"]):
         shutil.copyfile(p, target)
