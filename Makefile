@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 
 .PHONY: demo test test-slow lint bench clean native docs native-sanitize
 
@@ -25,14 +26,14 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -m "not slow" -q -n 2
 
-test-slow: $(STAMP)
+# (with the docs extra: the slow docs test builds a small site with faults injected)
+test-slow: $(STAMP) $(DOCS_STAMP)
 	$(PY) -m pytest -m slow -q -n 2
 
 # The documentation site (docs/conf.py says what each step checks). The docs extra is installed
 # from its list (docs/_requirements.py), without reinstalling neurodyn. Each step fails on
 # its own kind of fault: a warning or broken reference (nitpicky -W), a failing tutorial
 # cell or gallery number, a failing doctest, a broken internal link, an undocumented name.
-DOCS_STAMP := $(VENV)/.docs-installed
 SPHINX     := $(VENV)/bin/sphinx-build -W --keep-going -n -j auto -d docs/_build/doctrees
 
 $(DOCS_STAMP): $(STAMP) pyproject.toml docs/_requirements.py
