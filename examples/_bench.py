@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 import neurodyn as nd  # noqa: E402
 import neurodyn.units as u  # noqa: E402
-from neurodyn.dyn import Monitor  # noqa: E402
+from neurodyn.dyn import Monitor, SpikeMonitor  # noqa: E402
 
 
 def parse(description: str, n: int = 4000, t: float = 1000.0, extra=None):
@@ -46,6 +46,7 @@ def parse(description: str, n: int = 4000, t: float = 1000.0, extra=None):
         help="split the network over this many devices (virtual CPU devices here, GPUs "
         "where there are; with python -m neurodyn.launch -n P: over all P processes)",
     )
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     if extra is not None:
         extra(ap)
     args = ap.parse_args()
@@ -67,9 +68,12 @@ def _mesh(devices):
     return jax.make_mesh((devices,), ("neurons",), devices=jax.devices()[:devices])
 
 
-def run_and_report(title: str, make_net, args, dt=0.1 * u.ms, monitors=None):
+def run_and_report(title: str, make_net, args, dt=0.1 * u.ms, monitors=None, figure=None):
     """Build ``make_net(n, seed)`` (a network with ``E`` and ``I`` populations or
-    views), time it and print its rates; returns (net, result of the first run)."""
+    views), time it and print its rates; returns (net, result of the first run). With
+    ``figure`` (a name) and without ``--no-plot``, the first run is made again with every
+    spike of E and I recorded, and a raster with the population rates is written to
+    examples/figures/<figure>.png (before the JSON line)."""
     mesh = _mesh(getattr(args, "devices", None))
     nd.random.seed(args.seed)
     t0 = time.perf_counter()
@@ -92,6 +96,15 @@ def run_and_report(title: str, make_net, args, dt=0.1 * u.ms, monitors=None):
     print(f"{title}: {args.n} neurons, {args.t:g} ms at dt = {dt}")
     print(f"  excitatory rate {rate_e:.1f} Hz, inhibitory rate {rate_i:.1f} Hz")
     print(f"  build {build_s:.2f} s, compile {compile_s:.2f} s, run {run_s:.3f} s")
+    if figure is not None and not getattr(args, "no_plot", False):
+        # the first run again (the same seed, a new build) with every spike recorded, for
+        # the figure: the timed runs above are the same as with --no-plot
+        nd.random.seed(args.seed)
+        again = make_net(args.n, args.seed)
+        mons = {"E": SpikeMonitor(again.E.spike), "I": SpikeMonitor(again.I.spike)}
+        _raster_figure(
+            nd.run(again, T, dt=dt, monitors=mons, mesh=mesh), again, title, args.t, figure
+        )
     print(
         json.dumps(
             {
@@ -107,6 +120,17 @@ def run_and_report(title: str, make_net, args, dt=0.1 * u.ms, monitors=None):
         )
     )
     return net, res
+
+
+def _raster_figure(res, net, title: str, t_ms: float, name: str) -> None:
+    import _plots
+
+    t_e, i_e = res.spikes("E")
+    t_i, i_i = res.spikes("I")
+    _plots.network(
+        name, f"{title}: {net.E.num + net.I.num} neurons", t_ms,
+        (t_e.to_value(u.ms), i_e, net.E.num), (t_i.to_value(u.ms), i_i, net.I.num),
+    )  # fmt: skip
 
 
 def _processes() -> int:

@@ -4,7 +4,10 @@ currents from 0 to 1 nA (an f-I curve with spike-frequency adaptation), both wit
 exponential Euler at dt = 0.1 ms. Prints the spike counts of both and asserts that they
 agree (to one spike per neuron), then a JSON line.
 
-    python examples/adex_strings.py [--n 20] [--t 500]
+    python examples/adex_strings.py [--n 20] [--t 500] [--no-plot]
+
+Writes the f-I curves and the voltage of one neuron of both to
+examples/figures/adex_strings.png (not with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def build(n: int):
 
 
 def main() -> None:
-    compare("AdEx", __doc__.splitlines()[0], build)
+    compare("AdEx", __doc__.splitlines()[0], build, figure="adex_strings")
 
 
 if __name__ == "__main__":

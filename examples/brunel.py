@@ -1,14 +1,15 @@
 """Brunel (2000) sparse E/I network of LIF neurons with voltage-jump synapses
 (``v += J`` on each spike, as Brian2's ``on_pre``), a 1.5 ms delay and Poisson drive.
 
-    python examples/brunel.py [--g 5] [--ratio 2] [--n 5000] [--t 1200] [--seed 0]
+    python examples/brunel.py [--g 5] [--ratio 2] [--n 5000] [--t 1200] [--seed 0] [--no-plot]
 
 Brunel, J. Comput. Neurosci. 8:183 (2000): N_E = 4000, N_I = 1000 (n * 0.8 / 0.2),
 connection probability 0.1, J = 0.1 mV, inhibitory jumps -g J, tau 20 ms, threshold
 20 mV, reset 10 mV, refractory 2 ms; each neuron receives C_E = 400 Poisson inputs at
 ``ratio`` times nu_thr = theta / (J C_E tau). g = 3, ratio = 2 is synchronous regular
 firing (SR, ~190 Hz); g = 5, ratio = 2 fires at ~60 Hz. The same model in Brian2 is
-tests/reference/generate_brian2_brunel.py.
+tests/reference/generate_brian2_brunel.py. Writes a raster with the E and I population
+rates to examples/figures/brunel.png (not with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def main() -> None:
         f"Brunel network (g = {args.g:g}, nu_ext/nu_thr = {args.ratio:g})",
         lambda n, seed: BrunelNet(n, seed, g=args.g, ratio=args.ratio),
         args,
+        figure="brunel",
     )
 
 

@@ -93,7 +93,6 @@ class COBANet(nd.Network):
 
 def main() -> None:
     def extra(ap):
-        ap.add_argument("--no-plot", action="store_true")
         ap.add_argument("--variant", choices=("benchmark", "brette", "stdp"), default="benchmark")
 
     args = parse(__doc__.splitlines()[0], extra=extra)
@@ -129,7 +128,6 @@ def _raster(res, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    print(f"  raster written to {path}")
 
 
 if __name__ == "__main__":

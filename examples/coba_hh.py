@@ -1,7 +1,10 @@
 """COBA-HH (Brette et al. 2007, benchmark 3): Traub-Miles Hodgkin-Huxley neurons with
 exponential conductance synapses, as in Brian2's COBAHH example.
 
-    python examples/coba_hh.py [--n 4000] [--t 1000]
+    python examples/coba_hh.py [--n 4000] [--t 1000] [--no-plot]
+
+Writes a raster with the E and I population rates to examples/figures/coba_hh.png
+(not with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ class COBAHHNet(nd.Network):
 
 def main() -> None:
     args = parse(__doc__.splitlines()[0])
-    run_and_report("COBA-HH network", COBAHHNet, args)
+    run_and_report("COBA-HH network", COBAHHNet, args, figure="coba_hh")
 
 
 if __name__ == "__main__":

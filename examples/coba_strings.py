@@ -6,7 +6,10 @@ jumps decaying with 5 / 10 ms, refractory 5 ms, 200 pA drive), 1 s at dt = 0.1 m
 Prints the firing rates and a JSON line with the key numbers (``benchmarks/strings.py``
 times it against the built-in classes).
 
-    python examples/coba_strings.py [--n 4000] [--t 1000] [--seed 0]
+    python examples/coba_strings.py [--n 4000] [--t 1000] [--seed 0] [--no-plot]
+
+Writes a raster with the E and I population rates to examples/figures/coba_strings.png
+(not with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class StringCOBA(nd.Network):
 
 def main() -> None:
     args = parse(__doc__.splitlines()[0])
-    run_and_report("COBA network from strings", StringCOBA, args)
+    run_and_report("COBA network from strings", StringCOBA, args, figure="coba_strings")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """Vogels & Abbott (2005) CUBA network: LIF neurons with current-based exponential
 synapses (Brette et al. 2007, benchmark 2 of the LIF family).
 
-    python examples/cuba.py [--n 4000] [--t 1000]
+    python examples/cuba.py [--n 4000] [--t 1000] [--no-plot]
+
+Writes a raster with the E and I population rates to examples/figures/cuba.png
+(not with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class CUBANet(nd.Network):
 
 def main() -> None:
     args = parse(__doc__.splitlines()[0])
-    run_and_report("CUBA network", CUBANet, args)
+    run_and_report("CUBA network", CUBANet, args, figure="cuba")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,16 @@
 the 4000-neuron COBA network, written as two event operators — event-driven, in place,
 compiled by numba into the same loop as the built-in kernels.
 
-    python examples/custom_plasticity.py [--n 4000] [--t 1000]
+    python examples/custom_plasticity.py [--n 4000] [--t 1000] [--no-plot]
+
+Writes the distribution of the excitatory weights before and after the runs to
+examples/figures/custom_plasticity.png (not with ``--no-plot``).
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 from _bench import parse, run_and_report
 from coba import COBANet
 
@@ -61,6 +65,27 @@ def main() -> None:
         f"  excitatory weights after the runs: mean {float(jnp.mean(w)):.3f} nS "
         f"(from 6 nS), {float(jnp.mean(w >= 11.99)):.1%} at the upper bound"
     )
+    if not args.no_plot:
+        _figure(np.asarray(w), args)
+
+
+def _figure(w, args) -> None:
+    import _plots
+
+    made = _plots.figure("custom_plasticity", figsize=(7, 4))
+    if made is None:
+        return
+    fig, ax = made
+    bins = np.linspace(0, 12, 61)
+    ax.bar(6.0, len(w), width=bins[1] - bins[0], color="grey", alpha=0.5,
+           label="before: all at 6 nS")  # fmt: skip
+    ax.hist(w, bins=bins, color="tab:blue", alpha=0.8, label=f"after: mean {w.mean():.2f} nS")
+    ax.set_yscale("log")
+    ax.set_xlabel("excitatory weight (nS; bounds 0 and 12 nS)")
+    ax.set_ylabel("synapses")
+    ax.set_title(f"Triplet STDP in the COBA network ({args.n} neurons): weights after the runs")
+    ax.legend(fontsize="small")
+    _plots.save(fig, "custom_plasticity")
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ and a leak of 1e-4 S/cm2. A 1 ms current pulse at the soma fires one action pote
 which travels back into the apical tree, shrinking with distance; with ``--passive`` the
 dendrites have the leak only and the spike spreads passively (much steeper attenuation).
 
-    python examples/dendrite_bap.py [--passive] [--amp 3] [--t 12]
+    python examples/dendrite_bap.py [--passive] [--amp 3] [--t 12] [--no-plot]
 
 Prints one JSON line: the spike amplitude (peak - rest, mV) at the soma and its mean over
 apical compartments in 100 um bins of path distance, the distance at which it falls to
-half, the delay of the peak at the farthest bin, build and run times.
+half, the delay of the peak at the farthest bin, build and run times. Writes the voltage
+at the soma and along the apical tree, and the amplitude against the distance, to
+examples/figures/dendrite_bap.png (not with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def main() -> None:
     ap.add_argument("--passive", action="store_true", help="leak-only dendrites")
     ap.add_argument("--amp", type=float, default=3.0, help="pulse amplitude (nA)")
     ap.add_argument("--t", type=float, default=12.0, help="duration (ms)")
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -93,7 +96,37 @@ def main() -> None:
         "build_s": round(build_s, 3),
         "run_s": round(run_s, 3),
     }
+    if not args.no_plot:
+        _figure(t, V, dist, apical, amp, soma.node, args.passive)
     print(json.dumps(out))
+
+
+def _figure(t, V, dist, apical, amp, soma_node, passive) -> None:
+    import _plots
+
+    made = _plots.figure("dendrite_bap", 1, 2, figsize=(10, 4))
+    if made is None:
+        return
+    fig, (ax_v, ax_a) = made
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["viridis"]
+    d_max = dist[apical].max()
+    ax_v.plot(t, V[:, soma_node], color="k", lw=2, label="soma")
+    for d in np.arange(100, d_max, 100):
+        k = apical[np.argmin(np.abs(dist[apical] - d))]
+        ax_v.plot(t, V[:, k], color=cmap(d / d_max), label=f"apical, {dist[k]:.0f} um")
+    ax_v.set_xlabel("time (ms)")
+    ax_v.set_ylabel("membrane potential (mV)")
+    ax_v.set_title("voltage at the soma and along the apical tree")
+    ax_v.legend(fontsize="x-small", ncols=2)
+    ax_a.plot(dist[apical], amp[apical], ".", ms=3, color="tab:blue", label="apical compartments")
+    ax_a.plot([0], [amp[soma_node]], "o", color="k", label="soma")
+    ax_a.set_xlabel("path distance from the soma (um)")
+    ax_a.set_ylabel("spike amplitude, peak - rest (mV)")
+    ax_a.set_title(f"{'passive' if passive else 'active'} dendrites: amplitude vs distance")
+    ax_a.legend(fontsize="small")
+    _plots.save(fig, "dendrite_bap")
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ g_K 0.036, dendritic g_pas 1e-4 S/cm2). A second cell starts from wrong densitie
 mean squared difference of the two soma traces, taken through the whole simulation
 (``nd.grad``: reverse mode through the cable solver and the gates).
 
-    python examples/dendrite_fit.py [--steps 200] [--lr 0.02]
+    python examples/dendrite_fit.py [--steps 200] [--lr 0.02] [--no-plot]
 
 Prints one JSON line: the recovered densities, their relative errors, the first and last
-loss (mV^2), and the time per gradient step.
+loss (mV^2), and the time per gradient step. Writes the loss and the densities over the
+steps, and the target, first and fitted traces, to examples/figures/dendrite_fit.png (not
+with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200, help="gradient steps")
     ap.add_argument("--lr", type=float, default=0.02, help="Adam's learning rate (log space)")
     ap.add_argument("--t", type=float, default=25.0, help="trace duration (ms)")
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     args = ap.parse_args()
     dt = 0.025 * u.ms
 
@@ -65,11 +68,17 @@ def main() -> None:
         res = nd.run(cell, args.t * u.ms, dt=dt, monitors={"v": cell.V_at(soma)})
         return jnp.mean((res["v"].to_value(u.mV) - target) ** 2)
 
+    @nd.jit
+    def trace():  # the soma's voltage (mV) at the current densities, for the figure
+        cell.reset_state()
+        return nd.run(cell, args.t * u.ms, dt=dt, monitors={"v": cell.V_at(soma)})["v"]
+
+    first_trace = None if args.no_plot else trace().to_value(u.mV)
     value_and_grad = nd.jit(nd.value_and_grad(loss, params))  # compiled once
     opt = optax.adam(args.lr)
     theta = {k: jnp.log(jnp.asarray(START[k])) for k in START}
     state = opt.init(theta)
-    losses, t_steps = [], []
+    losses, t_steps, history = [], [], []
     for _ in range(args.steps):
         t0 = time.perf_counter()
         value, grads = value_and_grad()
@@ -80,6 +89,7 @@ def main() -> None:
         for k in theta:
             params[k].value = jnp.exp(theta[k]) * S_CM2
         losses.append(float(value))
+        history.append([float(np.exp(theta[k])) for k in TRUE])
         t_steps.append(time.perf_counter() - t0)
     final = float(value_and_grad()[0])
     fitted = {k: float(params[k].value.to_value(S_CM2)) for k in params}
@@ -90,7 +100,39 @@ def main() -> None:
         "loss_last": round(final, 6),
         "s_per_step": round(float(np.median(t_steps)), 4),
     }
+    if not args.no_plot:
+        t_ms = np.arange(1, len(target) + 1) * float(dt.to_value(u.ms))
+        _figure(losses, np.asarray(history), target, first_trace, trace().to_value(u.mV), t_ms)
     print(json.dumps(out))
+
+
+def _figure(losses, history, target, first, fitted, t) -> None:
+    import _plots
+
+    made = _plots.figure("dendrite_fit", 1, 3, figsize=(13, 3.8))
+    if made is None:
+        return
+    fig, (ax_l, ax_p, ax_v) = made
+    steps = np.arange(1, len(losses) + 1)
+    ax_l.semilogy(steps, losses, color="k")
+    ax_l.set_xlabel("gradient step")
+    ax_l.set_ylabel("loss, mean squared error (mV$^2$)")
+    ax_l.set_title("loss")
+    for j, k in enumerate(TRUE):
+        ax_p.plot(steps, history[:, j] / TRUE[k], label=k)
+    ax_p.axhline(1, color="grey", ls=":", lw=1)
+    ax_p.set_xlabel("gradient step")
+    ax_p.set_ylabel("density / true density")
+    ax_p.set_title("channel densities")
+    ax_p.legend(fontsize="small")
+    ax_v.plot(t, target, color="k", lw=3, alpha=0.4, label="target")
+    ax_v.plot(t, first, color="tab:red", lw=1, label="start")
+    ax_v.plot(t, fitted, "--", color="tab:blue", lw=1, label="fitted")
+    ax_v.set_xlabel("time (ms)")
+    ax_v.set_ylabel("soma potential (mV)")
+    ax_v.set_title("soma voltage traces")
+    ax_v.legend(fontsize="small")
+    _plots.save(fig, "dendrite_fit")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@ at the far end with AMPA alone (sublinear: the local depolarisation eats the dri
 and with AMPA + NMDA (the depolarisation relieves the Mg2+ block: the NMDA part adds more
 than ten times its single-input share).
 
-    python examples/dendrite_integration.py [--t 60]
+    python examples/dendrite_integration.py [--t 60] [--no-plot]
 
 Prints one JSON line: somatic and local EPSP peaks (mV above rest) and the time to the
 somatic peak for each distance, and the ten-input/ten-times-one ratios of the somatic
 EPSP with AMPA alone, with AMPA + NMDA, and of the NMDA part alone (what NMDA adds).
+Writes the EPSPs at the soma and at the synapse, and ten inputs against ten times one, to
+examples/figures/dendrite_integration.png (not with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Integration(nd.Network):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--t", type=float, default=60.0, help="duration (ms)")
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -92,7 +95,38 @@ def main() -> None:
         ),
         "run_s": round(run_s, 3),
     }
+    if not args.no_plot:
+        local_v = [np.asarray(res[f"x{k}"].to_value(u.mV))[:, k] - REST for k in range(5)]
+        _figure(t, soma, local_v, out["distance_um"])
     print(json.dumps(out))
+
+
+def _figure(t, soma, local_v, distances) -> None:
+    import _plots
+
+    made = _plots.figure("dendrite_integration", 1, 3, figsize=(12, 3.8))
+    if made is None:
+        return
+    fig, (ax_s, ax_l, ax_n) = made
+    import matplotlib as mpl
+
+    colors = mpl.colormaps["viridis"](np.linspace(0, 0.9, len(distances)))
+    for k, (d, col) in enumerate(zip(distances, colors)):
+        ax_s.plot(t, soma[:, k], color=col, label=f"{d:g} um")
+        ax_l.plot(t, local_v[k], color=col, label=f"{d:g} um")
+    ax_s.set_title("somatic EPSP, one AMPA input")
+    ax_l.set_title("local EPSP at the synapse")
+    ax_n.plot(t, soma[:, 5], color="tab:blue", label="10 AMPA inputs")
+    ax_n.plot(t, 10 * soma[:, 4], "--", color="tab:blue", label="10 x one AMPA")
+    ax_n.plot(t, soma[:, 7], color="tab:red", label="10 AMPA + NMDA")
+    ax_n.plot(t, 10 * soma[:, 6], "--", color="tab:red", label="10 x one AMPA + NMDA")
+    ax_n.set_title(f"somatic EPSP, inputs at {distances[-1]:g} um")
+    for ax in (ax_s, ax_l, ax_n):
+        ax.set_xlabel("time (ms)")
+        ax.set_ylabel("depolarisation from rest (mV)")
+        title = None if ax is ax_n else "synapse at"
+        ax.legend(fontsize="x-small", title=title, title_fontsize="x-small")
+    _plots.save(fig, "dendrite_integration")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ sources, and inhibition on the soma from 50 LIF interneurons, which the cells' o
 (detected at the soma) excite: Poisson -> cells -> LIF -> cells, all through
 ``nd.dyn.Projection`` with delays, in one ``nd.run``.
 
-    python examples/dendrite_network.py [--n 100] [--t 300] [--rate 12] [--seed 0]
+    python examples/dendrite_network.py [--n 100] [--t 300] [--rate 12] [--seed 0] [--no-plot]
 
 Prints one JSON line: the firing rates of the cells and of the interneurons (Hz), the
-number of cells that fired, build and run times.
+number of cells that fired, build and run times. Writes the soma and dendrite voltage of
+one cell, a raster and the population rates to examples/figures/dendrite_network.png (not
+with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -61,14 +63,18 @@ def main() -> None:
     ap.add_argument("--t", type=float, default=300.0, help="duration (ms)")
     ap.add_argument("--rate", type=float, default=12.0, help="Poisson rate (Hz)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     net = DendriticNet(args.n, rate=args.rate, seed=args.seed)
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    res = nd.run(net, args.t * u.ms, dt=0.025 * u.ms,
-                 monitors={"cells": net.spikes.spike, "inh": net.inh.spike})  # fmt: skip
+    mons = {"cells": net.spikes.spike, "inh": net.inh.spike}
+    if not args.no_plot:  # the voltage of every cell at its soma and dendrite, for the figure
+        c = net.cells
+        mons.update(soma=c.V_at(c.location("soma", 0.5)), dend=c.V_at(c.location("dend[0]", 0.8)))
+    res = nd.run(net, args.t * u.ms, dt=0.025 * u.ms, monitors=mons)
     run_s = time.perf_counter() - t0
     cells = np.asarray(res["cells"])
     inh = np.asarray(res["inh"])
@@ -82,7 +88,37 @@ def main() -> None:
         "build_s": round(build_s, 3),
         "run_s": round(run_s, 3),
     }
+    if not args.no_plot:
+        _figure(res, args)
     print(json.dumps(out))
+
+
+def _figure(res, args) -> None:
+    import _plots
+
+    made = _plots.figure(
+        "dendrite_network", 3, 1, figsize=(8, 7), sharex=True, height_ratios=(2, 3, 1.3)
+    )
+    if made is None:
+        return
+    fig, (ax_v, ax, ax_rate) = made
+    t = np.asarray(res.times.to_value(u.ms))
+    ax_v.plot(t, np.asarray(res["soma"].to_value(u.mV))[:, 0], color="k", lw=1, label="soma")
+    ax_v.plot(t, np.asarray(res["dend"].to_value(u.mV))[:, 0], color="tab:green", lw=1,
+              label="dendrite (synapses)")  # fmt: skip
+    ax_v.set_ylabel("V of cell 0 (mV)")
+    ax_v.legend(fontsize="small", loc="upper right")
+    t_c, i_c = res.spikes("cells")
+    t_i, i_i = res.spikes("inh")
+    n_inh = np.asarray(res["inh"]).shape[1]
+    _plots.network(
+        "dendrite_network", f"{args.n} ball-and-stick cells and {n_inh} LIF interneurons",
+        args.t, (t_c.to_value(u.ms), i_c, args.n), (t_i.to_value(u.ms), i_i, n_inh),
+        labels=("cells", "interneurons"), axes=(fig, ax, ax_rate),
+    )  # fmt: skip
+    ax_v.set_title(ax.get_title())
+    ax.set_title("")
+    _plots.save(fig, "dendrite_network")
 
 
 if __name__ == "__main__":

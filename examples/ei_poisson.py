@@ -2,7 +2,10 @@
 balanced regime): 1000 E + 250 I neurons, 1000 Poisson sources per neuron at 1.5 Hz,
 never materialised as a population. Prints rates and irregularity (CV of ISIs).
 
-    python examples/ei_poisson.py [--n 1250] [--t 1000]
+    python examples/ei_poisson.py [--n 1250] [--t 1000] [--no-plot]
+
+Writes a raster with the E and I population rates to examples/figures/ei_poisson.png
+(not with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1250)
     ap.add_argument("--t", type=float, default=1000.0, help="biological time in ms")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     args = ap.parse_args()
     nd.random.seed(args.seed)
     t0 = time.perf_counter()
@@ -86,6 +90,16 @@ def main() -> None:
     cv_e = float(np.nanmean(cv[:n_e]))
     print(f"E/I network driven by Poisson input: {args.n} neurons, {args.t:g} ms")
     print(f"  E {rate_e:.1f} Hz, I {rate_i:.1f} Hz, mean CV of E ISIs {cv_e:.2f}")
+    if not args.no_plot:
+        import _plots
+
+        t, i = res.spikes("spike")
+        t = np.asarray(t.to_value(u.ms))
+        e = i < n_e
+        _plots.network(
+            "ei_poisson", f"E/I network driven by Poisson input: {args.n} neurons", args.t,
+            (t[e], i[e], n_e), (t[~e], i[~e] - n_e, args.n - n_e),
+        )  # fmt: skip
     print(
         json.dumps(
             {

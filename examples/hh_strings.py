@@ -5,7 +5,10 @@ from 0 to 1 nA (an f-I curve), both with exponential Euler at dt = 0.1 ms. Print
 spike counts of both and asserts that they agree (to one spike per neuron), then a JSON
 line.
 
-    python examples/hh_strings.py [--n 20] [--t 500]
+    python examples/hh_strings.py [--n 20] [--t 500] [--no-plot]
+
+Writes the f-I curves and the voltage of one neuron of both to
+examples/figures/hh_strings.png (not with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def build(n: int):
 
 
 def main() -> None:
-    compare("Traub-Miles HH", __doc__.splitlines()[0], build)
+    compare("Traub-Miles HH", __doc__.splitlines()[0], build, figure="hh_strings")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,17 @@ and the output neurons' membrane potential are written, with the input as the
 stimulus, to an NWB file (validated by pynwb) and a SONATA spike file. Needs
 ``pip install neurodyn[io]``. Prints one JSON line.
 
-    python examples/nir_roundtrip.py [--graph PATH] [--out DIR] [--steps N]
+    python examples/nir_roundtrip.py [--graph PATH] [--out DIR] [--steps N] [--no-plot]
+
+Writes the input, hidden and output spikes and the output neurons' v to
+examples/figures/nir_roundtrip.png (not with ``--no-plot``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -50,6 +54,7 @@ def main() -> None:
     parser.add_argument("--graph", type=Path, default=GRAPH)
     parser.add_argument("--out", type=Path, default=None, help="folder for the files")
     parser.add_argument("--steps", type=int, default=256)
+    parser.add_argument("--no-plot", action="store_true", help="write no figure")
     args = parser.parse_args()
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="nir_roundtrip_"))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -81,6 +86,8 @@ def main() -> None:
     )
     sonata_path = sonata.write_spikes(out_dir / "braille_spikes.h5", result)
     back = nwb.read(nwb_path)
+    if not args.no_plot:
+        _figure(np.asarray(times.to_value(u.ms)), xs, hidden, output, v, same)
 
     print(
         json.dumps(
@@ -98,6 +105,35 @@ def main() -> None:
             }
         )
     )
+
+
+def _figure(t_ms, xs, hidden, output, v, same) -> None:
+    try:
+        import _plots
+    except ImportError:  # run by runpy (the tests): the examples folder is not on sys.path
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import _plots
+
+    made = _plots.figure(
+        "nir_roundtrip", 4, 1, figsize=(8, 8), sharex=True, height_ratios=(1.2, 1.5, 1, 1.5)
+    )
+    if made is None:
+        return
+    fig, (ax_in, ax_h, ax_o, ax_v) = made
+    layers = ((ax_in, xs, "input channel"), (ax_h, hidden, "hidden neuron"),
+              (ax_o, output, "output neuron"))  # fmt: skip
+    for ax, spikes, what in layers:
+        step, i = np.nonzero(spikes)
+        _plots.raster(ax, t_ms[step], i)
+        ax.set_ylim(-0.5, spikes.shape[1] - 0.5)
+        ax.set_ylabel(what)
+    title = "NIR Braille RNN in neurodyn"
+    ax_in.set_title(title + (": the re-exported graph gives the same spikes" if same else ""))
+    k = int(np.argmin(output.sum(0)))  # the output neuron that fires least
+    ax_v.plot(t_ms, v[:, k], color="k", lw=1)
+    ax_v.set_ylabel(f"v of output {k} (NIR units)")
+    ax_v.set_xlabel("time (ms)")
+    _plots.save(fig, "nir_roundtrip")
 
 
 if __name__ == "__main__":

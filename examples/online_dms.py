@@ -13,10 +13,12 @@ for half of them, pseudo-derivative ``0.3 max(0, 1 - |u|)``, reset gradient stop
     python examples/online_dms.py                 # fast: T = 100, N = 64, B = 32
     python examples/online_dms.py --full          # T = 100 and T = 1000, 1000 updates
     python examples/online_dms.py --rules bptt,d_rtrl,es_d_rtrl,eprop
+    python examples/online_dms.py --no-plot       # no figure
 
 The script prints the test accuracy of every rule on 512 new trials and asserts the
 figure D-RTRL reaches (``--min-accuracy``; default 0.75 for the fast run, 0.90 with
-``--full``).
+``--full``). It writes the training loss of every rule to
+examples/figures/online_dms.png (not with ``--no-plot``).
 
 Figures (seed 0, 2-core CPU shared with other jobs): fast default (150 updates of
 Adam 5e-3) D-RTRL 0.865 (~20-50 s). ``--full`` (the learning rate decayed to zero over
@@ -134,7 +136,8 @@ RULES = {
 }
 
 
-def train(rule, steps, args, test):
+def train(rule, steps, args, test, curve=None):
+    """Train with ``rule``; the loss of every update is appended to ``curve`` (a list)."""
     net = ALIFNet(args.hidden, args.batch, seed=args.seed)
     lr = args.lr
     if args.schedule == "cosine":  # decays to zero over the budget
@@ -155,7 +158,9 @@ def train(rule, steps, args, test):
         trainer = BPTT(net, loss_fn, opt)
         for _ in range(args.iterations):
             x, labels, mask = dms_task(rng, args.batch, steps)
-            trainer.step(x, (labels, mask))
+            loss = trainer.step(x, (labels, mask))
+            if curve is not None:
+                curve.append(loss)
         memory = None
     else:
         cls, options = RULES[rule]
@@ -165,7 +170,9 @@ def train(rule, steps, args, test):
             x, labels, mask = dms_task(rng, args.batch, steps)
             if memory is None:
                 memory = learner.memory(x[0])
-            learner.sequence(x, (jnp.broadcast_to(labels, (steps, args.batch)), mask))
+            losses = learner.sequence(x, (jnp.broadcast_to(labels, (steps, args.batch)), mask))
+            if curve is not None:
+                curve.append(jnp.sum(losses))
             if args.eval_every and (it + 1) % args.eval_every == 0:
                 small = tuple(a[:, :128] if a.ndim == 3 else a for a in test[:1]) + (
                     test[1][:128],
@@ -200,6 +207,7 @@ def main() -> None:
     ap.add_argument("--rules", default="d_rtrl", help="bptt, d_rtrl, es_d_rtrl, eprop")
     ap.add_argument("--min-accuracy", type=float, help="assert at least this accuracy")
     ap.add_argument("--eval-every", type=int, default=0, help="print accuracy on 128 trials")
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     args = ap.parse_args()
     if args.full and args.schedule is None:
         args.schedule = "cosine"
@@ -207,23 +215,44 @@ def main() -> None:
     floor = args.min_accuracy
     if floor is None:
         floor = 0.90 if args.full else 0.75
-    results = []
+    results, curves = [], []
     given = args.iterations
     for steps in lengths:
         # the budget: 150 updates (fast); --full: 1000 at T <= 100, 200 at longer T
         args.iterations = given or ((1000 if steps <= 100 else 200) if args.full else 150)
         test = dms_task(np.random.default_rng(12345), 512, steps)
         for rule in args.rules.split(","):
-            res = train(rule, steps, args, test)
+            curve = None if args.no_plot else []
+            res = train(rule, steps, args, test, curve)
+            curves.append((res, curve))
             print(f"  T={steps:<5} {rule:<10} test accuracy {res['test_accuracy']:.3f}  "
                   f"({res['train_s']} s)")  # fmt: skip
             results.append(res)
+    if not args.no_plot:
+        _figure(curves, args)
     print(json.dumps({"hidden": args.hidden, "batch": args.batch, "results": results}))
     for res in results:
         if res["rule"] == "d_rtrl":
             assert res["test_accuracy"] >= floor, (
                 f"D-RTRL reached {res['test_accuracy']:.3f} at T={res['T']}, below {floor}"
             )
+
+
+def _figure(curves, args) -> None:
+    import _plots
+
+    made = _plots.figure("online_dms", figsize=(7, 4))
+    if made is None:
+        return
+    fig, ax = made
+    for res, curve in curves:
+        label = f"{res['rule']}, T = {res['T']}: test accuracy {res['test_accuracy']:.3f}"
+        _plots.learning_curve(ax, curve, label)
+    ax.set_xlabel("update (batch of trials)")
+    ax.set_ylabel("cross-entropy over the test period")
+    ax.set_title(f"Delayed match-to-sample, {args.hidden} ALIF neurons: training loss")
+    ax.legend(fontsize="small")
+    _plots.save(fig, "online_dms")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ quarter of the trial (cross-entropy there). dt = 1 ms.
     python examples/online_ei_coba.py --full     # 160 E + 40 I, T = 100 ms, more updates
 
 Prints the test accuracy on 256 new trials before and after training and asserts the
-figure reached (``--min-accuracy``, default 0.9).
+figure reached (``--min-accuracy``, default 0.9). Writes the training loss to
+examples/figures/online_ei_coba.png (not with ``--no-plot``).
 
 Figures (seed 0, 2-core CPU shared with other jobs): fast default, 713 synapses,
 accuracy 0.535 -> 0.984 after 40 updates (D-RTRL traces 228 KiB); ``--full``, 8855
@@ -138,6 +139,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-accuracy", type=float, default=0.9)
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     args = ap.parse_args()
     n_e, n_i, steps = (160, 40, 100) if args.full else (40, 10, 60)
     iterations = args.iterations or (150 if args.full else 40)
@@ -154,23 +156,42 @@ def main() -> None:
     learner = nd.online.DRTRL(net, step_loss, opt, dt=DT, batched=True)
     rng = np.random.default_rng(args.seed + 1)
     t0 = time.perf_counter()
-    memory = None
+    memory, curve = None, []
     for _ in range(iterations):
         x, labels, mask = task(rng, args.batch, steps)
         if memory is None:
             memory = learner.memory(x[0])
-        learner.sequence(x, (jnp.broadcast_to(labels, (steps, args.batch)), mask))
+        losses = learner.sequence(x, (jnp.broadcast_to(labels, (steps, args.batch)), mask))
+        if not args.no_plot:
+            curve.append(jnp.sum(losses))
     seconds = time.perf_counter() - t0
     after = accuracy(net, *test, args.batch)
     nnz = sum(int(p.conn.nnz) for p in (net.in_e, net.in_i, net.ee, net.ei, net.ie, net.ii))
     print(f"  E/I COBA, {n_e} E + {n_i} I, {nnz} synapses (CSR), T = {steps} ms: test accuracy "
           f"{before:.3f} before, {after:.3f} after {iterations} online updates ({seconds:.1f} s; "
           f"D-RTRL traces {memory / 2**10:.0f} KiB)")  # fmt: skip
+    if not args.no_plot:
+        _figure(curve, n_e, n_i, nnz, steps, before, after, args.batch)
     print(json.dumps({"n_e": n_e, "n_i": n_i, "synapses": nnz, "T": steps,
                       "iterations": iterations, "accuracy_before": before,
                       "accuracy_after": after, "trace_bytes": memory,
                       "train_s": round(seconds, 1)}))  # fmt: skip
     assert after >= args.min_accuracy, f"accuracy {after:.3f} below {args.min_accuracy}"
+
+
+def _figure(curve, n_e, n_i, nnz, steps, before, after, batch) -> None:
+    import _plots
+
+    made = _plots.figure("online_ei_coba", figsize=(7, 4))
+    if made is None:
+        return
+    fig, ax = made
+    _plots.learning_curve(ax, curve, f"D-RTRL: test accuracy {before:.3f} -> {after:.3f}")
+    ax.set_xlabel(f"update (batch of {batch} trials)")
+    ax.set_ylabel(f"cross-entropy over the last {steps // 4} ms")
+    ax.set_title(f"E/I COBA network ({n_e} E + {n_i} I, {nnz} synapses) trained online")
+    ax.legend(fontsize="small")
+    _plots.save(fig, "online_ei_coba")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ cues of 10 ms, a 40 ms delay, dt = 1 ms) to train in minutes on a laptop CPU.
     python examples/online_evidence_accumulation.py [--iterations 600] [--hidden 100]
     python examples/online_evidence_accumulation.py --benchmark [--steps 100]
 
+Writes the training loss of every rule to examples/figures/online_evidence_accumulation.png
+(not with ``--no-plot``).
+
 With ``--benchmark``: the task and network of ``shared/BENCHMARK_MODELS.md`` (5 cues, a
 delay of T - 90 steps, recall in the last 15; the ALIF network of ``online_dms.py``),
 N = 64, B = 32, T = 100, 300 updates of Adam 5e-3 with clipping at 1, seed 0: BPTT 0.945,
@@ -188,7 +191,8 @@ def setup(args):
     )
 
 
-def train(rule, args, test):
+def train(rule, args, test, curve=None):
+    """Train with ``rule``; the loss of every update is appended to ``curve`` (a list)."""
     make_net, make_task, steps, n_dec, opt = setup(args)
     net = make_net()
     loss = make_loss(n_dec)
@@ -205,7 +209,9 @@ def train(rule, args, test):
         trainer = BPTT(net, loss_fn, opt)
         for _ in range(args.iterations):
             x, labels, mask = make_task(rng, args.batch)
-            trainer.step(x, (labels, mask))
+            loss_value = trainer.step(x, (labels, mask))
+            if curve is not None:
+                curve.append(loss_value)
     else:
         algorithm, options = {
             "d_rtrl": (nd.online.DRTRL, {}),
@@ -223,7 +229,9 @@ def train(rule, args, test):
         for _ in range(args.iterations):
             x, labels, mask = make_task(rng, args.batch)
             labels_t = jnp.broadcast_to(labels, (steps, args.batch))
-            learner.sequence(x, (labels_t, mask))
+            losses = learner.sequence(x, (labels_t, mask))
+            if curve is not None:
+                curve.append(jnp.sum(losses))
     seconds = time.perf_counter() - t0
     acc = accuracy(net, *test)
     out = {"rule": rule, "test_accuracy": acc, "train_s": round(seconds, 1)}
@@ -253,6 +261,7 @@ def main() -> None:
         "--rules", default="bptt,d_rtrl,es_d_rtrl,eprop,eprop_random",
         help="comma-separated: bptt, d_rtrl, es_d_rtrl, eprop, eprop_random, eprop_adaptive",
     )  # fmt: skip
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     args = ap.parse_args()
     if args.feedback_seed is None:
         args.feedback_seed = args.seed
@@ -262,13 +271,33 @@ def main() -> None:
             setattr(args, name, value)
     _, make_task, steps, _, _ = setup(args)
     test = make_task(np.random.default_rng(12345), 512)  # the test set
-    results = []
+    results, curves = [], []
     for rule in args.rules.split(","):
-        res = train(rule, args, test)
+        curve = None if args.no_plot else []
+        res = train(rule, args, test, curve)
+        curves.append((res, curve))
         print(f"  {rule:<14} test accuracy {res['test_accuracy']:.3f}  ({res['train_s']} s)")
         results.append(res)
+    if not args.no_plot:
+        _figure(curves, args)
     print(json.dumps({"T": steps, "hidden": args.hidden, "batch": args.batch,
                       "iterations": args.iterations, "results": results}))  # fmt: skip
+
+
+def _figure(curves, args) -> None:
+    import _plots
+
+    made = _plots.figure("online_evidence_accumulation", figsize=(7, 4))
+    if made is None:
+        return
+    fig, ax = made
+    for res, curve in curves:
+        _plots.learning_curve(ax, curve, f"{res['rule']}: test accuracy {res['test_accuracy']:.3f}")
+    ax.set_xlabel(f"update (batch of {args.batch} trials)")
+    ax.set_ylabel("cross-entropy over the recall period")
+    ax.set_title(f"Evidence accumulation, {args.hidden} ALIF neurons: training loss")
+    ax.legend(fontsize="small")
+    _plots.save(fig, "online_evidence_accumulation")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ scikit-learn's 8x8 handwritten digits, encoded as Poisson spike trains. The netw
 the one a simulation would use — populations, trainable projections, the runner — not a
 hand-written loop. Target: >= 95% test accuracy.
 
-    python examples/snn_digits.py [--hidden 128] [--epochs 15] [--steps 25]
+    python examples/snn_digits.py [--hidden 128] [--epochs 15] [--steps 25] [--no-plot]
+
+Writes the training loss to examples/figures/snn_digits.png (not with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     args = ap.parse_args()
     data = load_digits()
     rng = np.random.default_rng(args.seed)
@@ -103,6 +106,7 @@ def main() -> None:
     key = jax.random.key(args.seed)
     t0 = time.perf_counter()
     n_batches = n_train // args.batch
+    curve = []  # the loss of every batch, for the figure
     for epoch in range(args.epochs):
         perm = rng.permutation(n_train)
         losses = []
@@ -113,6 +117,7 @@ def main() -> None:
                 float(trainer.step(encode(x_tr[idx], args.steps, sub), jnp.asarray(y_tr[idx])))
             )
         print(f"  epoch {epoch + 1}: loss {np.mean(losses):.3f}")
+        curve.extend(losses)
     train_s = time.perf_counter() - t0
 
     def predict(s):
@@ -130,6 +135,8 @@ def main() -> None:
         f"recurrent SNN ({args.hidden} LIF) on 8x8 digits: test accuracy {acc:.3f} "
         f"(target >= 0.95), training {train_s:.1f} s"
     )
+    if not args.no_plot:
+        _figure(curve, n_batches, acc, args)
     print(
         json.dumps(
             {
@@ -140,6 +147,24 @@ def main() -> None:
             }
         )
     )
+
+
+def _figure(curve, n_batches, acc, args) -> None:
+    import _plots
+
+    made = _plots.figure("snn_digits", figsize=(7, 4))
+    if made is None:
+        return
+    fig, ax = made
+    steps = np.arange(1, len(curve) + 1)
+    ax.plot(steps, curve, color="tab:blue", lw=1, label="batch loss")
+    epochs = np.asarray(curve).reshape(-1, n_batches).mean(1)
+    ax.plot((np.arange(len(epochs)) + 1) * n_batches, epochs, "o-", color="k", label="epoch mean")
+    ax.set_xlabel(f"update (batch of {args.batch} digits; {n_batches} per epoch)")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_title(f"Recurrent SNN ({args.hidden} LIF) on 8x8 digits: test accuracy {acc:.3f}")
+    ax.legend(fontsize="small")
+    _plots.save(fig, "snn_digits")
 
 
 if __name__ == "__main__":

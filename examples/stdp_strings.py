@@ -5,7 +5,10 @@ clipped to [0, gmax]. The weights become bimodal: most go to 0 or to gmax.
 
 Prints the weight distribution (a text histogram) and a JSON line.
 
-    python examples/stdp_strings.py [--n 1000] [--t 20000] [--backend dense|event]
+    python examples/stdp_strings.py [--n 1000] [--t 20000] [--backend dense|event] [--no-plot]
+
+Writes the weight distribution before and after to examples/figures/stdp_strings.png (not
+with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -87,10 +90,12 @@ def main() -> None:
     ap.add_argument("--t", type=float, default=20000.0, help="biological time in ms")
     ap.add_argument("--backend", choices=("dense", "event"), default="dense")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     args = ap.parse_args()
     t0 = time.perf_counter()
     net = build(args.n, args.backend, args.seed)
     build_s = time.perf_counter() - t0
+    w0 = np.array(net.S.w.value) / net.gmax  # a copy: the weights before the run
     t0 = time.perf_counter()
     res = nd.run(
         net, args.t * u.ms, dt=0.1 * u.ms, monitors={"s": nd.dyn.SpikeMonitor(net.neuron.spike)}
@@ -103,6 +108,8 @@ def main() -> None:
     print(f"  postsynaptic rate {rate:.1f} Hz; w / gmax:")
     for c, lo in zip(counts, edges):
         print(f"  {lo:4.1f}-{lo + 0.1:3.1f} {'#' * int(60 * c / max(counts.max(), 1))} {c}")
+    if not args.no_plot:
+        _figure(w0, w, rate, args)
     print(
         json.dumps(
             {
@@ -116,6 +123,24 @@ def main() -> None:
             }
         )
     )
+
+
+def _figure(w0, w, rate, args) -> None:
+    import _plots
+
+    made = _plots.figure("stdp_strings", figsize=(7, 4))
+    if made is None:
+        return
+    fig, ax = made
+    bins = np.linspace(0, 1, 21)
+    ax.hist(w0, bins=bins, color="grey", alpha=0.5, label="before (uniform)")
+    ax.hist(w, bins=bins, histtype="step", lw=2, color="tab:blue",
+            label=f"after {args.t / 1000:g} s (post. rate {rate:.1f} Hz)")  # fmt: skip
+    ax.set_xlabel("weight w / gmax")
+    ax.set_ylabel("synapses")
+    ax.set_title(f"STDP (Song, Miller & Abbott 2000): {args.n} Poisson inputs")
+    ax.legend(fontsize="small", loc="upper center")
+    _plots.save(fig, "stdp_strings")
 
 
 if __name__ == "__main__":

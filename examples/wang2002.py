@@ -13,6 +13,8 @@ group sum times a block weight: O(N) per step instead of O(N^2).
 The stimulus is on from 1000 to 2000 ms (``--stim-on``, ``--stim-off``); the rates
 printed are those of the second half of the stimulus (1500-2000 ms), so ``--t`` must
 reach the end of the stimulus. The second command is the docs build's short run.
+Writes a raster of the two selective groups and the group rates to
+examples/figures/wang2002.png (not with ``--no-plot``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 import neurodyn as nd
 import neurodyn.units as u
-from neurodyn.dyn import LIF, Monitor
+from neurodyn.dyn import LIF, Monitor, SpikeMonitor
 from neurodyn.state import Hidden, random
 
 N_E, N_I, F = 1600, 400, 0.15
@@ -153,6 +155,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stim-on", type=float, default=1000.0, help="stimulus onset (ms)")
     ap.add_argument("--stim-off", type=float, default=2000.0, help="stimulus offset (ms)")
+    ap.add_argument("--no-plot", action="store_true", help="write no figure")
     args = ap.parse_args()
     if not (0 <= args.stim_on and args.stim_on + 100 <= args.stim_off <= args.t):
         ap.error(
@@ -163,7 +166,10 @@ def main() -> None:
     net = Wang2002(args.coherence, stim_on=args.stim_on, stim_off=args.stim_off)
     T = args.t * u.ms
     t0 = time.perf_counter()
-    res = nd.run(net, T, dt=0.1 * u.ms, monitors={"E": Monitor(net.E.spike, every=50 * u.ms)})
+    mons = {"E": Monitor(net.E.spike, every=50 * u.ms)}
+    if not args.no_plot:
+        mons["spike_E"] = SpikeMonitor(net.E.spike)  # every spike, for the raster only
+    res = nd.run(net, T, dt=0.1 * u.ms, monitors=mons)
     run_s = time.perf_counter() - t0
     counts = np.asarray(res["E"])  # [bins of 50 ms, neurons]
     rate = lambda sl: counts[:, sl].mean(axis=1) / 0.05  # noqa: E731
@@ -177,6 +183,8 @@ def main() -> None:
         f"Wang (2002), coherence {args.coherence}%: group A {ra:.1f} Hz, group B {rb:.1f} Hz, "
         f"non-selective {float(nonsel[late].mean()):.1f} Hz -> decision {winner}"
     )
+    if not args.no_plot:
+        _figure(res, args, a, b, nonsel)
     print(
         json.dumps(
             {
@@ -189,6 +197,34 @@ def main() -> None:
             }
         )
     )
+
+
+def _figure(res, args, a, b, nonsel) -> None:
+    import _plots
+
+    made = _plots.figure("wang2002", 2, 1, figsize=(8, 5.5), sharex=True, height_ratios=(3, 2))
+    if made is None:
+        return
+    fig, (ax, ax_rate) = made
+    t, i = res.spikes("spike_E")
+    t = np.asarray(t.to_value(u.ms))
+    sel = i < 2 * N_SEL
+    is_a = i[sel] < N_SEL
+    _plots.raster(ax, t[sel][is_a], i[sel][is_a], color="tab:blue")
+    _plots.raster(ax, t[sel][~is_a], i[sel][~is_a], color="tab:red")
+    ax.set_ylim(0, 2 * N_SEL)
+    ax.set_ylabel(f"neuron (A: 0-{N_SEL - 1}, B: {N_SEL}-{2 * N_SEL - 1})")
+    ax.set_title(f"Wang (2002), coherence {args.coherence:g}%: selective groups A and B")
+    mid = (np.arange(len(a)) + 0.5) * 50.0
+    for r, label, c in ((a, "A", "tab:blue"), (b, "B", "tab:red"), (nonsel, "non-sel.", "grey")):
+        ax_rate.plot(mid, r, color=c, label=label)
+    for x in (ax, ax_rate):
+        x.axvspan(args.stim_on, args.stim_off, color="gold", alpha=0.15, lw=0)
+    ax_rate.set_xlabel("time (ms)")
+    ax_rate.set_ylabel("rate (Hz, 50 ms bins)")
+    ax_rate.set_xlim(0, args.t)
+    ax_rate.legend(loc="upper left", fontsize="small", title="stimulus shaded")
+    _plots.save(fig, "wang2002")
 
 
 if __name__ == "__main__":
