@@ -50,7 +50,7 @@ def test_coba_stdp_variant_runs_at_the_benchmark_rates():
 
 def test_units_state_example_runs():
     out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "lif_units_state.py")],
+        [sys.executable, str(EXAMPLES / "lif_units_state.py"), "--no-plot"],
         check=True,
         capture_output=True,
         text=True,
