@@ -330,7 +330,8 @@ exclude_patterns.append("api")
 def _mini_project(tmp_path: Path, pages: dict[str, str]) -> Path:
     src = tmp_path / "docs"
     src.mkdir(parents=True)
-    for name in ("_apipages.py", "_gallery.py", "_performance.py"):
+    for name in ("_apipages.py", "_gallery.py", "_performance.py", "_perf_common.py",
+                 "_perf_dendrite.py"):  # fmt: skip
         shutil.copy(DOCS / name, src / name)
     shutil.copytree(DOCS / "_templates", src / "_templates")
     shutil.copytree(DOCS / "_static", src / "_static")
