@@ -99,3 +99,19 @@ def learning_curve(ax, values, label=None, color=None) -> None:
     (line,) = ax.plot(np.arange(1, len(values) + 1), values, lw=0.6, alpha=0.35, color=color)
     ax.plot(np.arange(k, len(values) + 1), smooth, color=line.get_color(), label=label)
     ax.set_xlabel("update")
+
+
+def learning_figure(name: str, curves, xlabel: str, ylabel: str, title: str) -> None:
+    """``examples/figures/<name>.png``: one :func:`learning_curve` per ``(label, values)``
+    in ``curves``, with a legend (nothing without matplotlib)."""
+    made = figure(name, figsize=(7, 4))
+    if made is None:
+        return
+    fig, ax = made
+    for label, values in curves:
+        learning_curve(ax, values, label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+    save(fig, name)

@@ -241,18 +241,16 @@ def main() -> None:
 def _figure(curves, args) -> None:
     import _plots
 
-    made = _plots.figure("online_dms", figsize=(7, 4))
-    if made is None:
-        return
-    fig, ax = made
-    for res, curve in curves:
-        label = f"{res['rule']}, T = {res['T']}: test accuracy {res['test_accuracy']:.3f}"
-        _plots.learning_curve(ax, curve, label)
-    ax.set_xlabel("update (batch of trials)")
-    ax.set_ylabel("cross-entropy over the test period")
-    ax.set_title(f"Delayed match-to-sample, {args.hidden} ALIF neurons: training loss")
-    ax.legend(fontsize="small")
-    _plots.save(fig, "online_dms")
+    _plots.learning_figure(
+        "online_dms",
+        [
+            (f"{res['rule']}, T = {res['T']}: test accuracy {res['test_accuracy']:.3f}", curve)
+            for res, curve in curves
+        ],
+        "update (batch of trials)",
+        "cross-entropy over the test period",
+        f"Delayed match-to-sample, {args.hidden} ALIF neurons: training loss",
+    )
 
 
 if __name__ == "__main__":

@@ -182,16 +182,13 @@ def main() -> None:
 def _figure(curve, n_e, n_i, nnz, steps, before, after, batch) -> None:
     import _plots
 
-    made = _plots.figure("online_ei_coba", figsize=(7, 4))
-    if made is None:
-        return
-    fig, ax = made
-    _plots.learning_curve(ax, curve, f"D-RTRL: test accuracy {before:.3f} -> {after:.3f}")
-    ax.set_xlabel(f"update (batch of {batch} trials)")
-    ax.set_ylabel(f"cross-entropy over the last {steps // 4} ms")
-    ax.set_title(f"E/I COBA network ({n_e} E + {n_i} I, {nnz} synapses) trained online")
-    ax.legend(fontsize="small")
-    _plots.save(fig, "online_ei_coba")
+    _plots.learning_figure(
+        "online_ei_coba",
+        [(f"D-RTRL: test accuracy {before:.3f} -> {after:.3f}", curve)],
+        f"update (batch of {batch} trials)",
+        f"cross-entropy over the last {steps // 4} ms",
+        f"E/I COBA network ({n_e} E + {n_i} I, {nnz} synapses) trained online",
+    )
 
 
 if __name__ == "__main__":

@@ -287,17 +287,13 @@ def main() -> None:
 def _figure(curves, args) -> None:
     import _plots
 
-    made = _plots.figure("online_evidence_accumulation", figsize=(7, 4))
-    if made is None:
-        return
-    fig, ax = made
-    for res, curve in curves:
-        _plots.learning_curve(ax, curve, f"{res['rule']}: test accuracy {res['test_accuracy']:.3f}")
-    ax.set_xlabel(f"update (batch of {args.batch} trials)")
-    ax.set_ylabel("cross-entropy over the recall period")
-    ax.set_title(f"Evidence accumulation, {args.hidden} ALIF neurons: training loss")
-    ax.legend(fontsize="small")
-    _plots.save(fig, "online_evidence_accumulation")
+    _plots.learning_figure(
+        "online_evidence_accumulation",
+        [(f"{res['rule']}: test accuracy {res['test_accuracy']:.3f}", c) for res, c in curves],
+        f"update (batch of {args.batch} trials)",
+        "cross-entropy over the recall period",
+        f"Evidence accumulation, {args.hidden} ALIF neurons: training loss",
+    )
 
 
 if __name__ == "__main__":
